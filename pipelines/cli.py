@@ -1,0 +1,114 @@
+"""The `clinic-analytics` command: demo data, build, dashboard, and all three at once."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from pipelines.readers import InputError
+from pipelines.settings import Settings, SettingsError, ensure_secret_file, load_settings
+
+DASHBOARD_APP = Path(__file__).resolve().parent.parent / "dashboards" / "streamlit_app.py"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="clinic-analytics", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo-data", help="write a realistic, deterministic demo input folder")
+    demo.add_argument("--out", type=Path, required=True)
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--scale", type=float, default=1.0)
+    demo.add_argument("--settings", type=Path)
+
+    build = sub.add_parser("build", help="build the warehouse from an input folder")
+    build.add_argument("--input", type=Path)
+    build.add_argument("--warehouse", type=Path)
+    build.add_argument("--settings", type=Path)
+
+    dash = sub.add_parser("dashboard", help="serve the dashboard on the published warehouse")
+    dash.add_argument("--warehouse", type=Path)
+    dash.add_argument("--settings", type=Path)
+    dash.add_argument("--host", default="127.0.0.1")
+    dash.add_argument("--port", type=int, default=8501)
+
+    run = sub.add_parser("demo", help="demo data → build → dashboard, in one go")
+    run.add_argument("--out", type=Path, default=Path("data/demo"))
+    run.add_argument("--scale", type=float, default=1.0)
+    run.add_argument("--no-dashboard", action="store_true")
+    run.add_argument("--port", type=int, default=8501)
+
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "demo-data":
+            return _demo_data(args.out, args.seed, args.scale, _settings(args.settings))
+        if args.command == "build":
+            return _build(args.settings, args.input, args.warehouse)
+        if args.command == "dashboard":
+            cfg = _settings(args.settings, warehouse=args.warehouse)
+            return _dashboard(cfg, args.settings, args.host, args.port)
+        cfg = _settings(None)
+        _demo_data(args.out, 7, args.scale, cfg)
+        status = _build(None, args.out, None)
+        if status or args.no_dashboard:
+            return status
+        return _dashboard(cfg, None, "127.0.0.1", args.port)
+    except (InputError, SettingsError) as exc:
+        print(f"clinic-analytics: {exc}", file=sys.stderr)
+        return 2
+
+
+def _settings(path: Path | None, warehouse: Path | None = None) -> Settings:
+    overrides = {"warehouse_path": warehouse} if warehouse else {}
+    return load_settings(path, **overrides)
+
+
+def _demo_data(out: Path, seed: int, scale: float, settings: Settings) -> int:
+    from pipelines.demo_data import write_demo  # noqa: PLC0415  (numpy only when asked)
+
+    summary = write_demo(out, seed=seed, scale=scale, settings=settings)
+    print(summary)
+    if ensure_secret_file(settings.hash_secret_file):
+        print(
+            f"phone hash secret written to {settings.hash_secret_file} (mode 600); keep it: "
+            "a new secret changes every phone hash"
+        )
+    return 0
+
+
+def _build(settings_file: Path | None, input_dir: Path | None, warehouse: Path | None) -> int:
+    from pipelines.build import BuildError, run_build  # noqa: PLC0415  (dagster import is slow)
+
+    overrides: dict[str, Path] = {}
+    if input_dir:
+        overrides["input_dir"] = input_dir
+    if warehouse:
+        overrides["warehouse_path"] = warehouse
+    settings = load_settings(settings_file, **overrides)
+    try:
+        result = run_build(settings, str(settings_file) if settings_file else None)
+    except BuildError as exc:
+        print(f"clinic-analytics: build failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"warehouse {result.warehouse} published in {result.seconds:.1f} s")
+    return 0
+
+
+def _dashboard(settings: Settings, settings_file: Path | None, host: str, port: int) -> int:
+    env = dict(os.environ, CLINIC_WAREHOUSE_PATH=str(settings.warehouse_path.resolve()))
+    if settings_file:
+        env["CLINIC_SETTINGS_FILE"] = str(settings_file.resolve())
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(DASHBOARD_APP),
+        "--server.address", host, "--server.port", str(port),
+        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+    ]
+    print(f"dashboard on http://{host}:{port} (Ctrl+C stops it)")
+    return subprocess.call(command, env=env)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""Asset checks on the staging tables: the invariants a wrong number would break.
+
+All are blocking: when one fails, nothing downstream runs in that build and the
+published warehouse stays the previous good one.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from pipelines.defs.resources import SettingsResource, warehouse_session
+from pipelines.entities import ENTITIES, Entity
+
+
+def _scalar_rows(
+    settings: SettingsResource, duckdb: DuckDBResource, sql: str
+) -> tuple:
+    with warehouse_session(duckdb, settings.load()) as conn:
+        return conn.execute(sql).fetchone()
+
+
+def unique_key_check(entity: Entity) -> dg.AssetChecksDefinition:
+    key = ", ".join(entity.key)
+
+    @dg.asset_check(
+        asset=entity.staging_model,
+        name="unique_key",
+        blocking=True,
+        description=f"({key}) identifies one row.",
+    )
+    def _check(settings: SettingsResource, duckdb: DuckDBResource) -> dg.AssetCheckResult:
+        (dupes,) = _scalar_rows(
+            settings, duckdb,
+            f"select count(*) - count(distinct ({key})) from {entity.staging_model}",
+        )
+        return dg.AssetCheckResult(passed=dupes == 0, metadata={"duplicate_keys": int(dupes)})
+
+    return _check
+
+
+def reconciliation_check(entity: Entity) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=entity.staging_model,
+        name="rows_reconcile",
+        blocking=True,
+        description="Rows read = rows loaded + rows quarantined + verbatim duplicates.",
+    )
+    def _check(settings: SettingsResource, duckdb: DuckDBResource) -> dg.AssetCheckResult:
+        read, loaded, quarantined, duplicate = _scalar_rows(
+            settings, duckdb,
+            f"""
+            select
+                (select count(*) from {entity.raw_table}),
+                (select count(*) from {entity.staging_model}),
+                (select count(*) from quarantine where entity = '{entity.name}'),
+                (select rows_duplicate from load_reconciliation where entity = '{entity.name}')
+            """,
+        )
+        return dg.AssetCheckResult(
+            passed=duplicate is not None and read == loaded + quarantined + duplicate,
+            metadata={
+                "rows_read": int(read),
+                "rows_loaded": int(loaded),
+                "rows_quarantined": int(quarantined),
+                "rows_duplicate": int(duplicate or 0),
+            },
+        )
+
+    return _check
+
+
+def no_negative_money_check(entity: Entity) -> dg.AssetChecksDefinition:
+    columns = entity.money_columns
+    condition = " or ".join(f"{c} < 0" for c in columns)
+
+    @dg.asset_check(
+        asset=entity.staging_model,
+        name="no_negative_money",
+        blocking=True,
+        description=f"No negative {', '.join(columns)}.",
+    )
+    def _check(settings: SettingsResource, duckdb: DuckDBResource) -> dg.AssetCheckResult:
+        (negative,) = _scalar_rows(
+            settings, duckdb,
+            f"select count(*) from {entity.staging_model} where {condition}",
+        )
+        return dg.AssetCheckResult(passed=negative == 0, metadata={"negative_rows": int(negative)})
+
+    return _check
+
+
+staging_checks = [
+    *(unique_key_check(e) for e in ENTITIES),
+    *(reconciliation_check(e) for e in ENTITIES),
+    *(no_negative_money_check(e) for e in ENTITIES if e.money_columns),
+]

@@ -1,0 +1,21 @@
+"""The weekly build: Monday morning, clinic-local time, before the managers' meeting."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from pipelines.settings import load_settings
+
+build_warehouse_job = dg.define_asset_job(
+    "build_warehouse",
+    selection=dg.AssetSelection.all(),
+    description="Every asset: raw → staging → published warehouse.",
+)
+
+weekly_build_schedule = dg.ScheduleDefinition(
+    name="weekly_build",
+    job=build_warehouse_job,
+    cron_schedule="0 6 * * 1",
+    execution_timezone=load_settings().timezone,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)

@@ -1,0 +1,197 @@
+"""The one typed settings object: every window, threshold, path and secret.
+
+Values come, highest priority first, from keyword arguments (tests), the environment
+(`CLINIC_<NAME>`, nested with `__`, e.g. `CLINIC_VAT_RATE_TO_STRIP__YANDEX_DIRECT=0.2`),
+then a TOML file (`--settings FILE`, else `$CLINIC_SETTINGS_FILE`, else
+`clinic-analytics.toml` in the working directory when present), then the defaults of
+METRICS.md. SQL models never hold these numbers: they read them as DuckDB variables
+(see `sql_variables`).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from contextvars import ContextVar
+from datetime import date
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_SETTINGS_FILE = Path("clinic-analytics.toml")
+_settings_file: ContextVar[Path | None] = ContextVar("settings_file", default=None)
+
+
+class SettingsError(ValueError):
+    """Settings that cannot work (unknown zone, missing secret): stop before reading data."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CLINIC_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    # --- METRICS.md settings -------------------------------------------------------
+    timezone: str = "Europe/Moscow"
+    default_region: str = "RU"
+    currency: str = "RUB"
+    target_call_min_duration_s: int = Field(30, ge=0)
+    attribution_window_days: int = Field(30, ge=1)
+    clv_horizon_days: int = Field(365, ge=1)
+    return_window_days: int = Field(180, ge=1)
+    reactivation_min_months: int = Field(18, ge=0)
+    reactivation_max_months: int = Field(36, ge=1)
+    vat_rate_to_strip: dict[str, float] = Field(
+        default_factory=lambda: {
+            "yandex_direct": 0.0,
+            "google_ads": 0.0,
+            "meta_ads": 0.0,
+            "vk_ads": 0.0,
+        }
+    )
+    as_of: date | None = None
+    """Last data day; None means the latest local date of any call or completed visit."""
+
+    # --- paths ---------------------------------------------------------------------
+    input_dir: Path = Path("data/demo")
+    warehouse_path: Path = Path("data/warehouse.duckdb")
+    """The published warehouse: the only file the dashboard reads."""
+    build_path: Path | None = None
+    """The pipeline's working database; defaults to `<warehouse>.build` beside it."""
+
+    # --- secrets -------------------------------------------------------------------
+    hash_secret: SecretStr | None = None
+    """Key of the HMAC that replaces every patient phone; changing it changes every hash."""
+    hash_secret_file: Path = Path("data/hash_secret")
+    dashboard_password: SecretStr | None = None
+
+    # --- engine --------------------------------------------------------------------
+    duckdb_threads: int | None = None
+    duckdb_memory_limit: str | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        toml_file = _settings_file.get()
+        if toml_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return tuple(sources)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        return value
+
+    @field_validator("default_region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        if value.upper() not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"unknown phone region {value!r}")
+        return value.upper()
+
+    @field_validator("currency")
+    @classmethod
+    def _currency_code(cls, value: str) -> str:
+        if len(value) != 3 or not value.isalpha():
+            raise ValueError(f"currency must be an ISO 4217 code, got {value!r}")
+        return value.upper()
+
+    @field_validator("vat_rate_to_strip")
+    @classmethod
+    def _vat_rates(cls, value: dict[str, float]) -> dict[str, float]:
+        for platform, rate in value.items():
+            if not 0 <= rate < 1:
+                raise ValueError(f"VAT rate for {platform} must be in [0, 1), got {rate}")
+        return value
+
+    @model_validator(mode="after")
+    def _reactivation_window(self) -> Settings:
+        if self.reactivation_min_months >= self.reactivation_max_months:
+            raise ValueError("reactivation_min_months must be below reactivation_max_months")
+        return self
+
+    @property
+    def resolved_build_path(self) -> Path:
+        return self.build_path or self.warehouse_path.with_name(
+            self.warehouse_path.name + ".build"
+        )
+
+    def secret_key(self) -> bytes:
+        """The HMAC key; a missing one stops the build rather than hashing with a guess."""
+        if self.hash_secret is not None and self.hash_secret.get_secret_value():
+            return self.hash_secret.get_secret_value().encode()
+        if self.hash_secret_file.is_file():
+            key = self.hash_secret_file.read_text(encoding="utf-8").strip()
+            if key:
+                return key.encode()
+        raise SettingsError(
+            "no phone hash secret: set CLINIC_HASH_SECRET or write one to "
+            f"{self.hash_secret_file} (clinic-analytics demo-data creates one)"
+        )
+
+    def sql_variables(self) -> dict[str, Any]:
+        """Settings that SQL models read with getvariable(); as_of is resolved in SQL."""
+        return {
+            "timezone": self.timezone,
+            "currency": self.currency,
+            "target_call_min_duration_s": self.target_call_min_duration_s,
+            "attribution_window_days": self.attribution_window_days,
+            "clv_horizon_days": self.clv_horizon_days,
+            "return_window_days": self.return_window_days,
+            "reactivation_min_months": self.reactivation_min_months,
+            "reactivation_max_months": self.reactivation_max_months,
+            "as_of_setting": self.as_of,
+        }
+
+
+def load_settings(settings_file: Path | str | None = None, **overrides: Any) -> Settings:
+    """Settings from the file named, `$CLINIC_SETTINGS_FILE`, or ./clinic-analytics.toml."""
+    path: Path | None
+    if settings_file is not None:
+        path = Path(settings_file)
+        if not path.is_file():
+            raise SettingsError(f"settings file {path} does not exist")
+    elif os.environ.get("CLINIC_SETTINGS_FILE"):
+        path = Path(os.environ["CLINIC_SETTINGS_FILE"])
+        if not path.is_file():
+            raise SettingsError(f"CLINIC_SETTINGS_FILE={path} does not exist")
+    else:
+        path = DEFAULT_SETTINGS_FILE if DEFAULT_SETTINGS_FILE.is_file() else None
+    token = _settings_file.set(path)
+    try:
+        return Settings(**overrides)
+    except ValueError as exc:
+        raise SettingsError(f"invalid settings ({path or 'environment'}): {exc}") from exc
+    finally:
+        _settings_file.reset(token)
+
+
+def ensure_secret_file(path: Path) -> bool:
+    """Create a random key at `path` (mode 600) unless one exists; True when created."""
+    if path.is_file() and path.read_text(encoding="utf-8").strip():
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(secrets.token_hex(32) + "\n")
+    return True

@@ -1,0 +1,99 @@
+"""The DuckDB warehouse: session set-up, SQL model files, and atomic publishing.
+
+DuckDB allows one writer or many readers. The pipeline only ever writes its build file;
+the dashboard only ever reads the published file, which a finished build replaces in
+one `os.replace`, so a reader sees the old warehouse or the new one, never half of one
+and never a lock.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from pipelines.settings import Settings
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+
+
+def sql_file(layer: str, name: str) -> str:
+    path = SQL_DIR / layer / f"{name}.sql"
+    return path.read_text(encoding="utf-8")
+
+
+def prepare_session(conn: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """Make a connection speak the clinic's settings: zone, variables, macros.
+
+    The session time zone is the clinic's, so naive timestamps are read as local time
+    and local dates come out of `timezone(getvariable('timezone'), ts)`.
+    """
+    conn.execute(f"set TimeZone = '{settings.timezone}'")
+    if settings.duckdb_threads:
+        conn.execute(f"set threads = {int(settings.duckdb_threads)}")
+    if settings.duckdb_memory_limit:
+        conn.execute("set memory_limit = ?", [settings.duckdb_memory_limit])
+    for name, value in settings.sql_variables().items():
+        if value is None:
+            conn.execute(f"set variable {name} = null")
+        elif isinstance(value, date):
+            conn.execute(f"set variable {name} = ?::date", [value.isoformat()])
+        else:
+            conn.execute(f"set variable {name} = ?", [value])
+    for macro_file in sorted((SQL_DIR / "macros").glob("*.sql")):
+        conn.execute(macro_file.read_text(encoding="utf-8"))
+
+
+@contextmanager
+def connect(path: Path, settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A prepared read-write connection to the build file, closed on exit."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = duckdb.connect(str(path))
+    try:
+        prepare_session(conn, settings)
+        yield conn
+    finally:
+        conn.close()
+
+
+def publish(build_path: Path, warehouse_path: Path) -> None:
+    """Copy the finished build beside the warehouse, then rename it into place.
+
+    The copy is flushed to disk before the rename, and the rename is atomic on one file
+    system, so a crash at any point leaves either the previous warehouse or the new one.
+    The caller must hold no open connection to `build_path` (its WAL would be missing).
+    """
+    warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = warehouse_path.with_name(f".{warehouse_path.name}.{os.getpid()}.tmp")
+    try:
+        shutil.copyfile(build_path, tmp)
+        with tmp.open("rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, warehouse_path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    directory = os.open(warehouse_path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def checkpoint(build_path: Path) -> None:
+    """Fold the write-ahead log into the file so that the file alone is the database."""
+    conn = duckdb.connect(str(build_path))
+    try:
+        conn.execute("checkpoint")
+    finally:
+        conn.close()
+
+
+def open_read_only(warehouse_path: Path) -> duckdb.DuckDBPyConnection:
+    if not warehouse_path.is_file():
+        raise FileNotFoundError(f"no warehouse at {warehouse_path}")
+    return duckdb.connect(str(warehouse_path), read_only=True)

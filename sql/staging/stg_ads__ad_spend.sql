@@ -1,0 +1,46 @@
+-- Ad spend per day and campaign, typed; one row per record read.
+-- Cost is taken as exported (canonical form); spend in another currency is rejected.
+with raw_rows as (
+    select
+        struct_pack(*columns(* exclude (_source_file, _line, _parse_error, _raw))) as t,
+        _source_file as source_file,
+        _line as line,
+        _parse_error as parse_error,
+        _raw as raw_line
+    from raw_ad_spend
+),
+
+typed as (
+    select
+        parse_date(t.date) as date,
+        coalesce(lower(clean_text(t.source)), '') as source,
+        coalesce(lower(clean_text(t.medium)), '') as medium,
+        coalesce(clean_text(t.campaign), '') as campaign,
+        parse_money(t.cost) as cost,
+        upper(coalesce(clean_text(t.currency), getvariable('currency'))) as currency,
+        parse_int(t.clicks) as clicks,
+        parse_int(t.impressions) as impressions,
+        source_file,
+        line,
+        coalesce(raw_line, to_json(t)::varchar) as raw,
+        reject_reason(parse_error, [
+            missing('date', t.date),
+            unreadable('date', t.date, parse_date(t.date), 'a date'),
+            missing('source', t.source),
+            missing('cost', t.cost),
+            unreadable('cost', t.cost, parse_money(t.cost), 'an amount of money'),
+            negative('cost', parse_money(t.cost)),
+            case
+                when upper(clean_text(t.currency)) <> getvariable('currency')
+                    then 'currency ''' || trim(t.currency) || ''' is not '
+                        || getvariable('currency') || ', the currency of this deployment'
+            end,
+            unreadable('clicks', t.clicks, parse_int(t.clicks), 'a whole number'),
+            negative('clicks', parse_int(t.clicks)),
+            unreadable('impressions', t.impressions, parse_int(t.impressions), 'a whole number'),
+            negative('impressions', parse_int(t.impressions))
+        ]) as reject_reason
+    from raw_rows
+)
+
+select * from typed

@@ -1,0 +1,53 @@
+-- Calls as the call tracker logged them: typed, one row per record read.
+-- The caller's number arrives already replaced by its keyed hash (see pipelines/ingest.py).
+with raw_rows as (
+    select
+        struct_pack(*columns(* exclude (_source_file, _line, _parse_error, _raw))) as t,
+        _source_file as source_file,
+        _line as line,
+        _parse_error as parse_error,
+        _raw as raw_line
+    from raw_calls
+),
+
+typed as (
+    select
+        clean_text(t.call_id) as call_id,
+        parse_timestamp(t.started_at) as started_at,
+        t.caller_phone_hash as caller_phone_hash,
+        t.caller_phone_status as caller_phone_status,
+        clean_text(t.tracking_phone) as tracking_phone,
+        coalesce(lower(clean_text(t.source)), '') as source,
+        coalesce(lower(clean_text(t.medium)), '') as medium,
+        coalesce(clean_text(t.campaign), '') as campaign,
+        parse_bool(t.answered) as answered,
+        parse_seconds(t.duration_s) as duration_s,
+        parse_seconds(t.wait_s) as wait_s,
+        clean_text(t.admin_id) as admin_id,
+        clean_text(t.branch_id) as branch_id,
+        clean_text(t.tags) as tags,
+        source_file,
+        line,
+        coalesce(raw_line, to_json(t)::varchar) as raw,
+        reject_reason(parse_error, [
+            missing('call_id', t.call_id),
+            missing('started_at', t.started_at),
+            unreadable('started_at', t.started_at, parse_timestamp(t.started_at), 'a date-time'),
+            missing('answered', t.answered),
+            unreadable('answered', t.answered, parse_bool(t.answered), 'true or false'),
+            unreadable('duration_s', t.duration_s, parse_seconds(t.duration_s), 'a number of seconds'),
+            negative('duration_s', parse_seconds(t.duration_s)),
+            unreadable('wait_s', t.wait_s, parse_seconds(t.wait_s), 'a number of seconds'),
+            negative('wait_s', parse_seconds(t.wait_s))
+        ]) as reject_reason
+    from raw_rows
+),
+
+final as (
+    select
+        * exclude (duration_s),
+        coalesce(duration_s, 0) as duration_s
+    from typed
+)
+
+select * from final

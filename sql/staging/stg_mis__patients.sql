@@ -1,0 +1,37 @@
+-- Patients from the MIS, typed; phones arrive as keyed hashes only.
+-- An empty consent field means no consent: reactivation needs an explicit yes.
+with raw_rows as (
+    select
+        struct_pack(*columns(* exclude (_source_file, _line, _parse_error, _raw))) as t,
+        _source_file as source_file,
+        _line as line,
+        _parse_error as parse_error,
+        _raw as raw_line
+    from raw_patients
+),
+
+typed as (
+    select
+        clean_text(t.patient_id) as patient_id,
+        coalesce(t.phone_hashes, []::varchar[]) as phone_hashes,
+        coalesce(t.phones_unidentified, 0) as phones_unidentified,
+        case
+            when lower(trim(t.sex)) in ('m', 'male', 'м', 'муж', 'мужской') then 'M'
+            when lower(trim(t.sex)) in ('f', 'female', 'ж', 'жен', 'женский') then 'F'
+        end as sex,
+        parse_date(t.birth_date) as birth_date,
+        parse_timestamp(t.registered_at) as registered_at,
+        coalesce(parse_bool(t.contact_consent), false) as contact_consent,
+        source_file,
+        line,
+        coalesce(raw_line, to_json(t)::varchar) as raw,
+        reject_reason(parse_error, [
+            missing('patient_id', t.patient_id),
+            unreadable('birth_date', t.birth_date, parse_date(t.birth_date), 'a date'),
+            unreadable('registered_at', t.registered_at, parse_timestamp(t.registered_at), 'a date-time'),
+            unreadable('contact_consent', t.contact_consent, parse_bool(t.contact_consent), 'true or false')
+        ]) as reject_reason
+    from raw_rows
+)
+
+select * from typed

@@ -1,0 +1,54 @@
+-- Visits from the MIS, typed; one row per record read.
+-- An empty amount is 0 paid; a status outside the four of METRICS.md is rejected
+-- ("canceled", "no-show" and "No show" are spellings of two of them, not new statuses).
+with raw_rows as (
+    select
+        struct_pack(*columns(* exclude (_source_file, _line, _parse_error, _raw))) as t,
+        _source_file as source_file,
+        _line as line,
+        _parse_error as parse_error,
+        _raw as raw_line
+    from raw_visits
+),
+
+normalised as (
+    select
+        *,
+        replace(
+            regexp_replace(lower(trim(t.status)), '[\s\-]+', '_', 'g'), 'canceled', 'cancelled'
+        ) as status_text
+    from raw_rows
+),
+
+typed as (
+    select
+        clean_text(t.visit_id) as visit_id,
+        clean_text(t.patient_id) as patient_id,
+        clean_text(t.doctor_id) as doctor_id,
+        clean_text(t.branch_id) as branch_id,
+        parse_timestamp(t.visit_at) as visit_at,
+        clean_text(t.service) as service,
+        case when status_text = 'noshow' then 'no_show' else status_text end as status,
+        coalesce(parse_money(t.amount), 0) as amount,
+        source_file,
+        line,
+        coalesce(raw_line, to_json(t)::varchar) as raw,
+        reject_reason(parse_error, [
+            missing('visit_id', t.visit_id),
+            missing('patient_id', t.patient_id),
+            missing('visit_at', t.visit_at),
+            unreadable('visit_at', t.visit_at, parse_timestamp(t.visit_at), 'a date-time'),
+            missing('status', t.status),
+            case
+                when clean_text(t.status) is not null
+                    and status_text not in ('completed', 'cancelled', 'no_show', 'noshow', 'scheduled')
+                    then 'status ''' || trim(t.status)
+                        || ''' is not one of completed, cancelled, no_show, scheduled'
+            end,
+            unreadable('amount', t.amount, parse_money(t.amount), 'an amount of money'),
+            negative('amount', parse_money(t.amount))
+        ]) as reject_reason
+    from normalised
+)
+
+select * from typed

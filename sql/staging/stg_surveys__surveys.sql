@@ -1,0 +1,33 @@
+-- Satisfaction surveys, one per visit, scored 0 to 10.
+with raw_rows as (
+    select
+        struct_pack(*columns(* exclude (_source_file, _line, _parse_error, _raw))) as t,
+        _source_file as source_file,
+        _line as line,
+        _parse_error as parse_error,
+        _raw as raw_line
+    from raw_surveys
+),
+
+typed as (
+    select
+        clean_text(t.visit_id) as visit_id,
+        parse_int(t.score) as score,
+        parse_timestamp(t.answered_at) as answered_at,
+        source_file,
+        line,
+        coalesce(raw_line, to_json(t)::varchar) as raw,
+        reject_reason(parse_error, [
+            missing('visit_id', t.visit_id),
+            missing('score', t.score),
+            unreadable('score', t.score, parse_int(t.score), 'a whole number'),
+            case
+                when parse_int(t.score) not between 0 and 10
+                    then 'score ' || parse_int(t.score) || ' is outside 0 to 10'
+            end,
+            unreadable('answered_at', t.answered_at, parse_timestamp(t.answered_at), 'a date-time')
+        ]) as reject_reason
+    from raw_rows
+)
+
+select * from typed
