@@ -47,23 +47,14 @@ def load_defs() -> dg.Definitions:
     return defs()
 
 
-def run_build(
-    settings: Settings,
-    settings_file: str | None = None,
-    defs: dg.Definitions | None = None,
-) -> BuildResult:
+def run_build(settings: Settings, defs: dg.Definitions | None = None) -> BuildResult:
     precheck(settings)
     started = time.perf_counter()
     warehouse = settings.warehouse_path
     build_path = warehouse.with_name(f".{warehouse.name}.build-{os.getpid()}")
     _remove_database(build_path)
     defs = defs or load_defs()
-    resources = build_resources(
-        settings_file=settings_file,
-        database=str(build_path),
-        input_dir=str(settings.input_dir),
-        warehouse_path=str(warehouse),
-    )
+    resources = build_resources(settings, database=str(build_path))
     try:
         result = dg.materialize(
             [*defs.assets, *defs.asset_checks],  # type: ignore[list-item]

@@ -89,7 +89,7 @@ def _build(settings_file: Path | None, input_dir: Path | None, warehouse: Path |
         overrides["warehouse_path"] = warehouse
     settings = load_settings(settings_file, **overrides)
     try:
-        result = run_build(settings, str(settings_file) if settings_file else None)
+        result = run_build(settings)
     except BuildError as exc:
         print(f"clinic-analytics: build failed: {exc}", file=sys.stderr)
         return 1
@@ -102,9 +102,19 @@ def _dashboard(settings: Settings, settings_file: Path | None, host: str, port: 
     if settings_file:
         env["CLINIC_SETTINGS_FILE"] = str(settings_file.resolve())
     command = [
-        sys.executable, "-m", "streamlit", "run", str(DASHBOARD_APP),
-        "--server.address", host, "--server.port", str(port),
-        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(DASHBOARD_APP),
+        "--server.address",
+        host,
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
     ]
     print(f"dashboard on http://{host}:{port} (Ctrl+C stops it)")
     return subprocess.call(command, env=env)

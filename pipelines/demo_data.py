@@ -45,7 +45,9 @@ class Channel:
 
 
 CHANNELS = (
-    Channel("Yandex Direct", "yandex", "cpc", ("implants_search", "brand", "hygiene"), 60_000, 26, 1.0),
+    Channel(
+        "Yandex Direct", "yandex", "cpc", ("implants_search", "brand", "hygiene"), 60_000, 26, 1.0
+    ),
     Channel("Google Ads", "google", "cpc", ("implants", "brand"), 25_000, 9, 0.95),
     Channel("VK Ads", "vk", "cpc", ("family_dentistry",), 18_000, 4, 0.7),
     Channel("Telegram Ads", "telegram", "cpc", ("channel_posts",), 6_000, 0.25, 0.6),
@@ -171,7 +173,8 @@ class _Generator:
         rng = self.rng
         day = rng.choice(7, n, p=np.array([1.25, 1.2, 1.15, 1.1, 1.05, 0.75, 0.5]) / 7.0)
         hour = rng.choice(
-            np.arange(8, 22), n,
+            np.arange(8, 22),
+            n,
             p=_norm([3, 8, 10, 10, 9, 7, 6, 8, 9, 8, 7, 5, 3, 2]),
         )
         seconds = (week * 7 + day) * SECONDS_PER_DAY + hour * 3600 + rng.integers(0, 3600, n)
@@ -195,7 +198,9 @@ class _Generator:
     def _calls(self) -> None:
         rng = self.rng
         n = len(self.c_time)
-        hour = (self.c_time.astype("datetime64[h]") - self.c_time.astype("datetime64[D]")).astype(int)
+        hour = (self.c_time.astype("datetime64[h]") - self.c_time.astype("datetime64[D]")).astype(
+            int
+        )
         weekday = (self.c_time.astype("datetime64[D]").astype(int) - 4) % 7  # 0 = Monday
         miss_p = 0.09 + 0.14 * np.isin(hour, (13, 14)) + 0.12 * (hour >= 19) + 0.1 * (weekday >= 5)
         missed1 = rng.random(n) < miss_p
@@ -206,7 +211,9 @@ class _Generator:
         gap_h = np.where(rng.random(n) < 0.7, rng.uniform(0.2, 23.5, n), rng.uniform(24.5, 72, n))
         t2 = _office_hours(self.c_time + (gap_h * 3600).astype("timedelta64[s]"), rng)
         missed2 = rng.random(n) < 0.08
-        admins_by_branch = [np.array([i for i, a in enumerate(ADMINS) if a[2] == b]) for b in BRANCHES]
+        admins_by_branch = [
+            np.array([i for i, a in enumerate(ADMINS) if a[2] == b]) for b in BRANCHES
+        ]
         admin1 = self._pick_admin(admins_by_branch, self.c_branch)
         admin2 = self._pick_admin(admins_by_branch, self.c_branch)
         skill = np.array([a[3] for a in ADMINS])
@@ -219,8 +226,13 @@ class _Generator:
         self.book_time = np.where(book_on_1, self.c_time, t2)
         rows = [
             self._call_rows(np.arange(n), self.c_time, ~missed1, short1, admin1),
-            self._call_rows(np.flatnonzero(again), t2[again], ~missed2[again],
-                            np.zeros(again.sum(), bool), admin2[again]),
+            self._call_rows(
+                np.flatnonzero(again),
+                t2[again],
+                ~missed2[again],
+                np.zeros(again.sum(), bool),
+                admin2[again],
+            ),
         ]
         self.calls = rows
 
@@ -228,11 +240,19 @@ class _Generator:
         pick = self.rng.integers(0, 3, len(branch))
         return np.where(branch == 0, by_branch[0][pick], by_branch[1][pick])
 
-    def _call_rows(self, caller: np.ndarray, t: np.ndarray, answered: np.ndarray,
-                   short: np.ndarray, admin: np.ndarray) -> dict[str, np.ndarray]:
+    def _call_rows(
+        self,
+        caller: np.ndarray,
+        t: np.ndarray,
+        answered: np.ndarray,
+        short: np.ndarray,
+        admin: np.ndarray,
+    ) -> dict[str, np.ndarray]:
         rng = self.rng
         n = len(caller)
-        duration = np.where(short, rng.integers(3, 29, n), rng.lognormal(5.0, 0.6, n).astype(int) + 30)
+        duration = np.where(
+            short, rng.integers(3, 29, n), rng.lognormal(5.0, 0.6, n).astype(int) + 30
+        )
         return {
             "caller": caller,
             "t": t,
@@ -249,8 +269,11 @@ class _Generator:
     def _patients(self) -> None:
         rng = self.rng
         booked = np.flatnonzero(self.booked)
-        lead_days = np.where(rng.random(len(booked)) < 0.07, rng.uniform(31, 60, len(booked)),
-                             rng.exponential(4.5, len(booked)) + 0.3)
+        lead_days = np.where(
+            rng.random(len(booked)) < 0.07,
+            rng.uniform(31, 60, len(booked)),
+            rng.exponential(4.5, len(booked)) + 0.3,
+        )
         first = self.book_time[booked] + (lead_days * SECONDS_PER_DAY).astype("timedelta64[s]")
         first = _clinic_hours(first, rng)
         n_b = len(booked)
@@ -258,28 +281,37 @@ class _Generator:
         fam = booked[rng.random(n_b) < 0.12]
         fam_first = _clinic_hours(
             first[np.searchsorted(booked, fam)]
-            + (rng.uniform(0, 60, len(fam)) * SECONDS_PER_DAY).astype("timedelta64[s]"), rng)
+            + (rng.uniform(0, 60, len(fam)) * SECONDS_PER_DAY).astype("timedelta64[s]"),
+            rng,
+        )
         # walk-ins: never called before their first visit
         n_walk = int(0.3 * n_b)
         walk_phone = self._unique_mobiles(n_walk)
         span = (self.t_end - self.t_start).astype(int)
         walk_first = _clinic_hours(
-            self.t_start + rng.integers(0, span, n_walk).astype("timedelta64[s]"), rng)
+            self.t_start + rng.integers(0, span, n_walk).astype("timedelta64[s]"), rng
+        )
         self.p_phone = np.concatenate([self.c_phone[booked], self.c_phone[fam], walk_phone])
         self.p_first = np.concatenate([first, fam_first, walk_first])
-        self.p_branch = np.concatenate([self.c_branch[booked], self.c_branch[fam],
-                                        (rng.random(n_walk) < 0.45).astype(int)])
-        self.p_child = np.concatenate([np.zeros(n_b, bool), np.ones(len(fam), bool),
-                                       np.zeros(n_walk, bool)])
+        self.p_branch = np.concatenate(
+            [self.c_branch[booked], self.c_branch[fam], (rng.random(n_walk) < 0.45).astype(int)]
+        )
+        self.p_child = np.concatenate(
+            [np.zeros(n_b, bool), np.ones(len(fam), bool), np.zeros(n_walk, bool)]
+        )
         n = len(self.p_phone)
-        self.p_landline = np.where(rng.random(n) < 0.1, rng.integers(0, 10_000_000, n) + 4_950_000_000, -1)
+        self.p_landline = np.where(
+            rng.random(n) < 0.1, rng.integers(0, 10_000_000, n) + 4_950_000_000, -1
+        )
         self.p_consent = rng.random(n) < 0.8
         self.n_patients = n
 
     def _visits(self) -> None:
         rng = self.rng
         n = self.n_patients
-        docs_by_branch = [np.array([i for i, d in enumerate(DOCTORS) if d[3] == b]) for b in BRANCHES]
+        docs_by_branch = [
+            np.array([i for i, d in enumerate(DOCTORS) if d[3] == b]) for b in BRANCHES
+        ]
         pick = rng.integers(0, 5, n)
         doctor = np.where(self.p_branch == 0, docs_by_branch[0][pick], docs_by_branch[1][pick])
         child_doc = next(i for i, d in enumerate(DOCTORS) if d[2] == "pediatric dentist")
@@ -287,7 +319,8 @@ class _Generator:
         # a first appointment that did not happen, then the completed one
         failed = rng.random(n) < 0.1
         failed_at = _clinic_hours(
-            self.p_first - (rng.uniform(2, 10, n) * SECONDS_PER_DAY).astype("timedelta64[s]"), rng)
+            self.p_first - (rng.uniform(2, 10, n) * SECONDS_PER_DAY).astype("timedelta64[s]"), rng
+        )
         repeat_rate = np.array([d[4] for d in DOCTORS])[doctor]
         k = rng.poisson(repeat_rate * 1.3)
         patient = np.repeat(np.arange(n), k)
@@ -295,10 +328,18 @@ class _Generator:
         order = np.cumsum(gaps)  # cumulative within patient below
         starts = np.concatenate([[0], np.cumsum(k)[:-1]])
         offset = order - np.repeat(np.concatenate([[0], order])[starts], k)
-        rep_doc = np.where(rng.random(len(patient)) < 0.8, doctor[patient],
-                           np.where(self.p_branch[patient] == 0, docs_by_branch[0][rng.integers(0, 5, len(patient))],
-                                    docs_by_branch[1][rng.integers(0, 5, len(patient))]))
-        rep_t = _clinic_hours(self.p_first[patient] + (offset * SECONDS_PER_DAY).astype("timedelta64[s]"), rng)
+        rep_doc = np.where(
+            rng.random(len(patient)) < 0.8,
+            doctor[patient],
+            np.where(
+                self.p_branch[patient] == 0,
+                docs_by_branch[0][rng.integers(0, 5, len(patient))],
+                docs_by_branch[1][rng.integers(0, 5, len(patient))],
+            ),
+        )
+        rep_t = _clinic_hours(
+            self.p_first[patient] + (offset * SECONDS_PER_DAY).astype("timedelta64[s]"), rng
+        )
         rep_status = rng.choice(4, len(patient), p=[0.88, 0.07, 0.05, 0.0])
         pid = np.concatenate([np.arange(n), np.flatnonzero(failed), patient])
         did = np.concatenate([doctor, doctor[failed], rep_doc])
@@ -313,8 +354,11 @@ class _Generator:
         amount = np.where(status == 0, np.round(price * rng.lognormal(0, 0.45, len(pid)), -1), 0)
         order_idx = np.argsort(vt, kind="stable")
         self.v = {
-            "patient": pid[order_idx], "doctor": did[order_idx], "t": vt[order_idx],
-            "status": status[order_idx], "amount": amount[order_idx],
+            "patient": pid[order_idx],
+            "doctor": did[order_idx],
+            "t": vt[order_idx],
+            "status": status[order_idx],
+            "amount": amount[order_idx],
         }
         self.n_visits = len(pid)
 
@@ -323,7 +367,9 @@ class _Generator:
         rng = self.rng
         k = rng.poisson(0.9, self.n_patients)
         patient = np.repeat(np.arange(self.n_patients), k)
-        t = self.p_first[patient] + (rng.uniform(3, 400, len(patient)) * SECONDS_PER_DAY).astype("timedelta64[s]")
+        t = self.p_first[patient] + (rng.uniform(3, 400, len(patient)) * SECONDS_PER_DAY).astype(
+            "timedelta64[s]"
+        )
         t = _clinic_hours(t, rng)
         keep = t < self.t_end
         patient, t = patient[keep], t[keep]
@@ -331,28 +377,36 @@ class _Generator:
         use_landline = (self.p_landline[patient] >= 0) & (rng.random(n) < 0.4)
         phone = np.where(use_landline, self.p_landline[patient], self.p_phone[patient])
         answered = rng.random(n) > 0.12
-        admins_by_branch = [np.array([i for i, a in enumerate(ADMINS) if a[2] == b]) for b in BRANCHES]
+        admins_by_branch = [
+            np.array([i for i, a in enumerate(ADMINS) if a[2] == b]) for b in BRANCHES
+        ]
         admin = self._pick_admin(admins_by_branch, self.p_branch[patient])
         direct = next(i for i, c in enumerate(CHANNELS) if c.name == "Direct")
-        seo = next(i for i, c in enumerate(CHANNELS) if c.source == "yandex" and c.medium == "organic")
-        self.calls.append({
-            "caller": -np.ones(n, int),
-            "t": t,
-            "answered": answered,
-            "duration": np.where(answered, rng.lognormal(4.3, 0.6, n).astype(int) + 5, 0),
-            "wait": rng.integers(2, 60, n),
-            "admin": np.where(answered, admin, -1),
-            "channel": np.where(rng.random(n) < 0.7, direct, seo),
-            "branch": self.p_branch[patient],
-            "phone": phone,
-        })
+        seo = next(
+            i for i, c in enumerate(CHANNELS) if c.source == "yandex" and c.medium == "organic"
+        )
+        self.calls.append(
+            {
+                "caller": -np.ones(n, int),
+                "t": t,
+                "answered": answered,
+                "duration": np.where(answered, rng.lognormal(4.3, 0.6, n).astype(int) + 5, 0),
+                "wait": rng.integers(2, 60, n),
+                "admin": np.where(answered, admin, -1),
+                "channel": np.where(rng.random(n) < 0.7, direct, seo),
+                "branch": self.p_branch[patient],
+                "phone": phone,
+            }
+        )
 
     def _surveys(self) -> None:
         rng = self.rng
         done = np.flatnonzero((self.v["status"] == 0) & (rng.random(self.n_visits) < 0.35))
         sat = np.array([d[6] for d in DOCTORS])[self.v["doctor"][done]]
         score = np.clip(np.round(rng.normal(sat, 1.3)), 0, 10).astype(int)
-        answered = self.v["t"][done] + (rng.uniform(0.2, 3, len(done)) * SECONDS_PER_DAY).astype("timedelta64[s]")
+        answered = self.v["t"][done] + (rng.uniform(0.2, 3, len(done)) * SECONDS_PER_DAY).astype(
+            "timedelta64[s]"
+        )
         keep = answered < self.t_end
         self.s = {"visit": done[keep], "score": score[keep], "t": answered[keep]}
 
@@ -376,30 +430,44 @@ class _Generator:
         hidden_form = np.where(rng.random(n) < 0.5, "anonymous", "")
         admin = parts["admin"]
         admin_form = rng.choice(3, n, p=[0.5, 0.25, 0.25])
-        admin_text = np.array([
-            [a[0] for a in ADMINS], [a[1] for a in ADMINS], [a[4].split(";")[-1] for a in ADMINS],
-        ])
+        admin_text = np.array(
+            [
+                [a[0] for a in ADMINS],
+                [a[1] for a in ADMINS],
+                [a[4].split(";")[-1] for a in ADMINS],
+            ]
+        )
         admin_col = np.where(admin >= 0, admin_text[admin_form, np.maximum(admin, 0)], "")
         ch = [CHANNELS[i] for i in range(len(CHANNELS))]
         camp_pick = rng.integers(0, 3, n)
-        frame = pl.DataFrame({
-            "call_id": _ids("CT", np.arange(1, n + 1), 8),
-            "t": parts["t"].astype("datetime64[ms]"),
-            "caller_phone": _phone_forms(phone, rng.integers(0, 7, n)),
-            "tracking_phone": np.array([f"+7 495 100-{i:02d}-{b}0" for i in range(len(ch)) for b in (1, 2)])[
-                parts["channel"] * 2 + parts["branch"]],
-            "source": np.array([c.source for c in ch])[parts["channel"]],
-            "medium": np.array([c.medium for c in ch])[parts["channel"]],
-            "campaign": np.array([[c.campaigns[j % len(c.campaigns)] for j in range(3)] for c in ch])[
-                parts["channel"], camp_pick],
-            "answered": np.where(parts["answered"], "true", "false"),
-            "duration_s": parts["duration"],
-            "wait_s": parts["wait"],
-            "admin_id": admin_col,
-            "branch_id": np.array(BRANCHES)[parts["branch"]],
-            "tags": np.where(parts["duration"] > 0, np.where(rng.random(n) < 0.3, "первичный", ""), "пропущенный"),
-        }).with_columns(
-            caller_phone=pl.when(pl.Series(parts["phone"]) < 0).then(pl.Series(hidden_form)).otherwise(pl.col("caller_phone"))
+        frame = pl.DataFrame(
+            {
+                "call_id": _ids("CT", np.arange(1, n + 1), 8),
+                "t": parts["t"].astype("datetime64[ms]"),
+                "caller_phone": _phone_forms(phone, rng.integers(0, 7, n)),
+                "tracking_phone": np.array(
+                    [f"+7 495 100-{i:02d}-{b}0" for i in range(len(ch)) for b in (1, 2)]
+                )[parts["channel"] * 2 + parts["branch"]],
+                "source": np.array([c.source for c in ch])[parts["channel"]],
+                "medium": np.array([c.medium for c in ch])[parts["channel"]],
+                "campaign": np.array(
+                    [[c.campaigns[j % len(c.campaigns)] for j in range(3)] for c in ch]
+                )[parts["channel"], camp_pick],
+                "answered": np.where(parts["answered"], "true", "false"),
+                "duration_s": parts["duration"],
+                "wait_s": parts["wait"],
+                "admin_id": admin_col,
+                "branch_id": np.array(BRANCHES)[parts["branch"]],
+                "tags": np.where(
+                    parts["duration"] > 0,
+                    np.where(rng.random(n) < 0.3, "первичный", ""),
+                    "пропущенный",
+                ),
+            }
+        ).with_columns(
+            caller_phone=pl.when(pl.Series(parts["phone"]) < 0)
+            .then(pl.Series(hidden_form))
+            .otherwise(pl.col("caller_phone"))
         )
         frame = frame.with_columns(month=pl.col("t").dt.strftime("%Y-%m"))
         months = frame["month"].unique().sort().to_list()
@@ -414,9 +482,14 @@ class _Generator:
             else:
                 iso = False
             out = part.with_columns(
-                started_at=pl.col("t").dt.strftime("%Y-%m-%dT%H:%M:%S+03:00") if iso and i % 2 == 0
+                started_at=pl.col("t").dt.strftime("%Y-%m-%dT%H:%M:%S+03:00")
+                if iso and i % 2 == 0
                 else pl.col("t").dt.strftime("%Y-%m-%d %H:%M:%S")
-            ).select("call_id", "started_at", *[c for c in frame.columns if c not in ("call_id", "t", "month")])
+            ).select(
+                "call_id",
+                "started_at",
+                *[c for c in frame.columns if c not in ("call_id", "t", "month")],
+            )
             if i == 3:
                 out = pl.concat([out, _broken_calls(out)])
             out.write_csv(folder / f"calls_{month}.csv")
@@ -428,25 +501,39 @@ class _Generator:
         for ci, weekly in self.spend:
             ch = CHANNELS[ci]
             daily = np.repeat(weekly / 7, 7) * rng.uniform(0.8, 1.2, len(days))
-            shares = _norm(range(len(ch.campaigns), 0, -1)) if len(ch.campaigns) > 1 else np.array([1.0])
+            shares = (
+                _norm(range(len(ch.campaigns), 0, -1)) if len(ch.campaigns) > 1 else np.array([1.0])
+            )
             for camp, share in zip(ch.campaigns, shares, strict=True):
                 cost = np.round(daily * share, 2)
                 cpc = 45 if ch.medium == "cpc" else 0
                 clicks = (cost / cpc).astype(int) if cpc else np.zeros(len(days), int)
-                frames.append(pl.DataFrame({
-                    "date": [(START + timedelta(days=int(d))).isoformat() for d in days],
-                    "source": ch.source, "medium": ch.medium, "campaign": camp,
-                    "cost": cost, "currency": currency, "clicks": clicks,
-                    "impressions": clicks * 30,
-                }).filter(pl.col("cost") > 0))
+                frames.append(
+                    pl.DataFrame(
+                        {
+                            "date": [(START + timedelta(days=int(d))).isoformat() for d in days],
+                            "source": ch.source,
+                            "medium": ch.medium,
+                            "campaign": camp,
+                            "cost": cost,
+                            "currency": currency,
+                            "clicks": clicks,
+                            "impressions": clicks * 30,
+                        }
+                    ).filter(pl.col("cost") > 0)
+                )
         spend = pl.concat(frames).with_columns(
-            quarter=pl.col("date").str.slice(0, 4) + "-Q"
+            quarter=pl.col("date").str.slice(0, 4)
+            + "-Q"
             + ((pl.col("date").str.slice(5, 2).cast(pl.Int32) - 1) // 3 + 1).cast(pl.String)
         )
         self.n_spend = spend.height
         for i, quarter in enumerate(spend["quarter"].unique().sort().to_list()):
-            part = spend.filter(pl.col("quarter") == quarter).drop("quarter").with_columns(
-                pl.col("cost").cast(pl.String))
+            part = (
+                spend.filter(pl.col("quarter") == quarter)
+                .drop("quarter")
+                .with_columns(pl.col("cost").cast(pl.String))
+            )
             if i == 1:  # a spend row in dollars and one with a bad amount
                 extra = part.head(2).with_columns(
                     campaign=pl.Series(["usd_test", "typo_row"]),
@@ -462,80 +549,125 @@ class _Generator:
         phones = _phone_forms(pl.Series(self.p_phone).cast(pl.String), rng.integers(0, 7, n))
         landline = pl.Series(self.p_landline).cast(pl.String)
         land = _phone_forms(landline, np.full(n, 4))
-        phone = pl.when(pl.Series(self.p_landline) >= 0).then(phones + "; " + land).otherwise(phones)
+        phone = (
+            pl.when(pl.Series(self.p_landline) >= 0).then(phones + "; " + land).otherwise(phones)
+        )
         birth = np.where(self.p_child, rng.integers(2010, 2021, n), rng.integers(1950, 2005, n))
-        frame = pl.DataFrame({
-            "patient_id": _ids("P", np.arange(1, n + 1), 7),
-            "registered_at": (self.p_first - np.timedelta64(3600, "s")).astype("datetime64[ms]"),
-            "sex": rng.choice(["F", "M", "ж", "м"], n, p=[0.45, 0.35, 0.12, 0.08]),
-            "birth_date": pl.select(pl.date(birth, rng.integers(1, 13, n), rng.integers(1, 29, n))
-                                    .dt.strftime("%d.%m.%Y")).to_series(),
-            "contact_consent": np.where(self.p_consent, "да", "нет"),
-        }).with_columns(phone=phone)
-        frame = frame.with_columns(registered_at=pl.col("registered_at").dt.strftime("%Y-%m-%d %H:%M:%S"))
-        frame.select("patient_id", "phone", "sex", "birth_date", "registered_at", "contact_consent").write_csv(
-            folder / "patients.csv")
+        frame = pl.DataFrame(
+            {
+                "patient_id": _ids("P", np.arange(1, n + 1), 7),
+                "registered_at": (self.p_first - np.timedelta64(3600, "s")).astype(
+                    "datetime64[ms]"
+                ),
+                "sex": rng.choice(["F", "M", "ж", "м"], n, p=[0.45, 0.35, 0.12, 0.08]),
+                "birth_date": pl.select(
+                    pl.date(birth, rng.integers(1, 13, n), rng.integers(1, 29, n)).dt.strftime(
+                        "%d.%m.%Y"
+                    )
+                ).to_series(),
+                "contact_consent": np.where(self.p_consent, "да", "нет"),
+            }
+        ).with_columns(phone=phone)
+        frame = frame.with_columns(
+            registered_at=pl.col("registered_at").dt.strftime("%Y-%m-%d %H:%M:%S")
+        )
+        frame.select(
+            "patient_id", "phone", "sex", "birth_date", "registered_at", "contact_consent"
+        ).write_csv(folder / "patients.csv")
 
     def _write_visits(self, folder: Path) -> None:
         v = self.v
         names = ["completed", "cancelled", "no_show", "scheduled"]
         spec = np.array([d[2] for d in DOCTORS])[v["doctor"]]
         rng = self.rng
-        service = np.array([SERVICES[s][j % len(SERVICES[s])] for s, j in zip(
-            spec, rng.integers(0, 3, self.n_visits), strict=True)])
-        frame = pl.DataFrame({
-            "visit_id": _ids("V", np.arange(1, self.n_visits + 1), 8),
-            "patient_id": _ids("P", v["patient"] + 1, 7),
-            "doctor_id": np.array([d[0] for d in DOCTORS])[v["doctor"]],
-            "branch_id": np.array([d[3] for d in DOCTORS])[v["doctor"]],
-            "t": v["t"].astype("datetime64[ms]"),
-            "service": service,
-            "status": np.array(names)[v["status"]],
-            "amount": v["amount"],
-        })
+        service = np.array(
+            [
+                SERVICES[s][j % len(SERVICES[s])]
+                for s, j in zip(spec, rng.integers(0, 3, self.n_visits), strict=True)
+            ]
+        )
+        frame = pl.DataFrame(
+            {
+                "visit_id": _ids("V", np.arange(1, self.n_visits + 1), 8),
+                "patient_id": _ids("P", v["patient"] + 1, 7),
+                "doctor_id": np.array([d[0] for d in DOCTORS])[v["doctor"]],
+                "branch_id": np.array([d[3] for d in DOCTORS])[v["doctor"]],
+                "t": v["t"].astype("datetime64[ms]"),
+                "service": service,
+                "status": np.array(names)[v["status"]],
+                "amount": v["amount"],
+            }
+        )
         frame = frame.with_columns(
             visit_at=pl.col("t").dt.strftime("%Y-%m-%d %H:%M:%S"),
             month=pl.col("t").dt.strftime("%Y-%m"),
             amount=pl.col("amount").cast(pl.Int64).cast(pl.String),
         )
-        cols = ["visit_id", "patient_id", "doctor_id", "branch_id", "visit_at", "service", "status", "amount"]
+        cols = [
+            "visit_id",
+            "patient_id",
+            "doctor_id",
+            "branch_id",
+            "visit_at",
+            "service",
+            "status",
+            "amount",
+        ]
         months = frame["month"].unique().sort().to_list()
         for i, month in enumerate(months):
             part = frame.filter(pl.col("month") == month)
             if i > 0:  # overlap: the last day of the previous month again, as it was
                 prev = frame.filter(pl.col("month") == months[i - 1])
-                part = pl.concat([prev.filter(pl.col("t") > prev["t"].max() - timedelta(days=1)), part])
+                part = pl.concat(
+                    [prev.filter(pl.col("t") > prev["t"].max() - timedelta(days=1)), part]
+                )
                 # and a correction: three earlier visits re-exported with a new amount
-                fixed = prev.filter(pl.col("status") == "completed").head(3).with_columns(
-                    amount=(pl.col("amount").cast(pl.Int64) + 500).cast(pl.String))
+                fixed = (
+                    prev.filter(pl.col("status") == "completed")
+                    .head(3)
+                    .with_columns(amount=(pl.col("amount").cast(pl.Int64) + 500).cast(pl.String))
+                )
                 part = pl.concat([part, fixed])
             out = part.select(cols).with_columns(
-                pl.when(pl.lit(i % 3 == 1)).then(
-                    pl.col("visit_at").str.strptime(pl.Datetime, "%Y-%m-%d %H:%M:%S").dt.strftime("%d.%m.%Y %H:%M:%S")
-                ).otherwise(pl.col("visit_at")).alias("visit_at"))
+                pl.when(pl.lit(i % 3 == 1))
+                .then(
+                    pl.col("visit_at")
+                    .str.strptime(pl.Datetime, "%Y-%m-%d %H:%M:%S")
+                    .dt.strftime("%d.%m.%Y %H:%M:%S")
+                )
+                .otherwise(pl.col("visit_at"))
+                .alias("visit_at")
+            )
             if i == 5:
                 out = pl.concat([out, _broken_visits(out)])
             out.write_csv(folder / f"visits_{month}.csv")
 
     def _write_reference(self, out: Path) -> None:
         pl.DataFrame(
-            [d[:4] for d in DOCTORS], schema=["doctor_id", "name", "specialty", "branch_id"], orient="row"
+            [d[:4] for d in DOCTORS],
+            schema=["doctor_id", "name", "specialty", "branch_id"],
+            orient="row",
         ).write_excel(out / "doctors" / "doctors.xlsx", autofit=True)
         pl.DataFrame(
             [(a[0], a[1], a[2], a[4]) for a in ADMINS],
-            schema=["admin_id", "name", "branch_id", "aliases"], orient="row",
+            schema=["admin_id", "name", "branch_id", "aliases"],
+            orient="row",
         ).write_csv(out / "administrators" / "administrators.csv")
-        pl.DataFrame(CHANNEL_RULES, schema=["source", "medium", "campaign", "channel"],
-                     orient="row").write_csv(out / "channels.csv")
+        pl.DataFrame(
+            CHANNEL_RULES, schema=["source", "medium", "campaign", "channel"], orient="row"
+        ).write_csv(out / "channels.csv")
 
     def _write_surveys(self, folder: Path) -> None:
         s = self.s
-        pl.DataFrame({
-            "visit_id": _ids("V", s["visit"] + 1, 8),
-            "score": s["score"],
-            "answered_at": s["t"].astype("datetime64[ms]"),
-        }).with_columns(answered_at=pl.col("answered_at").dt.strftime("%Y-%m-%d %H:%M:%S")).write_csv(
-            folder / "surveys.csv")
+        pl.DataFrame(
+            {
+                "visit_id": _ids("V", s["visit"] + 1, 8),
+                "score": s["score"],
+                "answered_at": s["t"].astype("datetime64[ms]"),
+            }
+        ).with_columns(
+            answered_at=pl.col("answered_at").dt.strftime("%Y-%m-%d %H:%M:%S")
+        ).write_csv(folder / "surveys.csv")
 
 
 def _norm(weights: object) -> np.ndarray:
@@ -555,15 +687,22 @@ def _office_hours(t: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     day = t.astype("datetime64[D]").astype("datetime64[s]")
     hour = (t - day).astype(int) // 3600
     morning = (9 * 3600 + rng.integers(0, 3600, len(t))).astype("timedelta64[s]")
-    return np.where(hour < 8, day + morning,
-                    np.where(hour >= 22, day + np.timedelta64(SECONDS_PER_DAY, "s") + morning, t))
+    return np.where(
+        hour < 8,
+        day + morning,
+        np.where(hour >= 22, day + np.timedelta64(SECONDS_PER_DAY, "s") + morning, t),
+    )
 
 
 def _phone_forms(national: pl.Series, form: np.ndarray) -> pl.Series:
     """A 10-digit national number written the ways Russian clinics and trackers write it."""
     s = pl.DataFrame({"n": national, "f": form})
-    a, b, c, d = (pl.col("n").str.slice(0, 3), pl.col("n").str.slice(3, 3),
-                  pl.col("n").str.slice(6, 2), pl.col("n").str.slice(8, 2))
+    a, b, c, d = (
+        pl.col("n").str.slice(0, 3),
+        pl.col("n").str.slice(3, 3),
+        pl.col("n").str.slice(6, 2),
+        pl.col("n").str.slice(8, 2),
+    )
     forms = [
         pl.concat_str([pl.lit("+7 ("), a, pl.lit(") "), b, pl.lit("-"), c, pl.lit("-"), d]),
         pl.concat_str([pl.lit("8 "), a, pl.lit(" "), b, c, d]),
@@ -583,7 +722,9 @@ def _broken_calls(sample: pl.DataFrame) -> pl.DataFrame:
     """Rows any real export contains now and then; each must land in quarantine."""
     base = sample.head(4).with_columns(call_id=pl.Series([f"BAD{i}" for i in range(4)]))
     return base.with_columns(
-        started_at=pl.Series(["31.02.2025 10:00", base["started_at"][1], base["started_at"][2], "вчера"]),
+        started_at=pl.Series(
+            ["31.02.2025 10:00", base["started_at"][1], base["started_at"][2], "вчера"]
+        ),
         duration_s=pl.Series([45, -12, 60, 30]),
         answered=pl.Series(["true", "true", "maybe", "true"]),
     )

@@ -37,8 +37,19 @@ class Entity:
 CALLS = Entity(
     name="calls",
     columns=(
-        "call_id", "started_at", "caller_phone", "tracking_phone", "source", "medium",
-        "campaign", "answered", "duration_s", "wait_s", "admin_id", "branch_id", "tags",
+        "call_id",
+        "started_at",
+        "caller_phone",
+        "tracking_phone",
+        "source",
+        "medium",
+        "campaign",
+        "answered",
+        "duration_s",
+        "wait_s",
+        "admin_id",
+        "branch_id",
+        "tags",
     ),
     key=("call_id",),
     staging_model="stg_calltracking__calls",
@@ -48,7 +59,14 @@ CALLS = Entity(
 AD_SPEND = Entity(
     name="ad_spend",
     columns=(
-        "date", "source", "medium", "campaign", "cost", "currency", "clicks", "impressions",
+        "date",
+        "source",
+        "medium",
+        "campaign",
+        "cost",
+        "currency",
+        "clicks",
+        "impressions",
     ),
     key=("date", "source", "medium", "campaign"),
     staging_model="stg_ads__ad_spend",
@@ -64,7 +82,13 @@ PATIENTS = Entity(
 VISITS = Entity(
     name="visits",
     columns=(
-        "visit_id", "patient_id", "doctor_id", "branch_id", "visit_at", "service", "status",
+        "visit_id",
+        "patient_id",
+        "doctor_id",
+        "branch_id",
+        "visit_at",
+        "service",
+        "status",
         "amount",
     ),
     key=("visit_id",),
@@ -99,6 +123,13 @@ CHANNEL_RULES = Entity(
 )
 
 ENTITIES: tuple[Entity, ...] = (
-    CALLS, AD_SPEND, PATIENTS, VISITS, DOCTORS, ADMINISTRATORS, SURVEYS, CHANNEL_RULES,
+    CALLS,
+    AD_SPEND,
+    PATIENTS,
+    VISITS,
+    DOCTORS,
+    ADMINISTRATORS,
+    SURVEYS,
+    CHANNEL_RULES,
 )
 BY_NAME = {entity.name: entity for entity in ENTITIES}

@@ -61,7 +61,8 @@ def entity_files(input_dir: Path, entity: Entity) -> list[Path]:
             raise InputError(f"required input folder {folder} is missing")
         return []
     files = sorted(
-        p for p in folder.iterdir()
+        p
+        for p in folder.iterdir()
         if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES and not p.name.startswith(".")
     )
     if not files and entity.required:
@@ -72,9 +73,7 @@ def entity_files(input_dir: Path, entity: Entity) -> list[Path]:
     return files
 
 
-def load_entity(
-    conn: duckdb.DuckDBPyConnection, settings: Settings, entity: Entity
-) -> LoadReport:
+def load_entity(conn: duckdb.DuckDBPyConnection, settings: Settings, entity: Entity) -> LoadReport:
     input_dir = settings.input_dir
     if not input_dir.is_dir():
         raise InputError(f"input folder {input_dir} does not exist")
@@ -165,6 +164,14 @@ def _record_files(conn: duckdb.DuckDBPyConnection, report: LoadReport) -> None:
     for f in report.files:
         conn.execute(
             "insert into ingest_files values (?, ?, ?, ?, ?, ?, ?, ?, now())",
-            [report.entity, f.source_file, f.rows, f.malformed, f.reader, f.encoding,
-             f.missing_columns, f.ignored_columns],
+            [
+                report.entity,
+                f.source_file,
+                f.rows,
+                f.malformed,
+                f.reader,
+                f.encoding,
+                f.missing_columns,
+                f.ignored_columns,
+            ],
         )

@@ -118,9 +118,10 @@ def _as_utf8(path: Path, tmp: Path, report: FileReport) -> Path:
         except UnicodeDecodeError:
             report.encoding = "cp1251"
     target = tmp / (path.stem + ".utf8.csv")
-    with path.open(encoding=report.encoding, newline="") as src, target.open(
-        "w", encoding="utf-8", newline=""
-    ) as dst:
+    with (
+        path.open(encoding=report.encoding, newline="") as src,
+        target.open("w", encoding="utf-8", newline="") as dst,
+    ):
         while chunk := src.read(_CHUNK):
             dst.write(chunk)
     return target
@@ -147,8 +148,11 @@ def _count_lines(path: Path) -> tuple[int, bool]:
     with path.open("rb") as handle:
         while chunk := handle.read(_CHUNK):
             lines += chunk.count(b"\n")
-            blank = blank or b"\n\n" in chunk or b"\n\r\n" in chunk or (
-                last == b"\n" and chunk[:1] in (b"\n", b"\r")
+            blank = (
+                blank
+                or b"\n\n" in chunk
+                or b"\n\r\n" in chunk
+                or (last == b"\n" and chunk[:1] in (b"\n", b"\r"))
             )
             last = chunk[-1:]
     if last != b"\n":
@@ -185,16 +189,14 @@ def _read_csv_fast(
         "strict_mode = true)",
         [str(path), delimiter],
     )
-    rejected = conn.execute("select count(*) from _file_rejects").fetchone()[0]
-    rows = conn.execute("select count(*) from _file").fetchone()[0]
+    rejected = conn.execute("select count(*) from _file_rejects").fetchall()[0][0]
+    rows = conn.execute("select count(*) from _file").fetchall()[0][0]
     physical_lines, has_blank = _count_lines(path)
     if rejected or has_blank or physical_lines != rows + 1:
         return False
     header = [row[0] for row in conn.execute("select column_name from (describe _file)").fetchall()]
     positions = _mapping(header, columns, report)
-    select = ", ".join(
-        f'"{header[positions[c]]}"' if c in positions else "null" for c in columns
-    )
+    select = ", ".join(f'"{header[positions[c]]}"' if c in positions else "null" for c in columns)
     conn.execute(
         f"insert into {table} select {select}, ?, rowid + 2, null, null from _file order by rowid",
         [report.source_file],
@@ -226,18 +228,29 @@ def _read_csv_exact(
                 error = f"expected {width} fields as in the header, found {len(fields)}"
             ok = error is None
             for column in columns:
-                data[column].append(fields[positions[column]] if ok and column in positions else None)
+                data[column].append(
+                    fields[positions[column]] if ok and column in positions else None
+                )
             data["_source_file"].append(report.source_file)
             data["_line"].append(line)
             data["_parse_error"].append(None if ok else f"unreadable row: {error}")
             data["_raw"].append(
-                None if ok or isinstance(fields, str) else
-                delimiter.join(redact_phone_like(f) for f in fields)
+                None
+                if ok or isinstance(fields, str)
+                else delimiter.join(redact_phone_like(f) for f in fields)
             )
             report.rows += 1
             report.malformed += not ok
-    frame = pl.DataFrame(data, schema={**dict.fromkeys(columns, pl.String), "_source_file": pl.String,
-                                       "_line": pl.Int64, "_parse_error": pl.String, "_raw": pl.String})
+    frame = pl.DataFrame(
+        data,
+        schema={
+            **dict.fromkeys(columns, pl.String),
+            "_source_file": pl.String,
+            "_line": pl.Int64,
+            "_parse_error": pl.String,
+            "_raw": pl.String,
+        },
+    )
     conn.register("_file_frame", frame)
     conn.execute(f"insert into {table} select * from _file_frame")
     conn.unregister("_file_frame")
@@ -274,7 +287,7 @@ def _read_excel(
     report.reader = "excel"
     report.encoding = "xlsx"
     try:
-        frame = pl.read_excel(path, engine="calamine", infer_schema_length=0)
+        frame = pl.read_excel(path, engine="calamine", infer_schema_length=0, drop_empty_rows=False)
     except Exception as exc:  # calamine raises its own types for corrupt workbooks
         raise InputError(f"{report.source_file}: cannot read the workbook ({exc})") from exc
     positions = _mapping(frame.columns, columns, report)

@@ -132,9 +132,7 @@ class Settings(BaseSettings):
 
     @property
     def resolved_build_path(self) -> Path:
-        return self.build_path or self.warehouse_path.with_name(
-            self.warehouse_path.name + ".build"
-        )
+        return self.build_path or self.warehouse_path.with_name(self.warehouse_path.name + ".build")
 
     def secret_key(self) -> bytes:
         """The HMAC key; a missing one stops the build rather than hashing with a guess."""

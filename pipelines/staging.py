@@ -57,7 +57,7 @@ def run_staging_model(conn: duckdb.DuckDBPyConnection, entity: Entity) -> GateCo
         f"""
         create or replace temp table _versions as
         with valid_rows as (
-            select *, hash(*columns(* exclude ({', '.join(META)}))) as _facts
+            select *, hash(*columns(* exclude ({", ".join(META)}))) as _facts
             from _staged
             where reject_reason is null
         ),
@@ -121,13 +121,18 @@ def run_staging_model(conn: duckdb.DuckDBPyConnection, entity: Entity) -> GateCo
                     - (select count(*) from _versions)
             """,
             {"entity": entity.name},
-        ).fetchone()
+        ).fetchall()[0]
     )
     conn.execute(RECONCILIATION_DDL)
     conn.execute(
         "insert or replace into load_reconciliation values (?, ?, ?, ?, ?)",
-        [entity.name, counts.rows_read, counts.rows_loaded, counts.rows_quarantined,
-         counts.rows_duplicate],
+        [
+            entity.name,
+            counts.rows_read,
+            counts.rows_loaded,
+            counts.rows_quarantined,
+            counts.rows_duplicate,
+        ],
     )
     conn.execute("drop table _staged; drop table _versions")
     return counts

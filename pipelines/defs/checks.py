@@ -9,15 +9,14 @@ from __future__ import annotations
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from pipelines.defs.resources import SettingsResource, warehouse_session
+from pipelines.defs.resources import warehouse_session
 from pipelines.entities import ENTITIES, Entity
+from pipelines.settings import Settings
 
 
-def _scalar_rows(
-    settings: SettingsResource, duckdb: DuckDBResource, sql: str
-) -> tuple:
-    with warehouse_session(duckdb, settings.load()) as conn:
-        return conn.execute(sql).fetchone()
+def _scalar_rows(settings: dg.ResourceParam[Settings], duckdb: DuckDBResource, sql: str) -> tuple:
+    with warehouse_session(duckdb, settings) as conn:
+        return conn.execute(sql).fetchall()[0]
 
 
 def unique_key_check(entity: Entity) -> dg.AssetChecksDefinition:
@@ -29,9 +28,10 @@ def unique_key_check(entity: Entity) -> dg.AssetChecksDefinition:
         blocking=True,
         description=f"({key}) identifies one row.",
     )
-    def _check(settings: SettingsResource, duckdb: DuckDBResource) -> dg.AssetCheckResult:
+    def _check(settings: dg.ResourceParam[Settings], duckdb: DuckDBResource) -> dg.AssetCheckResult:
         (dupes,) = _scalar_rows(
-            settings, duckdb,
+            settings,
+            duckdb,
             f"select count(*) - count(distinct ({key})) from {entity.staging_model}",
         )
         return dg.AssetCheckResult(passed=dupes == 0, metadata={"duplicate_keys": int(dupes)})
@@ -46,9 +46,10 @@ def reconciliation_check(entity: Entity) -> dg.AssetChecksDefinition:
         blocking=True,
         description="Rows read = rows loaded + rows quarantined + verbatim duplicates.",
     )
-    def _check(settings: SettingsResource, duckdb: DuckDBResource) -> dg.AssetCheckResult:
+    def _check(settings: dg.ResourceParam[Settings], duckdb: DuckDBResource) -> dg.AssetCheckResult:
         read, loaded, quarantined, duplicate = _scalar_rows(
-            settings, duckdb,
+            settings,
+            duckdb,
             f"""
             select
                 (select count(*) from {entity.raw_table}),
@@ -80,9 +81,10 @@ def no_negative_money_check(entity: Entity) -> dg.AssetChecksDefinition:
         blocking=True,
         description=f"No negative {', '.join(columns)}.",
     )
-    def _check(settings: SettingsResource, duckdb: DuckDBResource) -> dg.AssetCheckResult:
+    def _check(settings: dg.ResourceParam[Settings], duckdb: DuckDBResource) -> dg.AssetCheckResult:
         (negative,) = _scalar_rows(
-            settings, duckdb,
+            settings,
+            duckdb,
             f"select count(*) from {entity.staging_model} where {condition}",
         )
         return dg.AssetCheckResult(passed=negative == 0, metadata={"negative_rows": int(negative)})

@@ -5,9 +5,10 @@ from __future__ import annotations
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from pipelines.defs.resources import SettingsResource, warehouse_session
+from pipelines.defs.resources import warehouse_session
 from pipelines.entities import ENTITIES, Entity
 from pipelines.ingest import load_entity
+from pipelines.settings import Settings
 
 
 def raw_asset(entity: Entity) -> dg.AssetsDefinition:
@@ -20,8 +21,8 @@ def raw_asset(entity: Entity) -> dg.AssetsDefinition:
             "record with its file and line; patient phones replaced by their keyed hash."
         ),
     )
-    def _raw(settings: SettingsResource, duckdb: DuckDBResource) -> dg.MaterializeResult:
-        cfg = settings.load()
+    def _raw(settings: dg.ResourceParam[Settings], duckdb: DuckDBResource) -> dg.MaterializeResult:
+        cfg = settings
         with warehouse_session(duckdb, cfg) as conn:
             report = load_entity(conn, cfg, entity)
         return dg.MaterializeResult(

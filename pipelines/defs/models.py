@@ -5,8 +5,9 @@ from __future__ import annotations
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from pipelines.defs.resources import SettingsResource, warehouse_session
+from pipelines.defs.resources import warehouse_session
 from pipelines.entities import ENTITIES, Entity
+from pipelines.settings import Settings
 from pipelines.staging import run_staging_model
 
 
@@ -22,8 +23,10 @@ def staging_asset(entity: Entity) -> dg.AssetsDefinition:
             "`quarantine`, counts written to `load_reconciliation`."
         ),
     )
-    def _staging(settings: SettingsResource, duckdb: DuckDBResource) -> dg.MaterializeResult:
-        with warehouse_session(duckdb, settings.load()) as conn:
+    def _staging(
+        settings: dg.ResourceParam[Settings], duckdb: DuckDBResource
+    ) -> dg.MaterializeResult:
+        with warehouse_session(duckdb, settings) as conn:
             counts = run_staging_model(conn, entity)
         return dg.MaterializeResult(
             metadata={

@@ -8,7 +8,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from pipelines.defs.models import staging_assets
-from pipelines.defs.resources import SettingsResource
+from pipelines.settings import Settings
 from pipelines.warehouse import checkpoint, publish
 
 
@@ -18,14 +18,14 @@ from pipelines.warehouse import checkpoint, publish
     deps=[a.key for a in staging_assets],
 )
 def published_warehouse(
-    settings: SettingsResource, duckdb: DuckDBResource
+    settings: dg.ResourceParam[Settings], duckdb: DuckDBResource
 ) -> dg.MaterializeResult:
     """The build file, copied and atomically renamed onto the published warehouse path.
 
     It runs only when every upstream asset and blocking check of the run succeeded, so a
     failed build never replaces the last good warehouse.
     """
-    cfg = settings.load()
+    cfg = settings
     build = Path(duckdb.database)
     checkpoint(build)
     publish(build, cfg.warehouse_path)

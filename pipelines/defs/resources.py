@@ -14,22 +14,6 @@ from pipelines.settings import Settings, load_settings
 from pipelines.warehouse import prepare_session
 
 
-class SettingsResource(dg.ConfigurableResource):
-    """Where the settings come from; the values themselves live in `Settings`."""
-
-    settings_file: str | None = None
-    input_dir: str | None = None
-    warehouse_path: str | None = None
-
-    def load(self) -> Settings:
-        overrides = {
-            name: value
-            for name, value in (("input_dir", self.input_dir), ("warehouse_path", self.warehouse_path))
-            if value is not None
-        }
-        return load_settings(self.settings_file, **overrides)
-
-
 @contextmanager
 def warehouse_session(
     duckdb_resource: DuckDBResource, settings: Settings
@@ -41,20 +25,17 @@ def warehouse_session(
         yield conn
 
 
-def build_resources(
-    settings_file: str | None = None,
-    database: str | None = None,
-    input_dir: str | None = None,
-    warehouse_path: str | None = None,
-) -> dict:
-    """Resources for a run: the CLI and tests name a build file, `dagster dev` takes settings'."""
-    settings_resource = SettingsResource(
-        settings_file=settings_file, input_dir=input_dir, warehouse_path=warehouse_path
-    )
-    path = database or str(settings_resource.load().resolved_build_path)
-    return {"settings": settings_resource, "duckdb": DuckDBResource(database=path)}
+def build_resources(settings: Settings, database: str | None = None) -> dict:
+    """The run's resources: the settings object itself, and DuckDB on the build file.
+
+    Settings are a plain resource (`ResourceParam[Settings]`) so the one typed object,
+    secrets included, reaches every asset unchanged; `dagster dev` loads it from the
+    settings file and the environment, the CLI and tests hand in their own.
+    """
+    path = database or str(settings.resolved_build_path)
+    return {"settings": settings, "duckdb": DuckDBResource(database=path)}
 
 
 @dg.definitions
 def resources() -> dg.Definitions:
-    return dg.Definitions(resources=build_resources())
+    return dg.Definitions(resources=build_resources(load_settings()))

@@ -1,0 +1,60 @@
+"""Phone identity: every written form of one number is one identity, and only a hash."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipelines.phones import PhoneStatus, keyed_hash, phone_map, to_e164
+
+SAME_MOBILE = [
+    "+7 (916) 123-45-67",
+    "8 916 1234567",
+    "9161234567",
+    "+79161234567",
+    "8(916)123-45-67",
+    "7 916 123 45 67",
+    "89161234567",
+    "+7 (0) 916 123-45-67",
+    " 8-916-123-45-67 ",
+]
+
+
+@pytest.mark.parametrize("written", SAME_MOBILE)
+def test_every_russian_form_is_the_same_e164(written: str) -> None:
+    assert to_e164(written, "RU") == ("+79161234567", PhoneStatus.IDENTIFIED)
+
+
+def test_moscow_landline_and_foreign_numbers() -> None:
+    assert to_e164("8 (495) 123-45-67", "RU")[0] == "+74951234567"
+    assert to_e164("+44 20 7946 0958", "RU")[0] == "+442079460958"
+
+
+@pytest.mark.parametrize(
+    ("written", "status"),
+    [
+        ("", PhoneStatus.MISSING),
+        (None, PhoneStatus.MISSING),
+        ("anonymous", PhoneStatus.HIDDEN),
+        ("Скрытый номер", PhoneStatus.HIDDEN),
+        ("1234567", PhoneStatus.INVALID),  # a local number without its area code
+        ("+7 (000) 000-00-00", PhoneStatus.INVALID),
+    ],
+)
+def test_unidentified_numbers(written: str | None, status: PhoneStatus) -> None:
+    assert to_e164(written, "RU") == (None, status)
+
+
+def test_hash_is_keyed_and_stable() -> None:
+    a = keyed_hash("+79161234567", b"key-one")
+    assert a == keyed_hash("+79161234567", b"key-one")
+    assert a != keyed_hash("+79161234567", b"key-two")
+    assert len(a) == 32
+    assert "9161234567" not in a
+
+
+def test_phone_map_gives_one_hash_per_identity() -> None:
+    frame = phone_map([*SAME_MOBILE, "anonymous", None], "RU", b"k")
+    identified = frame.filter(frame["status"] == "identified")
+    assert identified.height == len(SAME_MOBILE)
+    assert identified["phone_hash"].n_unique() == 1
+    assert frame.filter(frame["status"] != "identified")["phone_hash"].null_count() == 2
