@@ -181,14 +181,13 @@ class _Generator:
         return self.t_start + seconds.astype("timedelta64[s]")
 
     def _unique_mobiles(self, n: int) -> np.ndarray:
-        """n distinct valid Russian mobile numbers as 10-digit national numbers."""
+        """n valid Russian mobile numbers (10-digit national form), none drawn before."""
         prefixes = np.array([900, 903, 905, 909, 910, 915, 916, 917, 919, 925, 926, 929, 977, 985])
+        used = getattr(self, "_used_phones", np.empty(0, dtype=np.int64))
         out = np.empty(0, dtype=np.int64)
         while len(out) < n:
             draw = self.rng.choice(prefixes, n) * 10_000_000 + self.rng.integers(0, 10_000_000, n)
-            out = np.unique(np.concatenate([out, draw]))
-        used = getattr(self, "_used_phones", np.empty(0, dtype=np.int64))
-        out = np.setdiff1d(out, used)[: n * 2]
+            out = np.setdiff1d(np.concatenate([out, draw]), used)
         self.rng.shuffle(out)
         out = out[:n]
         self._used_phones = np.concatenate([used, out])

@@ -10,8 +10,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from enum import StrEnum
+from functools import cache
 
 import phonenumbers
 import polars as pl
@@ -62,20 +63,135 @@ def keyed_hash(e164: str, key: bytes) -> str:
     return hmac.new(key, e164.encode(), hashlib.sha256).hexdigest()[:HASH_HEX_CHARS]
 
 
-def phone_map(raw_values: Iterable[str | None], region: str, key: bytes) -> pl.DataFrame:
-    """One row per distinct raw string: `raw`, `phone_hash` (NULL unless identified), `status`."""
-    raws: list[str | None] = []
-    hashes: list[str | None] = []
-    statuses: list[str] = []
-    for raw in set(raw_values):
-        e164, status = to_e164(raw, region)
-        raws.append(raw)
-        hashes.append(keyed_hash(e164, key) if e164 else None)
-        statuses.append(status.value)
-    return pl.DataFrame(
-        {"raw": raws, "phone_hash": hashes, "status": statuses},
-        schema={"raw": pl.String, "phone_hash": pl.String, "status": pl.String},
+def _is_valid_desc(nsn: pl.Expr, desc: object) -> pl.Expr:
+    """libphonenumber's `_is_number_matching_desc`, as a Polars expression."""
+    pattern = getattr(desc, "national_number_pattern", None)
+    if desc is None or not pattern:
+        return pl.lit(False)
+    lengths = [n for n in (getattr(desc, "possible_length", None) or ()) if n > 0]
+    matches = nsn.str.contains(f"^(?:{pattern})$")
+    return nsn.str.len_chars().is_in(lengths) & matches if lengths else matches
+
+
+_NUMBER_TYPES = (
+    "premium_rate",
+    "toll_free",
+    "shared_cost",
+    "voip",
+    "personal_number",
+    "pager",
+    "uan",
+    "voicemail",
+    "fixed_line",
+    "mobile",
+)
+
+
+@cache
+def _country_validity(country_code: int) -> tuple[pl.Expr, ...]:
+    """Per region of a country code: (chosen for this number, valid in it), as expressions.
+
+    This is libphonenumber's own metadata and rules (`region_code_for_number`, then
+    `is_valid_number_for_region`), evaluated column-wise on the national number `nsn`.
+    """
+    nsn = pl.col("nsn")
+    exprs: list[pl.Expr] = []
+    for region in phonenumbers.COUNTRY_CODE_TO_REGION_CODE[country_code]:
+        meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
+        known = _is_valid_desc(nsn, meta.general_desc) & pl.any_horizontal(
+            [_is_valid_desc(nsn, getattr(meta, t)) for t in _NUMBER_TYPES]
+        )
+        chosen = nsn.str.contains(f"^(?:{meta.leading_digits})") if meta.leading_digits else known
+        exprs += [chosen, known]
+    return tuple(exprs)
+
+
+def _fast_e164(frame: pl.DataFrame) -> pl.DataFrame:
+    """E.164 for the plain Russian forms, column-wise; `fast` is False for the rest.
+
+    Plain means only digits and phone punctuation, and one of `+7` + 10 digits, `8` or
+    `7` + 10 digits, or 10 digits. Anything else (foreign numbers, extensions, letters)
+    is left to libphonenumber itself. tests/test_phones.py checks the two agree.
+    """
+    text = pl.col("raw").str.replace_all(r"\(\s*0\s*\)", " ").str.strip_chars()
+    digits = text.str.replace_all(r"\D", "")
+    plus = text.str.starts_with("+")
+    length = digits.str.len_chars()
+    nsn = (
+        pl.when(plus & (length == 11) & digits.str.starts_with("7"))
+        .then(digits.str.slice(1))
+        .when(~plus & (length == 11) & digits.str.contains("^[78]"))
+        .then(digits.str.slice(1))
+        .when(~plus & (length == 10))
+        .then(digits)
     )
+    frame = frame.with_columns(
+        nsn=pl.when(text.str.contains(r"^\+?[\d\s()\-.]+$")).then(nsn),
+    )
+    rules = _country_validity(7)
+    valid = pl.lit(False)
+    for chosen, known in reversed(list(zip(rules[::2], rules[1::2], strict=True))):
+        valid = pl.when(chosen).then(known).otherwise(valid)
+    return frame.with_columns(
+        fast=pl.col("nsn").is_not_null(),
+        e164=pl.when(valid).then(pl.lit("+7") + pl.col("nsn")),
+    )
+
+
+def phone_map(raw_values: Iterable[str | None], region: str, key: bytes) -> pl.DataFrame:
+    """One row per distinct raw string: `raw`, `phone_hash` (NULL unless identified), `status`.
+
+    With the Russian default region the usual forms are parsed column-wise; the rest, and
+    every number under another default region, goes through libphonenumber one distinct
+    string at a time.
+    """
+    frame = pl.DataFrame({"raw": list(set(raw_values))}, schema={"raw": pl.String})
+    hidden = pl.col("raw").str.contains("(?i)" + _HIDDEN.pattern, strict=True) | ~pl.col(
+        "raw"
+    ).str.contains(r"\d")
+    if region == "RU":
+        frame = _fast_e164(frame.with_columns(nsn=pl.lit(None, pl.String)))
+    else:
+        frame = frame.with_columns(fast=pl.lit(False), e164=pl.lit(None, pl.String))
+    frame = frame.with_columns(
+        fast=pl.col("fast") & pl.col("raw").is_not_null() & ~hidden.fill_null(False)
+    )
+    slow = frame.filter(~pl.col("fast"))["raw"].to_list()
+    parsed = [to_e164(raw, region) for raw in slow]
+    slow_frame = pl.DataFrame(
+        {
+            "raw": slow,
+            "e164": [e for e, _ in parsed],
+            "status": [status.value for _, status in parsed],
+        },
+        schema={"raw": pl.String, "e164": pl.String, "status": pl.String},
+    )
+    fast_frame = frame.filter(pl.col("fast")).select(
+        "raw",
+        "e164",
+        status=pl.when(pl.col("e164").is_null())
+        .then(pl.lit(PhoneStatus.INVALID.value))
+        .otherwise(pl.lit(PhoneStatus.IDENTIFIED.value)),
+    )
+    result = pl.concat([fast_frame, slow_frame])
+    hashes = _hasher(key)
+    return result.select(
+        "raw",
+        phone_hash=pl.col("e164").map_elements(hashes, return_dtype=pl.String),
+        status="status",
+    )
+
+
+def _hasher(key: bytes) -> Callable[[str], str]:
+    """HMAC-SHA256 with the key's inner and outer states computed once, not per number."""
+    template = hmac.new(key, digestmod=hashlib.sha256)
+
+    def digest(value: str) -> str:
+        mac = template.copy()
+        mac.update(value.encode())
+        return mac.hexdigest()[:HASH_HEX_CHARS]
+
+    return digest
 
 
 def e164_map(raw_values: Iterable[str | None], region: str) -> pl.DataFrame:

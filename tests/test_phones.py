@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from pipelines.phones import PhoneStatus, keyed_hash, phone_map, to_e164
@@ -58,3 +60,34 @@ def test_phone_map_gives_one_hash_per_identity() -> None:
     assert identified.height == len(SAME_MOBILE)
     assert identified["phone_hash"].n_unique() == 1
     assert frame.filter(frame["status"] != "identified")["phone_hash"].null_count() == 2
+
+
+def test_column_wise_path_agrees_with_libphonenumber() -> None:
+    """The fast path must give exactly libphonenumber's answer for every form."""
+    rng = random.Random(5)
+    nationals = ["".join(rng.choice("0123456789") for _ in range(9)) for _ in range(3000)]
+    written = []
+    for i, rest in enumerate(nationals):
+        first = "0123456789"[i % 10]
+        n = first + rest
+        written += [
+            n,
+            "8" + n,
+            "7" + n,
+            "+7" + n,
+            f"+7 ({n[:3]}) {n[3:6]}-{n[6:8]}-{n[8:]}",
+            f"8 ({n[:3]}) {n[3:6]}-{n[6:8]}-{n[8:]}",
+            f"+7 (0) {n}",
+            n[:9],
+            "+7" + n + "1",
+            "8 10 44 " + n,
+            "+44 " + n,
+        ]
+    key = b"k"
+    frame = phone_map(written, "RU", key)
+    assert frame.height == len(set(written))
+    for raw, phone_hash, status in frame.iter_rows():
+        e164, expected = to_e164(raw, "RU")
+        assert status == expected.value, raw
+        assert phone_hash == (keyed_hash(e164, key) if e164 else None), raw
+    assert frame["status"].value_counts().height == 2  # both valid and invalid were tried

@@ -15,11 +15,11 @@ if version is None:
 
 st.subheader("Rows per entity")
 st.caption("Rows read = loaded + quarantined + verbatim duplicates (repeats across exports).")
-st.dataframe(data.load_reconciliation(version), hide_index=True, use_container_width=True)
+st.dataframe(data.load_reconciliation(version), hide_index=True, width="stretch")
 
 st.subheader("Quarantined rows by reason")
 summary = data.quarantine_summary(version)
 if summary.is_empty():
     st.success("No rows were quarantined.")
 else:
-    st.dataframe(summary, hide_index=True, use_container_width=True)
+    st.dataframe(summary, hide_index=True, width="stretch")

@@ -1,0 +1,134 @@
+"""The demo data set, built end to end: deterministic, scalable, and free of raw phones."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+from pipelines.build import run_build
+from pipelines.demo_data import write_demo
+from pipelines.settings import Settings
+
+PHONE_RUN = re.compile(r"\+?\d[\d\s()\-]*\d")
+
+
+@pytest.fixture(scope="module")
+def demo_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Path]:
+    root = tmp_path_factory.mktemp("demo")
+    settings = Settings(
+        input_dir=root / "input",
+        warehouse_path=root / "warehouse.duckdb",
+        hash_secret="demo-test-secret",
+    )
+    write_demo(settings.input_dir, seed=3, scale=0.3, settings=settings)
+    run_build(settings)
+    return settings, settings.warehouse_path
+
+
+def input_phone_digits(input_dir: Path) -> set[str]:
+    """The 10-digit national number of every patient and caller phone in the input."""
+    numbers: set[str] = set()
+    for path in [*input_dir.glob("calls/*.csv"), *input_dir.glob("patients/*.csv")]:
+        frame = pl.read_csv(path, infer_schema=False)
+        column = "caller_phone" if "caller_phone" in frame.columns else "phone"
+        for value in frame[column].drop_nulls():
+            for part in value.split(";"):
+                digits = re.sub(r"\D", "", part)
+                if len(digits) >= 10:
+                    numbers.add(digits[-10:])
+    return numbers
+
+
+def test_no_text_column_holds_an_input_phone(demo_build: tuple[Settings, Path]) -> None:
+    settings, warehouse = demo_build
+    phones = input_phone_digits(settings.input_dir)
+    assert len(phones) > 1000
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        columns = conn.execute(
+            "select table_name, column_name from information_schema.columns "
+            "where data_type = 'VARCHAR' or data_type = 'VARCHAR[]'"
+        ).fetchall()
+        assert len(columns) > 40
+        scanned = 0
+        for table, column in columns:
+            values = conn.execute(
+                f'select distinct "{column}"::varchar from "{table}" where "{column}" is not null'
+            ).fetchall()
+            for (value,) in values:
+                scanned += 1
+                for run in PHONE_RUN.findall(value):
+                    digits = re.sub(r"\D", "", run)
+                    hits = [p for p in phones if p in digits]
+                    assert not hits, f"{table}.{column} holds a phone: {value[:80]!r}"
+        assert scanned > 10_000
+
+
+def test_demo_build_reconciles_and_quarantines_the_planted_rows(
+    demo_build: tuple[Settings, Path],
+) -> None:
+    _, warehouse = demo_build
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        for entity, read, loaded, quarantined, duplicate in conn.execute(
+            "select * from load_reconciliation"
+        ).fetchall():
+            assert read == loaded + quarantined + duplicate, entity
+        reasons = {
+            r[0]
+            for r in conn.execute(
+                "select reason from quarantine where kind = 'invalid'"
+            ).fetchall()
+        }
+        duplicates = dict(
+            conn.execute("select entity, rows_duplicate from load_reconciliation").fetchall()
+        )
+    assert reasons == {
+        "started_at '31.02.2025 10:00' is not a date-time",
+        "duration_s -12 is negative",
+        "answered 'maybe' is not true or false",
+        "started_at 'вчера' is not a date-time",
+        "currency 'USD' is not RUB, the currency of this deployment",
+        "cost '12O0' is not an amount of money",
+        "status 'moved' is not one of completed, cancelled, no_show, scheduled",
+        "amount 'бесплатно' is not an amount of money",
+        "amount -300.00 is negative",
+    }
+    assert duplicates["calls"] > 0 and duplicates["visits"] > 0
+
+
+def test_demo_is_deterministic_and_scales_linearly(tmp_path: Path) -> None:
+    settings = Settings(hash_secret="x")
+    one = write_demo(tmp_path / "a", seed=11, scale=1, settings=settings)
+    again = write_demo(tmp_path / "b", seed=11, scale=1, settings=settings)
+    assert one.replace("/a:", "/b:") == again
+    for path in (tmp_path / "a").rglob("*.csv"):
+        assert path.read_bytes() == (tmp_path / "b" / path.relative_to(tmp_path / "a")).read_bytes()
+    write_demo(tmp_path / "c", seed=11, scale=4, settings=settings)
+
+    def calls(folder: Path) -> int:
+        return sum(pl.read_csv(p, infer_schema=False).height for p in folder.glob("calls/*.csv"))
+
+    ratio = calls(tmp_path / "c") / calls(tmp_path / "a")
+    assert 3.6 < ratio < 4.4
+
+
+def test_demo_writes_every_phone_form(tmp_path: Path) -> None:
+    write_demo(tmp_path, seed=1, scale=0.5, settings=Settings(hash_secret="x"))
+    phones = pl.concat(
+        [pl.read_csv(p, infer_schema=False)["caller_phone"] for p in tmp_path.glob("calls/*.csv")]
+    ).drop_nulls()
+    patterns = [
+        r"^\+7 \(\d{3}\) \d{3}-\d{2}-\d{2}$",
+        r"^8 \d{3} \d{7}$",
+        r"^9\d{9}$",
+        r"^\+79\d{9}$",
+        r"^8 \(\d{3}\) \d{3}-\d{2}-\d{2}$",
+        r"^7 \d{3} \d{3} \d{2} \d{2}$",
+        r"^89\d{9}$",
+        r"^anonymous$",
+    ]
+    for pattern in patterns:
+        assert phones.str.contains(pattern).any(), pattern
