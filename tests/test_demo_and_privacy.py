@@ -78,9 +78,7 @@ def test_demo_build_reconciles_and_quarantines_the_planted_rows(
             assert read == loaded + quarantined + duplicate, entity
         reasons = {
             r[0]
-            for r in conn.execute(
-                "select reason from quarantine where kind = 'invalid'"
-            ).fetchall()
+            for r in conn.execute("select reason from quarantine where kind = 'invalid'").fetchall()
         }
         duplicates = dict(
             conn.execute("select entity, rows_duplicate from load_reconciliation").fetchall()
