@@ -10,6 +10,7 @@ import duckdb
 import pytest
 
 from pipelines import build as build_module
+from pipelines import staging
 from pipelines.build import BuildError, load_defs, run_build
 from pipelines.cli import main
 from pipelines.defs.sensors import input_folder_sensor
@@ -174,3 +175,23 @@ def test_sensor_requests_one_run_per_change(
     assert len(later.run_requests) == 1
     assert later.run_requests[0].run_key != first.run_requests[0].run_key
     assert "calls/calls_2.csv" in json.loads(later.cursor)
+
+
+def test_a_failing_check_blocks_publishing(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    minimal_input(settings.input_dir)
+
+    def gate_with_a_bug(conn: duckdb.DuckDBPyConnection, entity):
+        counts = staging.run_staging_model(conn, entity)
+        if entity.name == "visits":  # a bug that loads one row twice
+            conn.execute("insert into stg_mis__visits select * from stg_mis__visits")
+        return counts
+
+    monkeypatch.setattr("pipelines.defs.models.run_staging_model", gate_with_a_bug)
+    with pytest.raises(BuildError) as info:
+        run_build(settings)
+    message = str(info.value)
+    assert message.startswith("check ")
+    assert "stg_mis__visits" in message and "the warehouse was not replaced" in message
+    assert not settings.warehouse_path.exists()

@@ -19,24 +19,39 @@ def _scalar_rows(settings: dg.ResourceParam[Settings], duckdb: DuckDBResource, s
         return conn.execute(sql).fetchall()[0]
 
 
-def unique_key_check(entity: Entity) -> dg.AssetChecksDefinition:
-    key = ", ".join(entity.key)
+def zero_rows_check(
+    entity: Entity, name: str, description: str, sql: str, metric: str
+) -> dg.AssetChecksDefinition:
+    """A check that passes when `sql` counts no offending rows."""
 
-    @dg.asset_check(
-        asset=entity.staging_model,
-        name="unique_key",
-        blocking=True,
-        description=f"({key}) identifies one row.",
-    )
+    @dg.asset_check(asset=entity.staging_model, name=name, blocking=True, description=description)
     def _check(settings: dg.ResourceParam[Settings], duckdb: DuckDBResource) -> dg.AssetCheckResult:
-        (dupes,) = _scalar_rows(
-            settings,
-            duckdb,
-            f"select count(*) - count(distinct ({key})) from {entity.staging_model}",
-        )
-        return dg.AssetCheckResult(passed=dupes == 0, metadata={"duplicate_keys": int(dupes)})
+        (offending,) = _scalar_rows(settings, duckdb, sql)
+        return dg.AssetCheckResult(passed=offending == 0, metadata={metric: int(offending)})
 
     return _check
+
+
+def unique_key_check(entity: Entity) -> dg.AssetChecksDefinition:
+    key = ", ".join(entity.key)
+    return zero_rows_check(
+        entity,
+        "unique_key",
+        f"({key}) identifies one row.",
+        f"select count(*) - count(distinct ({key})) from {entity.staging_model}",
+        "duplicate_keys",
+    )
+
+
+def no_negative_money_check(entity: Entity) -> dg.AssetChecksDefinition:
+    condition = " or ".join(f"{c} < 0" for c in entity.money_columns)
+    return zero_rows_check(
+        entity,
+        "no_negative_money",
+        f"No negative {', '.join(entity.money_columns)}.",
+        f"select count(*) from {entity.staging_model} where {condition}",
+        "negative_rows",
+    )
 
 
 def reconciliation_check(entity: Entity) -> dg.AssetChecksDefinition:
@@ -67,27 +82,6 @@ def reconciliation_check(entity: Entity) -> dg.AssetChecksDefinition:
                 "rows_duplicate": int(duplicate or 0),
             },
         )
-
-    return _check
-
-
-def no_negative_money_check(entity: Entity) -> dg.AssetChecksDefinition:
-    columns = entity.money_columns
-    condition = " or ".join(f"{c} < 0" for c in columns)
-
-    @dg.asset_check(
-        asset=entity.staging_model,
-        name="no_negative_money",
-        blocking=True,
-        description=f"No negative {', '.join(columns)}.",
-    )
-    def _check(settings: dg.ResourceParam[Settings], duckdb: DuckDBResource) -> dg.AssetCheckResult:
-        (negative,) = _scalar_rows(
-            settings,
-            duckdb,
-            f"select count(*) from {entity.staging_model} where {condition}",
-        )
-        return dg.AssetCheckResult(passed=negative == 0, metadata={"negative_rows": int(negative)})
 
     return _check
 

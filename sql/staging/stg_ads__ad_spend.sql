@@ -1,13 +1,7 @@
 -- Ad spend per day and campaign, typed; one row per record read.
 -- Cost is taken as exported (canonical form); spend in another currency is rejected.
 with raw_rows as (
-    select
-        struct_pack(*columns(* exclude (_source_file, _line, _parse_error, _raw))) as t,
-        _source_file as source_file,
-        _line as line,
-        _parse_error as parse_error,
-        _raw as raw_line
-    from raw_ad_spend
+    select * from raw_records('raw_ad_spend')
 ),
 
 typed as (
@@ -22,7 +16,7 @@ typed as (
         parse_int(t.impressions) as impressions,
         source_file,
         line,
-        coalesce(raw_line, to_json(t)::varchar) as raw,
+        raw,
         reject_reason(parse_error, [
             missing('date', t.date),
             unreadable('date', t.date, parse_date(t.date), 'a date'),

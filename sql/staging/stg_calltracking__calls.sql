@@ -1,13 +1,7 @@
 -- Calls as the call tracker logged them: typed, one row per record read.
 -- The caller's number arrives already replaced by its keyed hash (see pipelines/ingest.py).
 with raw_rows as (
-    select
-        struct_pack(*columns(* exclude (_source_file, _line, _parse_error, _raw))) as t,
-        _source_file as source_file,
-        _line as line,
-        _parse_error as parse_error,
-        _raw as raw_line
-    from raw_calls
+    select * from raw_records('raw_calls')
 ),
 
 typed as (
@@ -28,7 +22,7 @@ typed as (
         clean_text(t.tags) as tags,
         source_file,
         line,
-        coalesce(raw_line, to_json(t)::varchar) as raw,
+        raw,
         reject_reason(parse_error, [
             missing('call_id', t.call_id),
             missing('started_at', t.started_at),

@@ -1,13 +1,7 @@
 -- Administrators and the logins, names or e-mails call trackers report them under.
 -- Aliases are kept lower-cased: operator matching is case-insensitive.
 with raw_rows as (
-    select
-        struct_pack(*columns(* exclude (_source_file, _line, _parse_error, _raw))) as t,
-        _source_file as source_file,
-        _line as line,
-        _parse_error as parse_error,
-        _raw as raw_line
-    from raw_administrators
+    select * from raw_records('raw_administrators')
 ),
 
 typed as (
@@ -21,7 +15,7 @@ typed as (
         ))) as aliases,
         source_file,
         line,
-        coalesce(raw_line, to_json(t)::varchar) as raw,
+        raw,
         reject_reason(parse_error, [missing('admin_id', t.admin_id)]) as reject_reason
     from raw_rows
 )

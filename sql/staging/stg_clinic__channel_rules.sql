@@ -1,13 +1,7 @@
 -- Channel rules from channels.csv, in file order: the first matching rule wins.
 -- Patterns are case-insensitive globs; an empty pattern matches anything.
 with raw_rows as (
-    select
-        struct_pack(*columns(* exclude (_source_file, _line, _parse_error, _raw))) as t,
-        _source_file as source_file,
-        _line as line,
-        _parse_error as parse_error,
-        _raw as raw_line
-    from raw_channel_rules
+    select * from raw_records('raw_channel_rules')
 ),
 
 typed as (
@@ -19,7 +13,7 @@ typed as (
         clean_text(t.channel) as channel,
         source_file,
         line,
-        coalesce(raw_line, to_json(t)::varchar) as raw,
+        raw,
         reject_reason(parse_error, [missing('channel', t.channel)]) as reject_reason
     from raw_rows
 )

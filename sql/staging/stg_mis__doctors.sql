@@ -1,12 +1,6 @@
 -- Doctors from the MIS.
 with raw_rows as (
-    select
-        struct_pack(*columns(* exclude (_source_file, _line, _parse_error, _raw))) as t,
-        _source_file as source_file,
-        _line as line,
-        _parse_error as parse_error,
-        _raw as raw_line
-    from raw_doctors
+    select * from raw_records('raw_doctors')
 ),
 
 typed as (
@@ -17,7 +11,7 @@ typed as (
         clean_text(t.branch_id) as branch_id,
         source_file,
         line,
-        coalesce(raw_line, to_json(t)::varchar) as raw,
+        raw,
         reject_reason(parse_error, [missing('doctor_id', t.doctor_id)]) as reject_reason
     from raw_rows
 )

@@ -1,13 +1,7 @@
 -- Patients from the MIS, typed; phones arrive as keyed hashes only.
 -- An empty consent field means no consent: reactivation needs an explicit yes.
 with raw_rows as (
-    select
-        struct_pack(*columns(* exclude (_source_file, _line, _parse_error, _raw))) as t,
-        _source_file as source_file,
-        _line as line,
-        _parse_error as parse_error,
-        _raw as raw_line
-    from raw_patients
+    select * from raw_records('raw_patients')
 ),
 
 typed as (
@@ -24,7 +18,7 @@ typed as (
         coalesce(parse_bool(t.contact_consent), false) as contact_consent,
         source_file,
         line,
-        coalesce(raw_line, to_json(t)::varchar) as raw,
+        raw,
         reject_reason(parse_error, [
             missing('patient_id', t.patient_id),
             unreadable('birth_date', t.birth_date, parse_date(t.birth_date), 'a date'),

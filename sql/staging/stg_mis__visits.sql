@@ -2,13 +2,7 @@
 -- An empty amount is 0 paid; a status outside the four of METRICS.md is rejected
 -- ("canceled", "no-show" and "No show" are spellings of two of them, not new statuses).
 with raw_rows as (
-    select
-        struct_pack(*columns(* exclude (_source_file, _line, _parse_error, _raw))) as t,
-        _source_file as source_file,
-        _line as line,
-        _parse_error as parse_error,
-        _raw as raw_line
-    from raw_visits
+    select * from raw_records('raw_visits')
 ),
 
 normalised as (
@@ -32,7 +26,7 @@ typed as (
         coalesce(parse_money(t.amount), 0) as amount,
         source_file,
         line,
-        coalesce(raw_line, to_json(t)::varchar) as raw,
+        raw,
         reject_reason(parse_error, [
             missing('visit_id', t.visit_id),
             missing('patient_id', t.patient_id),

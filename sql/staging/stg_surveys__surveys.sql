@@ -1,12 +1,6 @@
 -- Satisfaction surveys, one per visit, scored 0 to 10.
 with raw_rows as (
-    select
-        struct_pack(*columns(* exclude (_source_file, _line, _parse_error, _raw))) as t,
-        _source_file as source_file,
-        _line as line,
-        _parse_error as parse_error,
-        _raw as raw_line
-    from raw_surveys
+    select * from raw_records('raw_surveys')
 ),
 
 typed as (
@@ -16,7 +10,7 @@ typed as (
         parse_timestamp(t.answered_at) as answered_at,
         source_file,
         line,
-        coalesce(raw_line, to_json(t)::varchar) as raw,
+        raw,
         reject_reason(parse_error, [
             missing('visit_id', t.visit_id),
             missing('score', t.score),
