@@ -18,7 +18,6 @@ from pipelines.readers import (
     SUPPORTED_SUFFIXES,
     FileReport,
     InputError,
-    create_target,
     read_into,
 )
 from pipelines.settings import Settings
@@ -78,10 +77,18 @@ def load_entity(conn: duckdb.DuckDBPyConnection, settings: Settings, entity: Ent
     if not input_dir.is_dir():
         raise InputError(f"input folder {input_dir} does not exist")
     report = LoadReport(entity=entity.name)
-    create_target(conn, _READ, entity.columns)
-    for path in entity_files(input_dir, entity):
+    selects: list[str] = []
+    for number, path in enumerate(entity_files(input_dir, entity)):
         source_file = path.relative_to(input_dir).as_posix()
-        report.files.append(read_into(conn, path, source_file, entity.columns, _READ))
+        file_report, select = read_into(conn, path, source_file, entity.columns, f"_file_{number}")
+        report.files.append(file_report)
+        selects.append(select)
+    empty = ", ".join(f'null::varchar as "{c}"' for c in entity.columns)
+    selects = selects or [
+        f"select {empty}, null::varchar as _source_file, null::bigint as _line, "
+        "null::varchar as _parse_error, null::varchar as _raw where false"
+    ]
+    conn.execute(f"create or replace temp view {_READ} as {' union all '.join(selects)}")
     key = settings.secret_key() if entity.personal_phone_columns else b""
     select = [f'r."{c}"' for c in entity.columns if c not in entity.personal_phone_columns]
     joins: list[str] = []
@@ -90,7 +97,10 @@ def load_entity(conn: duckdb.DuckDBPyConnection, settings: Settings, entity: Ent
         if entity.name == "patients":
             _register_patient_phones(conn, column, settings.default_region, key)
             select += [f"{alias}.phone_hashes", f"{alias}.phones_unidentified"]
-            joins.append(f"left join _patient_phones {alias} on {alias}._row = r._row")
+            joins.append(
+                f"left join _patient_phones {alias} "
+                f"on {alias}._source_file = r._source_file and {alias}._line = r._line"
+            )
         else:
             values = _distinct(conn, column)
             conn.register(alias, phone_map(values, settings.default_region, key))
@@ -104,10 +114,12 @@ def load_entity(conn: duckdb.DuckDBPyConnection, settings: Settings, entity: Ent
     select += ["r._source_file", "r._line", "r._parse_error", "r._raw"]
     conn.execute(
         f"create or replace table {entity.raw_table} as "
-        f"select {', '.join(select)} from (select *, rowid as _row from {_READ}) r "
-        f"{' '.join(joins)} order by r._source_file, r._line"
+        f"select {', '.join(select)} from {_READ} r "
+        f"{' '.join(joins)}"
     )
-    conn.execute(f"drop table {_READ}")
+    conn.execute(f"drop view {_READ}")
+    for number in range(len(report.files)):
+        conn.execute(f"drop table _file_{number}")
     _record_files(conn, report)
     return report
 
@@ -123,9 +135,9 @@ def _register_patient_phones(
     conn.execute(
         f"""
         create or replace temp table _phone_parts as
-        select _row, generate_subscripts(parts, 1) as pos, unnest(parts) as part
+        select _source_file, _line, unnest(parts) as part
         from (
-            select rowid as _row,
+            select _source_file, _line,
                    list_filter(
                        list_transform(regexp_split_to_array("{column}", '{PHONE_SEPARATORS}'),
                                       lambda p: trim(p)),
@@ -139,12 +151,12 @@ def _register_patient_phones(
     conn.execute(
         """
         create or replace temp table _patient_phones as
-        select p._row,
+        select p._source_file, p._line,
                list_sort(list(distinct m.phone_hash) filter (where m.phone_hash is not null))
                    as phone_hashes,
                count(*) filter (where m.phone_hash is null) as phones_unidentified
         from _phone_parts p join _phone_part_map m on m.raw = p.part
-        group by p._row
+        group by p._source_file, p._line
         """
     )
     conn.unregister("_phone_part_map")

@@ -65,27 +65,23 @@ def redact_phone_like(value: str) -> str:
     return value
 
 
-def create_target(conn: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...]) -> None:
-    cols = ", ".join(f'"{c}" varchar' for c in columns)
-    conn.execute(
-        f"create or replace temp table {table} ({cols}, _source_file varchar, _line bigint, "
-        "_parse_error varchar, _raw varchar)"
-    )
-
-
 def read_into(
     conn: duckdb.DuckDBPyConnection,
     path: Path,
     source_file: str,
     columns: tuple[str, ...],
     table: str,
-) -> FileReport:
-    """Append every record of `path` to `table` (made by `create_target`)."""
+) -> tuple[FileReport, str]:
+    """Read every record of `path` into the temp table `table`.
+
+    Returns the report and a `select` giving the records in canonical form: the
+    entity's columns as text, then `_source_file`, `_line`, `_parse_error`, `_raw`.
+    The loader unions these selects, so each file is copied once, not appended twice.
+    """
     report = FileReport(source_file=source_file)
     suffix = path.suffix.lower()
     if suffix in EXCEL_SUFFIXES:
-        _read_excel(conn, path, columns, table, report)
-        return report
+        return report, _read_excel(conn, path, columns, table, report)
     if suffix not in CSV_SUFFIXES:
         raise InputError(f"{source_file}: unsupported file type {suffix!r}")
     with tempfile.TemporaryDirectory(prefix="clinic-read-") as tmp:
@@ -94,9 +90,10 @@ def read_into(
         if header_line is None:
             raise InputError(f"{source_file}: the file is empty (no header line)")
         delimiter = max(_DELIMITERS, key=header_line.count)
-        if not _read_csv_fast(conn, utf8_path, delimiter, columns, table, report):
-            _read_csv_exact(conn, utf8_path, delimiter, columns, table, report)
-    return report
+        select = _read_csv_fast(conn, utf8_path, delimiter, columns, table, report)
+        if select is None:
+            select = _read_csv_exact(conn, utf8_path, delimiter, columns, table, report)
+    return report, select
 
 
 def _as_utf8(path: Path, tmp: Path, report: FileReport) -> Path:
@@ -180,31 +177,37 @@ def _read_csv_fast(
     columns: tuple[str, ...],
     table: str,
     report: FileReport,
-) -> bool:
+) -> str | None:
+    """The select over DuckDB's read of the file, or None when that read is not line-exact."""
     conn.execute("drop table if exists _file_rejects; drop table if exists _file_scans")
     conn.execute(
-        "create or replace temp table _file as select * from read_csv(?, all_varchar = true, "
+        f"create or replace temp table {table} as select * from read_csv(?, all_varchar = true, "
         "header = true, delim = ?, quote = '\"', escape = '\"', store_rejects = true, "
         "rejects_table = '_file_rejects', rejects_scan = '_file_scans', null_padding = false, "
         "strict_mode = true)",
         [str(path), delimiter],
     )
     rejected = conn.execute("select count(*) from _file_rejects").fetchall()[0][0]
-    rows = conn.execute("select count(*) from _file").fetchall()[0][0]
+    rows = conn.execute(f"select count(*) from {table}").fetchall()[0][0]
     physical_lines, has_blank = _count_lines(path)
     if rejected or has_blank or physical_lines != rows + 1:
-        return False
-    header = [row[0] for row in conn.execute("select column_name from (describe _file)").fetchall()]
+        conn.execute(f"drop table {table}")
+        return None
+    header = [
+        row[0] for row in conn.execute(f"select column_name from (describe {table})").fetchall()
+    ]
     positions = _mapping(header, columns, report)
-    select = ", ".join(f'"{header[positions[c]]}"' if c in positions else "null" for c in columns)
-    conn.execute(
-        f"insert into {table} select {select}, ?, rowid + 2, null, null from _file order by rowid",
-        [report.source_file],
+    select = ", ".join(
+        f'"{header[positions[c]]}" as "{c}"' if c in positions else f'null::varchar as "{c}"'
+        for c in columns
     )
-    conn.execute("drop table _file")
     report.rows = rows
     report.reader = "duckdb"
-    return True
+    source = report.source_file.replace("'", "''")
+    return (
+        f"select {select}, '{source}' as _source_file, rowid + 2 as _line, "
+        f"null::varchar as _parse_error, null::varchar as _raw from {table}"
+    )
 
 
 def _read_csv_exact(
@@ -214,7 +217,7 @@ def _read_csv_exact(
     columns: tuple[str, ...],
     table: str,
     report: FileReport,
-) -> None:
+) -> str:
     report.reader = "python-csv"
     data: dict[str, list[str | int | None]] = {c: [] for c in (*columns, *META_COLUMNS)}
     with path.open(encoding="utf-8-sig", newline="") as handle:
@@ -251,9 +254,14 @@ def _read_csv_exact(
             "_raw": pl.String,
         },
     )
+    return _frame_table(conn, frame, table)
+
+
+def _frame_table(conn: duckdb.DuckDBPyConnection, frame: pl.DataFrame, table: str) -> str:
     conn.register("_file_frame", frame)
-    conn.execute(f"insert into {table} select * from _file_frame")
+    conn.execute(f"create or replace temp table {table} as select * from _file_frame")
     conn.unregister("_file_frame")
+    return f"select * from {table}"
 
 
 def _records(reader: Iterator[list[str]]) -> Iterator[tuple[int, list[str] | str]]:
@@ -282,7 +290,7 @@ def _read_excel(
     columns: tuple[str, ...],
     table: str,
     report: FileReport,
-) -> None:
+) -> str:
     """First sheet, first row as header; `line` is the spreadsheet row number."""
     report.reader = "excel"
     report.encoding = "xlsx"
@@ -305,7 +313,5 @@ def _read_excel(
     )
     empty = pl.all_horizontal(pl.col(list(columns)).is_null())
     frame = frame.filter(~empty)
-    conn.register("_file_frame", frame)
-    conn.execute(f"insert into {table} select * from _file_frame")
-    conn.unregister("_file_frame")
     report.rows = frame.height
+    return _frame_table(conn, frame, table)

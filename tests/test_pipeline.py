@@ -39,7 +39,7 @@ def test_definitions_have_the_graph_job_schedule_and_sensor() -> None:
     keys = {key.to_user_string() for key in defs.resolve_all_asset_keys()}
     assert {f"raw_{e}" for e in ("calls", "visits", "patients")} <= keys
     assert set(STAGING) <= keys and "published_warehouse" in keys
-    assert defs.resolve_job_def("build_warehouse") is not None
+    assert defs.resolve_job_def("build_warehouse").executor_def.name == "in_process"
     schedule = defs.resolve_schedule_def("weekly_build")
     assert (schedule.cron_schedule, schedule.execution_timezone) == ("0 6 * * 1", "Europe/Moscow")
     assert defs.resolve_sensor_def("input_folder_sensor") is not None

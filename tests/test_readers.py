@@ -8,16 +8,15 @@ import duckdb
 import polars as pl
 import pytest
 
-from pipelines.readers import InputError, create_target, normalise_header, read_into
+from pipelines.readers import InputError, normalise_header, read_into
 from tests.conftest import write
 
 COLUMNS = ("a", "b", "c")
 
 
 def read(conn: duckdb.DuckDBPyConnection, path: Path) -> tuple[pl.DataFrame, str]:
-    create_target(conn, "_t", COLUMNS)
-    report = read_into(conn, path, path.name, COLUMNS, "_t")
-    frame = conn.sql("select * from _t order by _line").pl()
+    report, select = read_into(conn, path, path.name, COLUMNS, "_t")
+    frame = conn.sql(f"select * from ({select}) order by _line").pl()
     assert report.rows == frame.height
     return frame, report.reader
 
@@ -62,12 +61,11 @@ def test_semicolons_windows_1251_and_missing_columns(
     conn: duckdb.DuckDBPyConnection, tmp_path: Path
 ) -> None:
     path = write(tmp_path / "f.csv", "A;C;extra\nпривет;1,5;z\n", encoding="cp1251")
-    create_target(conn, "_t", COLUMNS)
-    report = read_into(conn, path, "f.csv", COLUMNS, "_t")
+    report, select = read_into(conn, path, "f.csv", COLUMNS, "_t")
     assert report.encoding == "cp1251"
     assert report.missing_columns == ["b"]
     assert report.ignored_columns == ["extra"]
-    assert conn.execute("select a, b, c from _t").fetchall() == [("привет", None, "1,5")]
+    assert conn.execute(f"select a, b, c from ({select})").fetchall() == [("привет", None, "1,5")]
 
 
 def test_utf16_and_bom(conn: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
@@ -89,6 +87,5 @@ def test_excel_rows_are_spreadsheet_rows(conn: duckdb.DuckDBPyConnection, tmp_pa
 
 
 def test_empty_file_is_a_clear_error(conn: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
-    create_target(conn, "_t", COLUMNS)
     with pytest.raises(InputError, match=r"f\.csv: the file is empty"):
         read_into(conn, write(tmp_path / "f.csv", ""), "f.csv", COLUMNS, "_t")

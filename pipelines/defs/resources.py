@@ -38,4 +38,9 @@ def build_resources(settings: Settings, database: str | None = None) -> dict:
 
 @dg.definitions
 def resources() -> dg.Definitions:
-    return dg.Definitions(resources=build_resources(load_settings()))
+    """Resources, and the in-process executor: DuckDB takes one writer at a time, so steps
+    run one after another (each uses every core inside DuckDB) instead of fighting over
+    the file's lock from parallel processes."""
+    return dg.Definitions(
+        resources=build_resources(load_settings()), executor=dg.in_process_executor
+    )
