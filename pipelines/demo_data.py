@@ -117,7 +117,7 @@ def write_demo(out: Path, *, seed: int = 7, scale: float = 1.0, settings: Settin
         for old in folder.iterdir():
             if old.is_file():
                 old.unlink()
-    gen.write(out, settings.currency)
+    gen.write(out, settings)
     return (
         f"demo data in {out}: {gen.n_calls} calls, {gen.n_patients} patients, "
         f"{gen.n_visits} visits, {gen.n_spend} spend rows ({START} to {END}, seed {seed}, "
@@ -410,15 +410,15 @@ class _Generator:
         self.s = {"visit": done[keep], "score": score[keep], "t": answered[keep]}
 
     # ---------------------------------------------------------------- writing
-    def write(self, out: Path, currency: str) -> None:
-        self._write_calls(out / "calls")
-        self._write_spend(out / "ad_spend", currency)
+    def write(self, out: Path, settings: Settings) -> None:
+        self._write_calls(out / "calls", settings.timezone)
+        self._write_spend(out / "ad_spend", settings.currency)
         self._write_patients(out / "patients")
         self._write_visits(out / "visits")
         self._write_reference(out)
         self._write_surveys(out / "surveys")
 
-    def _write_calls(self, folder: Path) -> None:
+    def _write_calls(self, folder: Path, timezone: str) -> None:
         parts = {k: np.concatenate([c[k] for c in self.calls]) for k in self.calls[0]}
         order = np.argsort(parts["t"], kind="stable")
         parts = {k: v[order] for k, v in parts.items()}
@@ -437,7 +437,7 @@ class _Generator:
             ]
         )
         admin_col = np.where(admin >= 0, admin_text[admin_form, np.maximum(admin, 0)], "")
-        ch = [CHANNELS[i] for i in range(len(CHANNELS))]
+        ch = CHANNELS
         camp_pick = rng.integers(0, 3, n)
         frame = pl.DataFrame(
             {
@@ -475,14 +475,13 @@ class _Generator:
             if i > 0:  # the export re-pulls the last two days of the previous month
                 prev = frame.filter(pl.col("month") == months[i - 1])
                 cut = prev["t"].max() - timedelta(days=2)
-                overlap = prev.filter(pl.col("t") > cut)
-                part = pl.concat([overlap, part])
-                iso = True
-            else:
-                iso = False
+                part = pl.concat([prev.filter(pl.col("t") > cut), part])
+            # every other export writes times with the clinic's UTC offset, not naive
             out = part.with_columns(
-                started_at=pl.col("t").dt.strftime("%Y-%m-%dT%H:%M:%S+03:00")
-                if iso and i % 2 == 0
+                started_at=pl.col("t")
+                .dt.replace_time_zone(timezone)
+                .dt.strftime("%Y-%m-%dT%H:%M:%S%:z")
+                if i % 2 == 0
                 else pl.col("t").dt.strftime("%Y-%m-%d %H:%M:%S")
             ).select(
                 "call_id",
