@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from pipelines.entities import VISITS
 from pipelines.settings import Settings
 
 START = date(2024, 11, 18)  # a Monday
@@ -601,16 +602,6 @@ class _Generator:
             month=pl.col("t").dt.strftime("%Y-%m"),
             amount=pl.col("amount").cast(pl.Int64).cast(pl.String),
         )
-        cols = [
-            "visit_id",
-            "patient_id",
-            "doctor_id",
-            "branch_id",
-            "visit_at",
-            "service",
-            "status",
-            "amount",
-        ]
         months = frame["month"].unique().sort().to_list()
         for i, month in enumerate(months):
             part = frame.filter(pl.col("month") == month)
@@ -626,7 +617,7 @@ class _Generator:
                     .with_columns(amount=(pl.col("amount").cast(pl.Int64) + 500).cast(pl.String))
                 )
                 part = pl.concat([part, fixed])
-            out = part.select(cols).with_columns(
+            out = part.select(VISITS.columns).with_columns(
                 pl.when(pl.lit(i % 3 == 1))
                 .then(
                     pl.col("visit_at")

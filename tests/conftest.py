@@ -9,21 +9,13 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from pipelines.entities import ENTITIES
 from pipelines.settings import Settings, load_settings
 from pipelines.warehouse import connect
 
 SECRET = "test-secret-not-for-production"
 
-HEADERS = {
-    "calls": "call_id,started_at,caller_phone,tracking_phone,source,medium,campaign,answered,"
-    "duration_s,wait_s,admin_id,branch_id,tags",
-    "ad_spend": "date,source,medium,campaign,cost,currency,clicks,impressions",
-    "patients": "patient_id,phone,sex,birth_date,registered_at,contact_consent",
-    "visits": "visit_id,patient_id,doctor_id,branch_id,visit_at,service,status,amount",
-    "doctors": "doctor_id,name,specialty,branch_id",
-    "administrators": "admin_id,name,branch_id,aliases",
-    "surveys": "visit_id,score,answered_at",
-}
+HEADERS = {e.name: ",".join(e.columns) for e in ENTITIES if not e.single_file}
 
 
 def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
