@@ -210,6 +210,7 @@ class _Generator:
         again = np.where(missed1, rng.random(n) < 0.7, rng.random(n) < np.where(short1, 0.5, 0.15))
         gap_h = np.where(rng.random(n) < 0.7, rng.uniform(0.2, 23.5, n), rng.uniform(24.5, 72, n))
         t2 = _office_hours(self.c_time + (gap_h * 3600).astype("timedelta64[s]"), rng)
+        again &= t2 < self.t_end  # the data set ends on its last Sunday
         missed2 = rng.random(n) < 0.08
         admins_by_branch = [
             np.array([i for i, a in enumerate(ADMINS) if a[2] == b]) for b in BRANCHES

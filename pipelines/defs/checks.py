@@ -20,11 +20,22 @@ def _scalar_rows(settings: dg.ResourceParam[Settings], duckdb: DuckDBResource, s
 
 
 def zero_rows_check(
-    entity: Entity, name: str, description: str, sql: str, metric: str
+    asset: str,
+    name: str,
+    description: str,
+    sql: str,
+    metric: str,
+    additional_deps: tuple[str, ...] = (),
 ) -> dg.AssetChecksDefinition:
     """A check that passes when `sql` counts no offending rows."""
 
-    @dg.asset_check(asset=entity.staging_model, name=name, blocking=True, description=description)
+    @dg.asset_check(
+        asset=asset,
+        name=name,
+        blocking=True,
+        description=description,
+        additional_deps=list(additional_deps),
+    )
     def _check(settings: dg.ResourceParam[Settings], duckdb: DuckDBResource) -> dg.AssetCheckResult:
         (offending,) = _scalar_rows(settings, duckdb, sql)
         return dg.AssetCheckResult(passed=offending == 0, metadata={metric: int(offending)})
@@ -32,24 +43,24 @@ def zero_rows_check(
     return _check
 
 
-def unique_key_check(entity: Entity) -> dg.AssetChecksDefinition:
-    key = ", ".join(entity.key)
+def unique_key_check(table: str, key_columns: tuple[str, ...]) -> dg.AssetChecksDefinition:
+    key = ", ".join(key_columns)
     return zero_rows_check(
-        entity,
+        table,
         "unique_key",
         f"({key}) identifies one row.",
-        f"select count(*) - count(distinct ({key})) from {entity.staging_model}",
+        f"select count(*) - count(distinct ({key})) from {table}",
         "duplicate_keys",
     )
 
 
-def no_negative_money_check(entity: Entity) -> dg.AssetChecksDefinition:
-    condition = " or ".join(f"{c} < 0" for c in entity.money_columns)
+def no_negative_money_check(table: str, columns: tuple[str, ...]) -> dg.AssetChecksDefinition:
+    condition = " or ".join(f"{c} < 0" for c in columns)
     return zero_rows_check(
-        entity,
+        table,
         "no_negative_money",
-        f"No negative {', '.join(entity.money_columns)}.",
-        f"select count(*) from {entity.staging_model} where {condition}",
+        f"No negative {', '.join(columns)}.",
+        f"select count(*) from {table} where {condition}",
         "negative_rows",
     )
 
@@ -86,8 +97,59 @@ def reconciliation_check(entity: Entity) -> dg.AssetChecksDefinition:
     return _check
 
 
+MART_KEYS = {
+    "fct_leads": ("call_id",),
+    "fct_primary_patients": ("patient_id",),
+    "mart_channel_weekly": ("week_start", "channel"),
+    "mart_admin_conversion": ("admin_id",),
+    "mart_doctor_clv": ("doctor_id",),
+    "mart_missed_calls": ("weekday", "hour"),
+    "mart_reactivation": ("patient_id",),
+}
+MART_MONEY = {
+    "mart_channel_weekly": ("spend", "revenue_to_date"),
+    "fct_primary_patients": ("revenue_to_date",),
+    "mart_reactivation": ("revenue_to_date",),
+}
+
+attribution_check = zero_rows_check(
+    "mart_admin_conversion",
+    "attribution_reconciles",
+    "Converted leads = primary patients credited to a lead = the administrators' and the "
+    "channels' primary patients (outside 'No call'); each patient credited once.",
+    """
+    with totals as (
+        select
+            (select count(*) from fct_leads where converted) as converted_leads,
+            (select count(*) from fct_primary_patients where lead_call_id is not null)
+                as credited_patients,
+            (select count(distinct patient_id) from fct_leads where converted)
+                as distinct_patients,
+            (select coalesce(sum(primary_patients), 0) from mart_admin_conversion)
+                + (select count(*) from fct_leads where converted and admin_id is null)
+                as by_admin,
+            (select coalesce(sum(primary_patients), 0) from mart_channel_weekly
+                where channel <> 'No call') as by_channel
+    )
+    select (converted_leads <> credited_patients)::int + (converted_leads <> distinct_patients)::int
+        + (converted_leads <> by_admin)::int + (converted_leads <> by_channel)::int
+    from totals
+    """,
+    "mismatches",
+    additional_deps=("fct_leads", "fct_primary_patients", "mart_channel_weekly"),
+)
+
 staging_checks = [
-    *(unique_key_check(e) for e in ENTITIES),
+    *(unique_key_check(e.staging_model, e.key) for e in ENTITIES),
     *(reconciliation_check(e) for e in ENTITIES),
-    *(no_negative_money_check(e) for e in ENTITIES if e.money_columns),
+    *(
+        no_negative_money_check(e.staging_model, e.money_columns)
+        for e in ENTITIES
+        if e.money_columns
+    ),
+]
+mart_checks = [
+    *(unique_key_check(table, key) for table, key in MART_KEYS.items()),
+    *(no_negative_money_check(table, columns) for table, columns in MART_MONEY.items()),
+    attribution_check,
 ]

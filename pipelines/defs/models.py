@@ -1,13 +1,15 @@
-"""Staging layer: the SQL models of `sql/staging/`, each passed through the gate."""
+"""Model assets: staging (each through the gate), intermediate and marts."""
 
 from __future__ import annotations
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from pipelines.admin_ranking import rank_administrators
 from pipelines.defs.resources import warehouse_session
 from pipelines.entities import ENTITIES, Entity
 from pipelines.settings import Settings
+from pipelines.sql_models import PYTHON_MODELS, SqlModel, discover, materialize
 from pipelines.staging import run_staging_model
 
 
@@ -41,3 +43,53 @@ def staging_asset(entity: Entity) -> dg.AssetsDefinition:
 
 
 staging_assets = [staging_asset(entity) for entity in ENTITIES]
+
+
+def sql_model_asset(model: SqlModel) -> dg.AssetsDefinition:
+    first_line = model.sql.strip().splitlines()[0].lstrip("- ").strip()
+
+    @dg.asset(
+        name=model.name,
+        group_name=model.layer,
+        kinds={"duckdb"},
+        deps=list(model.deps),
+        description=f"{first_line} (sql/{model.layer}/{model.name}.sql)",
+    )
+    def _model(
+        settings: dg.ResourceParam[Settings], duckdb: DuckDBResource
+    ) -> dg.MaterializeResult:
+        with warehouse_session(duckdb, settings) as conn:
+            rows = materialize(conn, model)
+        return dg.MaterializeResult(metadata={} if rows is None else {"dagster/row_count": rows})
+
+    return _model
+
+
+sql_model_assets = [sql_model_asset(model) for model in discover()]
+
+
+@dg.asset(
+    group_name="marts",
+    kinds={"duckdb", "polars"},
+    deps=list(PYTHON_MODELS["mart_admin_conversion"]),
+)
+def mart_admin_conversion(
+    settings: dg.ResourceParam[Settings], duckdb: DuckDBResource
+) -> dg.MaterializeResult:
+    """Administrators ranked by the posterior mean of an empirical-Bayes beta-binomial,
+    with 90% credible intervals and the raw rate beside it (pipelines/admin_ranking.py)."""
+    with warehouse_session(duckdb, settings) as conn:
+        ranked = rank_administrators(
+            conn.sql("select * from int_admin_leads order by admin_id").pl()
+        )
+        conn.register("_ranked", ranked)
+        conn.execute("create or replace table mart_admin_conversion as select * from _ranked")
+        conn.unregister("_ranked")
+    alpha, beta = (ranked["prior_alpha"][0], ranked["prior_beta"][0]) if ranked.height else (0, 0)
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": ranked.height,
+            "prior_alpha": float(alpha),
+            "prior_beta": float(beta),
+        }
+    )

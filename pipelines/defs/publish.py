@@ -7,7 +7,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from pipelines.defs.models import staging_assets
+from pipelines.defs.models import mart_admin_conversion, sql_model_assets, staging_assets
 from pipelines.settings import Settings
 from pipelines.warehouse import checkpoint, publish
 
@@ -15,7 +15,7 @@ from pipelines.warehouse import checkpoint, publish
 @dg.asset(
     group_name="publish",
     kinds={"duckdb"},
-    deps=[a.key for a in staging_assets],
+    deps=[a.key for a in (*staging_assets, *sql_model_assets, mart_admin_conversion)],
 )
 def published_warehouse(
     settings: dg.ResourceParam[Settings], duckdb: DuckDBResource

@@ -1,0 +1,44 @@
+-- Channel × ISO week (definition 8): a row for every week a channel had spend, calls, leads
+-- or primary patients. Ratios are NULL when the divisor is 0; a week is window_open while
+-- leads of its last day can still convert (its Sunday + attribution window is after as_of).
+with daily as (
+    select * from fct_channel_daily
+),
+
+parameters as (
+    select * from int_parameters
+),
+
+weekly as (
+    select
+        date_trunc('week', day)::date as week_start,
+        channel,
+        sum(spend) as spend,
+        sum(calls)::bigint as calls,
+        sum(leads)::bigint as leads,
+        sum(primary_patients)::bigint as primary_patients,
+        sum(revenue_to_date) as revenue_to_date
+    from daily
+    group by all
+),
+
+final as (
+    select
+        weekly.week_start,
+        weekly.channel,
+        weekly.spend,
+        weekly.calls,
+        weekly.leads,
+        weekly.primary_patients,
+        weekly.spend / nullif(weekly.leads, 0) as cost_per_lead,
+        weekly.spend / nullif(weekly.primary_patients, 0) as cost_per_primary,
+        weekly.revenue_to_date,
+        (weekly.revenue_to_date - weekly.spend) / nullif(weekly.spend, 0) as romi,
+        weekly.week_start + 6 + parameters.attribution_window_days > parameters.as_of
+            as window_open
+    from weekly
+    cross join parameters
+)
+
+select * from final
+order by week_start, channel

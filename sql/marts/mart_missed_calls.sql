@@ -1,0 +1,65 @@
+-- Missed calls by clinic-local hour of week (definition 12): all 168 cells, so a heatmap
+-- shows quiet hours as zeros. A missed call is recovered when the same identified phone
+-- has an answered call in (started_at, started_at + 24 h]; lost otherwise (an unidentified
+-- caller cannot be recognised, so theirs is lost).
+with calls as (
+    select * from int_calls
+),
+
+answered_calls as (
+    select phone_hash, started_at from calls
+    where answered and phone_hash is not null
+),
+
+missed_calls as (
+    select
+        calls.call_id,
+        any_value(calls.started_local) as started_local,
+        count(answered_calls.started_at) > 0 as recovered
+    from calls
+    left join answered_calls
+        on answered_calls.phone_hash = calls.phone_hash
+        and answered_calls.started_at > calls.started_at
+        and answered_calls.started_at <= calls.started_at + interval 24 hour
+    where not calls.answered
+    group by calls.call_id
+),
+
+calls_per_cell as (
+    select isodow(started_local) as weekday, hour(started_local) as hour, count(*)::bigint as calls
+    from calls
+    group by all
+),
+
+missed_per_cell as (
+    select
+        isodow(started_local) as weekday,
+        hour(started_local) as hour,
+        count(*)::bigint as missed,
+        count(*) filter (where recovered)::bigint as recovered
+    from missed_calls
+    group by all
+),
+
+cells as (
+    select weekdays.weekday::integer as weekday, hours.hour::integer as hour
+    from range(1, 8) as weekdays(weekday)
+    cross join range(0, 24) as hours(hour)
+),
+
+final as (
+    select
+        cells.weekday,
+        cells.hour,
+        coalesce(calls_per_cell.calls, 0) as calls,
+        coalesce(missed_per_cell.missed, 0) as missed,
+        missed_per_cell.missed / nullif(calls_per_cell.calls, 0) as missed_rate,
+        coalesce(missed_per_cell.recovered, 0) as recovered,
+        coalesce(missed_per_cell.missed - missed_per_cell.recovered, 0) as lost
+    from cells
+    left join calls_per_cell using (weekday, hour)
+    left join missed_per_cell using (weekday, hour)
+)
+
+select * from final
+order by weekday, hour
