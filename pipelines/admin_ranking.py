@@ -11,6 +11,7 @@ outrank a steady 60% over 1,000 leads.
 
 from __future__ import annotations
 
+import duckdb
 import numpy as np
 import polars as pl
 from scipy import optimize, stats
@@ -79,3 +80,12 @@ def rank_administrators(counts: pl.DataFrame, credible_mass: float = 0.9) -> pl.
         "prior_alpha",
         "prior_beta",
     )
+
+
+def materialize_admin_conversion(conn: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Rank `int_admin_leads` and store it as `mart_admin_conversion`."""
+    ranked = rank_administrators(conn.sql("select * from int_admin_leads order by admin_id").pl())
+    conn.register("_ranked", ranked)
+    conn.execute("create or replace table mart_admin_conversion as select * from _ranked")
+    conn.unregister("_ranked")
+    return ranked

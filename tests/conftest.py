@@ -9,9 +9,13 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from pipelines.admin_ranking import materialize_admin_conversion
 from pipelines.entities import ENTITIES
+from pipelines.ingest import load_entity
 from pipelines.settings import Settings, load_settings
-from pipelines.warehouse import connect
+from pipelines.sql_models import discover, materialize, run_order
+from pipelines.staging import run_staging_model
+from pipelines.warehouse import connect, prepare_session
 
 SECRET = "test-secret-not-for-production"
 
@@ -66,3 +70,116 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         if name.startswith("CLINIC_"):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
+
+
+# --- a tiny clinic for the metric tests ----------------------------------------------------
+
+CHANNEL_RULES = [
+    ("yandex", "cpc", "*", "Yandex Direct"),
+    ("google", "cpc", "brand*", "Google Brand"),
+    ("google", "cpc", "*", "Google Ads"),
+    ("*", "organic", "", "SEO"),
+]
+DOCTORS = [("D1", "Анна Смирнова", "therapist", "B1"), ("D2", "Игорь Волков", "surgeon", "B1")]
+ADMINS = [
+    ("A1", "Ирина Иванова", "B1", "ivanova;I.Ivanova@clinic.ru"),
+    ("A2", "Наталья Петрова", "B1", ""),
+]
+
+
+def phone(n: int) -> str:
+    """A valid Russian mobile number, distinct per n, written as trackers write it."""
+    return f"+7 916 {n:03d}-00-00"
+
+
+def call(
+    call_id: str,
+    started_at: str,
+    caller: str,
+    *,
+    source: str = "yandex",
+    medium: str = "cpc",
+    campaign: str = "brand",
+    answered: bool = True,
+    duration: int = 60,
+    admin: str = "A1",
+) -> tuple:
+    return (
+        call_id,
+        started_at,
+        caller,
+        "",
+        source,
+        medium,
+        campaign,
+        "true" if answered else "false",
+        duration if answered else 0,
+        5,
+        admin if answered else "",
+        "B1",
+        "",
+    )
+
+
+def visit(
+    visit_id: str,
+    patient_id: str,
+    at: str,
+    amount: int = 1000,
+    *,
+    doctor: str = "D1",
+    status: str = "completed",
+) -> tuple:
+    return (visit_id, patient_id, doctor, "B1", at, "Консультация", status, amount)
+
+
+def patient(patient_id: str, *phones: str, consent: bool = True) -> tuple:
+    return (patient_id, ";".join(phones), "F", "1990-01-01", "", "да" if consent else "нет")
+
+
+def build_clinic(
+    root: Path,
+    *,
+    calls: list[tuple] = (),
+    patients: list[tuple] = (),
+    visits: list[tuple] = (),
+    spend: list[tuple] = (),
+    surveys: list[tuple] = (),
+    **settings_overrides: object,
+) -> duckdb.DuckDBPyConnection:
+    """Write a clinic's input folder, build every model into root/build.duckdb, connect."""
+    input_dir = root / "input"
+    tables = {
+        "calls": calls,
+        "patients": patients,
+        "visits": visits,
+        "ad_spend": spend,
+        "surveys": surveys,
+        "doctors": DOCTORS,
+        "administrators": ADMINS,
+    }
+    for entity, rows in tables.items():
+        body = "".join(",".join(str(v) for v in row) + "\n" for row in rows)
+        write(input_dir / entity / f"{entity}.csv", HEADERS[entity] + "\n" + body)
+    write(
+        input_dir / "channels.csv",
+        "source,medium,campaign,channel\n"
+        + "".join(",".join(rule) + "\n" for rule in CHANNEL_RULES),
+    )
+    settings = load_settings(None, input_dir=input_dir, hash_secret=SECRET, **settings_overrides)
+    conn = duckdb.connect(str(root / "build.duckdb"))
+    prepare_session(conn, settings)
+    for entity in ENTITIES:
+        load_entity(conn, settings, entity)
+        run_staging_model(conn, entity)
+    sql_models = {m.name: m for m in discover()}
+    for name in run_order():
+        if name in sql_models:
+            materialize(conn, sql_models[name])
+        else:
+            materialize_admin_conversion(conn)
+    return conn
+
+
+def rows(conn: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
+    return conn.execute(sql).fetchall()

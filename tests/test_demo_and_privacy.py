@@ -130,3 +130,47 @@ def test_demo_writes_every_phone_form(tmp_path: Path) -> None:
     ]
     for pattern in patterns:
         assert phones.str.contains(pattern).any(), pattern
+
+
+def test_demo_marts_reconcile(demo_build: tuple[Settings, Path]) -> None:
+    """Attribution adds up however it is cut, and every primary patient counts once."""
+    _, warehouse = demo_build
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+
+        def one(sql: str) -> object:
+            return conn.execute(sql).fetchall()[0][0]
+
+        converted = one("select count(*) from fct_leads where converted")
+        assert converted > 100
+        by_channel = one(
+            "select sum(primary_patients) from mart_channel_weekly where channel <> 'No call'"
+        )
+        by_admin = one("select sum(primary_patients) from mart_admin_conversion")
+        credited = one("select count(*) from fct_primary_patients where channel <> 'No call'")
+        assert converted == by_channel == by_admin == credited
+        # every patient with a completed visit is one primary patient
+        assert one("select count(*) from fct_primary_patients") == one(
+            "select count(distinct patient_id) from int_completed_visits"
+        )
+        assert one("select count(*) - count(distinct patient_id) from fct_primary_patients") == 0
+        assert one("select sum(primary_patients) from mart_channel_weekly") == one(
+            "select count(*) from fct_primary_patients"
+        )
+        # the weekly mart and the range macro agree over the whole period
+        weekly = conn.execute(
+            "select channel, sum(spend), sum(calls), sum(leads), sum(primary_patients), "
+            "sum(revenue_to_date) from mart_channel_weekly group by 1 order by 1"
+        ).fetchall()
+        ranged = conn.execute(
+            "select channel, spend, calls, leads, primary_patients, revenue_to_date "
+            "from channel_economics(date '2000-01-01', date '2100-01-01') order by 1"
+        ).fetchall()
+        assert weekly == ranged
+        # all calls are in the channel mart, and in the missed-calls mart
+        calls = one("select count(*) from stg_calltracking__calls")
+        assert one("select sum(calls) from mart_channel_weekly") == calls
+        assert one("select sum(calls) from mart_missed_calls") == calls
+        # the administrator with the most skill in the demo (A6, 0.66) is ranked first
+        assert one("select admin_id from mart_admin_conversion where rank = 1") == "A6"
+        # and the over-treating implantologist has the lowest NPS
+        assert one("select doctor_id from mart_doctor_clv order by nps limit 1") == "D02"

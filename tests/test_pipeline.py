@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import dagster as dg
@@ -52,6 +53,11 @@ def test_materialize_the_graph_in_process(settings: Settings) -> None:
     result = run_build(settings)
     assert "published_warehouse" in result.materialized
     assert counts(settings.warehouse_path) == dict.fromkeys(STAGING, 1)
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as conn:
+        # the one call converts to the one patient: 1 lead, 1 primary patient, on Yandex Direct
+        assert conn.execute(
+            "select channel, leads, primary_patients, spend from mart_channel_weekly"
+        ).fetchall() == [("Yandex Direct", 1, 1, Decimal("1000.00"))]
     # the build file is gone; only the published warehouse remains
     assert [p.name for p in settings.warehouse_path.parent.iterdir()] == ["warehouse.duckdb"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from pipelines.admin_ranking import rank_administrators
+from pipelines.admin_ranking import materialize_admin_conversion
 from pipelines.defs.resources import warehouse_session
 from pipelines.entities import ENTITIES, Entity
 from pipelines.settings import Settings
@@ -79,12 +79,7 @@ def mart_admin_conversion(
     """Administrators ranked by the posterior mean of an empirical-Bayes beta-binomial,
     with 90% credible intervals and the raw rate beside it (pipelines/admin_ranking.py)."""
     with warehouse_session(duckdb, settings) as conn:
-        ranked = rank_administrators(
-            conn.sql("select * from int_admin_leads order by admin_id").pl()
-        )
-        conn.register("_ranked", ranked)
-        conn.execute("create or replace table mart_admin_conversion as select * from _ranked")
-        conn.unregister("_ranked")
+        ranked = materialize_admin_conversion(conn)
     alpha, beta = (ranked["prior_alpha"][0], ranked["prior_beta"][0]) if ranked.height else (0, 0)
     return dg.MaterializeResult(
         metadata={

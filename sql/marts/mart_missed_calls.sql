@@ -53,7 +53,7 @@ final as (
         cells.hour,
         coalesce(calls_per_cell.calls, 0) as calls,
         coalesce(missed_per_cell.missed, 0) as missed,
-        missed_per_cell.missed / nullif(calls_per_cell.calls, 0) as missed_rate,
+        coalesce(missed_per_cell.missed, 0) / nullif(calls_per_cell.calls, 0) as missed_rate,
         coalesce(missed_per_cell.recovered, 0) as recovered,
         coalesce(missed_per_cell.missed - missed_per_cell.recovered, 0) as lost
     from cells
