@@ -23,10 +23,10 @@ create or replace macro channel_economics(first_day, last_day) as table
             ranged.calls,
             ranged.leads,
             ranged.primary_patients,
-            ranged.spend / nullif(ranged.leads, 0) as cost_per_lead,
-            ranged.spend / nullif(ranged.primary_patients, 0) as cost_per_primary,
+            cost_per(ranged.spend, ranged.leads) as cost_per_lead,
+            cost_per(ranged.spend, ranged.primary_patients) as cost_per_primary,
             ranged.revenue_to_date,
-            (ranged.revenue_to_date - ranged.spend) / nullif(ranged.spend, 0) as romi,
+            romi(ranged.revenue_to_date, ranged.spend) as romi,
             last_day::date + int_parameters.attribution_window_days > int_parameters.as_of
                 as window_open
         from ranged

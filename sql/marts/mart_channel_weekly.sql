@@ -30,10 +30,10 @@ final as (
         weekly.calls,
         weekly.leads,
         weekly.primary_patients,
-        weekly.spend / nullif(weekly.leads, 0) as cost_per_lead,
-        weekly.spend / nullif(weekly.primary_patients, 0) as cost_per_primary,
+        cost_per(weekly.spend, weekly.leads) as cost_per_lead,
+        cost_per(weekly.spend, weekly.primary_patients) as cost_per_primary,
         weekly.revenue_to_date,
-        (weekly.revenue_to_date - weekly.spend) / nullif(weekly.spend, 0) as romi,
+        romi(weekly.revenue_to_date, weekly.spend) as romi,
         weekly.week_start + 6 + parameters.attribution_window_days > parameters.as_of
             as window_open
     from weekly
