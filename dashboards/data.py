@@ -1,13 +1,14 @@
 """The dashboard's only door to the warehouse: short read-only queries, cached per build.
 
-The cache key includes the warehouse file's path and modification time, so a new build
-(published by atomic rename) shows on the next interaction, and no connection stays open
-to block the pipeline's writer.
+Every cached query takes the warehouse's identity (path, modification time) as part of
+its key, so a newly published build shows on the next interaction, and no connection
+stays open to block the pipeline's writer (DuckDB: one writer or many readers).
 """
 
 from __future__ import annotations
 
 import os
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -15,6 +16,8 @@ import polars as pl
 import streamlit as st
 
 from pipelines.settings import Settings, load_settings
+
+Version = tuple[str, int]
 
 
 @st.cache_resource
@@ -26,7 +29,7 @@ def warehouse_path() -> Path:
     return Path(os.environ.get("CLINIC_WAREHOUSE_PATH") or settings().warehouse_path)
 
 
-def warehouse_version() -> tuple[str, int] | None:
+def warehouse_version() -> Version | None:
     """(path, mtime ns) of the published warehouse, or None when there is none yet."""
     path = warehouse_path()
     try:
@@ -35,14 +38,112 @@ def warehouse_version() -> tuple[str, int] | None:
         return None
 
 
-@st.cache_data(ttl=3600, max_entries=64)
-def query(sql: str, version: tuple[str, int]) -> pl.DataFrame:
-    """Run one query against the warehouse file identified by `version`."""
+@st.cache_data(ttl=3600, max_entries=256, show_spinner=False)
+def query(sql: str, version: Version, params: tuple = ()) -> pl.DataFrame:
+    """One query against the warehouse file identified by `version`."""
     with duckdb.connect(version[0], read_only=True) as conn:
-        return conn.sql(sql).pl()
+        return conn.sql(sql, params=list(params)).pl()
 
 
-def load_reconciliation(version: tuple[str, int]) -> pl.DataFrame:
+def build_info(version: Version) -> dict:
+    return query("select * from mart_build_info", version).row(0, named=True)
+
+
+def branches(version: Version) -> list[str]:
+    frame = query(
+        "select distinct branch_id from fct_channel_daily where branch_id is not null order by 1",
+        version,
+    )
+    return frame["branch_id"].to_list()
+
+
+def weekly_totals(version: Version) -> pl.DataFrame:
+    """All channels together, per ISO week: the Overview's figures."""
+    return query(
+        """
+        select
+            date_trunc('week', day)::date as week_start,
+            sum(spend) as spend,
+            sum(calls)::bigint as calls,
+            sum(missed_calls)::bigint as missed_calls,
+            sum(leads)::bigint as leads,
+            sum(primary_patients)::bigint as primary_patients,
+            sum(primary_patients) filter (where channel <> 'No call')::bigint
+                as converted_leads,
+            sum(revenue_to_date) filter (where channel <> 'No call') as lead_revenue
+        from fct_channel_daily
+        group by 1
+        order by 1
+        """,
+        version,
+    )
+
+
+def channel_range(
+    version: Version, first_day: date, last_day: date, branch: str | None
+) -> pl.DataFrame:
+    """Channel economics over a date range; for one branch, spend-based figures are NULL
+    because ad platforms do not split spend by branch."""
+    if branch is None:
+        return query(
+            "select * from channel_economics(?::date, ?::date)", version, (first_day, last_day)
+        )
+    return query(
+        """
+        select
+            channel,
+            null::decimal(18, 2) as spend,
+            sum(calls)::bigint as calls,
+            sum(leads)::bigint as leads,
+            sum(primary_patients)::bigint as primary_patients,
+            null::double as cost_per_lead,
+            null::double as cost_per_primary,
+            sum(revenue_to_date) as revenue_to_date,
+            null::double as romi
+        from fct_channel_daily
+        where day between ? and ? and branch_id = ?
+        group by channel
+        order by channel
+        """,
+        version,
+        (first_day, last_day, branch),
+    )
+
+
+def channel_weekly(version: Version, first_week: date, last_week: date) -> pl.DataFrame:
+    return query(
+        "select * from mart_channel_weekly where week_start between ? and ? "
+        "order by week_start, channel",
+        version,
+        (first_week, last_week),
+    )
+
+
+def admin_ranking(version: Version) -> pl.DataFrame:
+    return query("select * from mart_admin_conversion order by rank", version)
+
+
+def missed_calls(version: Version) -> pl.DataFrame:
+    return query("select * from mart_missed_calls order by weekday, hour", version)
+
+
+def doctor_clv(version: Version) -> pl.DataFrame:
+    return query("select * from mart_doctor_clv order by doctor_id", version)
+
+
+def reactivation(version: Version) -> pl.DataFrame:
+    return query(
+        """
+        select patient_id, last_visit_at, months_since, primary_doctor_id,
+               primary_doctor_name as primary_doctor, last_service, revenue_to_date
+        from mart_reactivation
+        order by months_since desc, patient_id
+        """,
+        version,
+    )
+
+
+def load_reconciliation(version: Version) -> pl.DataFrame:
     return query(
         """
         select entity, rows_read, rows_loaded, rows_quarantined, rows_duplicate
@@ -53,7 +154,7 @@ def load_reconciliation(version: tuple[str, int]) -> pl.DataFrame:
     )
 
 
-def quarantine_summary(version: tuple[str, int]) -> pl.DataFrame:
+def quarantine_summary(version: Version) -> pl.DataFrame:
     return query(
         """
         select entity, kind, reason, count(*)::bigint as rows,
@@ -62,5 +163,13 @@ def quarantine_summary(version: tuple[str, int]) -> pl.DataFrame:
         group by all
         order by rows desc, entity, reason
         """,
+        version,
+    )
+
+
+def quarantine_rows(version: Version) -> pl.DataFrame:
+    return query(
+        "select entity, kind, source_file, line, reason, raw from quarantine "
+        "order by entity, source_file, line",
         version,
     )

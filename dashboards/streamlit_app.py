@@ -1,15 +1,58 @@
-"""clinic-analytics dashboard: navigation and what every page shares."""
+"""clinic-analytics dashboard: login gate, navigation, and what every page shares."""
+
+import hmac
 
 import streamlit as st
 
 from dashboards import data
 
-st.set_page_config(page_title="clinic-analytics", page_icon="🦷", layout="wide")
+st.set_page_config(page_title="clinic-analytics", page_icon=":material/dentistry:", layout="wide")
 
-page = st.navigation(
-    [
-        st.Page("app_pages/data_quality.py", title="Data quality", icon="🧹", default=True),
-    ]
+
+def logged_in() -> bool:
+    """Every page sits behind this form when a dashboard password is set."""
+    password = data.settings().dashboard_password
+    if password is None or not password.get_secret_value():
+        return True
+    if st.session_state.get("authenticated"):
+        return True
+    with st.form("login"):
+        st.subheader("clinic-analytics")
+        typed = st.text_input("Password", type="password")
+        if st.form_submit_button("Sign in"):
+            if hmac.compare_digest(typed.encode(), password.get_secret_value().encode()):
+                st.session_state["authenticated"] = True
+                st.rerun()
+            st.error("Wrong password.")
+    return False
+
+
+if not logged_in():
+    st.stop()
+
+pages = [
+    st.Page("app_pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+    st.Page("app_pages/channels.py", title="Channels", icon=":material/campaign:"),
+    st.Page("app_pages/administrators.py", title="Administrators", icon=":material/support_agent:"),
+    st.Page("app_pages/doctors.py", title="Doctors", icon=":material/stethoscope:"),
+    st.Page("app_pages/reactivation.py", title="Reactivation", icon=":material/autorenew:"),
+    st.Page("app_pages/data_quality.py", title="Data quality", icon=":material/rule:"),
+]
+page = st.navigation(pages)
+
+version = data.warehouse_version()
+if version is None:
+    st.title(page.title)
+    st.info(
+        f"No warehouse at `{data.warehouse_path()}` yet. Build one with "
+        "`clinic-analytics build --input data/demo --warehouse data/warehouse.duckdb` "
+        "(or run `./scripts/demo.sh`)."
+    )
+    st.stop()
+
+info = data.build_info(version)
+st.sidebar.caption(
+    f"Data to **{info['as_of']:%d %b %Y}** · built {info['built_at']:%d %b %Y %H:%M} UTC  \n"
+    f"Attribution window {info['attribution_window_days']} days · {info['currency']}"
 )
-st.sidebar.caption(f"Warehouse: `{data.warehouse_path()}`")
 page.run()

@@ -4,14 +4,8 @@ import streamlit as st
 
 from dashboards import data
 
-st.title("Data quality")
 version = data.warehouse_version()
-if version is None:
-    st.info(
-        "No warehouse yet. Build one with "
-        "`clinic-analytics build --input data/demo --warehouse data/warehouse.duckdb`."
-    )
-    st.stop()
+st.title("Data quality")
 
 st.subheader("Rows per entity")
 st.caption("Rows read = loaded + quarantined + verbatim duplicates (repeats across exports).")
@@ -23,3 +17,12 @@ if summary.is_empty():
     st.success("No rows were quarantined.")
 else:
     st.dataframe(summary, hide_index=True, width="stretch")
+    rows = data.quarantine_rows(version)
+    with st.expander("Examples (first 50 rows)"):
+        st.dataframe(rows.head(50), hide_index=True, width="stretch")
+    st.download_button(
+        "Download all quarantined rows (CSV)",
+        rows.write_csv(),
+        file_name="quarantine.csv",
+        mime="text/csv",
+    )

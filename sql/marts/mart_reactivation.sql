@@ -42,11 +42,14 @@ final as (
                 then 1 else 0
         end as months_since,
         int_primary_patients.primary_doctor_id,
+        doctors.name as primary_doctor_name,
         lapsed.last_service,
         lapsed.revenue_to_date
     from lapsed
     inner join stg_mis__patients as patients using (patient_id)
     left join int_primary_patients using (patient_id)
+    left join stg_mis__doctors as doctors
+        on doctors.doctor_id = int_primary_patients.primary_doctor_id
     where patients.contact_consent
 )
 

@@ -1,0 +1,74 @@
+"""Channels: what each channel costs per lead and per primary patient, and what it earns."""
+
+from datetime import timedelta
+
+import streamlit as st
+
+from dashboards import charts, data, fmt
+
+version = data.warehouse_version()
+info = data.build_info(version)
+currency = info["currency"]
+st.title("Channels")
+
+as_of = info["as_of"]
+last_full_day = as_of if as_of.weekday() == 6 else as_of - timedelta(days=as_of.weekday() + 1)
+default_range = (last_full_day - timedelta(weeks=12) + timedelta(days=1), last_full_day)
+left, right = st.columns([2, 1])
+picked = left.date_input(
+    "Dates (calls and spend in this range)",
+    value=default_range,
+    max_value=as_of,
+    format="DD.MM.YYYY",
+    key="channel_dates",
+)
+first_day, last_day = picked if isinstance(picked, tuple) and len(picked) == 2 else default_range
+branch_names = ["All branches", *data.branches(version)]
+branch_choice = right.selectbox("Branch", branch_names, key="channel_branch")
+branch = None if branch_choice == "All branches" else branch_choice
+
+economics = fmt.to_float(data.channel_range(version, first_day, last_day, branch))
+if branch is not None:
+    st.caption(
+        "Ad platforms do not split spend by branch, so spend, costs and ROMI are shown for "
+        "all branches only."
+    )
+open_note = (
+    " Conversions of the last 30 days can still grow."
+    if as_of < last_day + timedelta(days=info["attribution_window_days"])
+    else ""
+)
+st.caption(
+    f"{first_day:%d %b %Y} – {last_day:%d %b %Y}. Leads and primary patients count in the "
+    f"period of the call; revenue is what those patients have paid to {as_of:%d %b %Y}." + open_note
+)
+shown = economics.select(
+    "channel",
+    "spend",
+    "calls",
+    "leads",
+    "primary_patients",
+    "cost_per_lead",
+    "cost_per_primary",
+    "revenue_to_date",
+    "romi",
+).sort("spend", descending=True, nulls_last=True)
+st.dataframe(
+    shown,
+    hide_index=True,
+    width="stretch",
+    column_config=fmt.column_config(
+        currency, ["spend", "cost_per_lead", "cost_per_primary", "revenue_to_date"], ["romi"]
+    ),
+)
+st.download_button(
+    "Download this table (CSV)",
+    shown.write_csv(),
+    file_name=f"channels_{first_day}_{last_day}.csv",
+    mime="text/csv",
+)
+
+first_week = first_day - timedelta(days=first_day.weekday())
+weekly = fmt.to_float(data.channel_weekly(version, first_week, last_day))
+st.plotly_chart(charts.cost_per_primary_trend(weekly, currency), width="stretch")
+st.plotly_chart(charts.spend_vs_leads(weekly, currency), width="stretch")

@@ -1,0 +1,37 @@
+"""Reactivation: lapsed patients who agreed to be contacted, by patient id only."""
+
+import polars as pl
+import streamlit as st
+
+from dashboards import data, fmt
+
+version = data.warehouse_version()
+currency = data.build_info(version)["currency"]
+st.title("Reactivation")
+
+patients = fmt.to_float(data.reactivation(version))
+doctors = sorted(patients["primary_doctor"].drop_nulls().unique().to_list())
+left, right = st.columns(2)
+chosen = left.multiselect("Primary doctor", doctors, key="reactivation_doctors")
+low, high = (int(patients["months_since"].min() or 0), int(patients["months_since"].max() or 0))
+months = right.slider(
+    "Months since the last visit",
+    low,
+    max(high, low + 1),
+    (low, max(high, low + 1)),
+    key="reactivation_months",
+)
+shown = patients.filter(pl.col("months_since").is_between(*months))
+if chosen:
+    shown = shown.filter(pl.col("primary_doctor").is_in(chosen))
+st.metric("Patients to call", fmt.number(shown.height))
+st.caption("Patients are listed by their MIS id; look the contact up in the MIS.")
+st.dataframe(
+    shown,
+    hide_index=True,
+    width="stretch",
+    column_config=fmt.column_config(currency, ["revenue_to_date"], []),
+)
+st.download_button(
+    "Download the list (CSV)", shown.write_csv(), file_name="reactivation.csv", mime="text/csv"
+)

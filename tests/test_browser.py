@@ -1,0 +1,107 @@
+"""End to end in a real browser: every page of the dashboard on a demo warehouse."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.build import run_build
+from pipelines.demo_data import write_demo
+from pipelines.settings import Settings
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, PAGES, streamlit_server
+
+playwright = pytest.importorskip("playwright.sync_api")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is not installed (.ci/run installs it)"
+)
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("browser")
+    settings = Settings(
+        input_dir=root / "in", warehouse_path=root / "warehouse.duckdb", hash_secret="browser-test"
+    )
+    write_demo(settings.input_dir, seed=7, scale=0.5, settings=settings)
+    run_build(settings)
+    return settings.warehouse_path
+
+
+@pytest.fixture(scope="module")
+def page(warehouse: Path) -> Iterator[object]:
+    ARTIFACTS.mkdir(exist_ok=True)
+    with streamlit_server(warehouse) as url, playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(
+            viewport={"width": 1400, "height": 2400}, accept_downloads=True
+        )
+        tab = context.new_page()
+        tab.base_url = url  # type: ignore[attr-defined]
+        yield tab
+        browser.close()
+
+
+def open_page(tab, title: str) -> None:
+    tab.goto(f"{tab.base_url}/{PAGES[title]}")
+    tab.get_by_role("heading", name=title, exact=True).first.wait_for(timeout=30_000)
+    tab.wait_for_load_state("networkidle")
+
+
+def no_exception(tab) -> None:
+    assert tab.locator('[data-testid="stException"]').count() == 0
+
+
+def figure(warehouse: Path, sql: str) -> object:
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        return conn.execute(sql).fetchall()[0][0]
+
+
+def test_every_page_shows_its_figures(page, warehouse: Path) -> None:
+    expected = {
+        "Overview": "Cost per primary",
+        "Channels": "Cost per primary patient, by week of the call",
+        "Administrators": figure(
+            warehouse, "select admin_name from mart_admin_conversion where rank = 1"
+        ),
+        "Doctors": figure(
+            warehouse, "select doctor_name from mart_doctor_clv order by nps limit 1"
+        ),
+        "Reactivation": "Patients to call",
+        "Data quality": "Rows per entity",
+    }
+    for title, text in expected.items():
+        open_page(page, title)
+        page.get_by_text(str(text)).first.wait_for(timeout=30_000)
+        no_exception(page)
+        page.screenshot(path=str(ARTIFACTS / f"{PAGES[title] or 'overview'}.png"), full_page=True)
+
+
+def test_reactivation_filter_and_download(page, warehouse: Path) -> None:
+    open_page(page, "Reactivation")
+    total = figure(warehouse, "select count(*) from mart_reactivation")
+    doctor = figure(
+        warehouse,
+        "select primary_doctor_name from mart_reactivation group by 1 order by count(*) desc limit 1",
+    )
+    expected = figure(
+        warehouse, f"select count(*) from mart_reactivation where primary_doctor_name = '{doctor}'"
+    )
+    assert 0 < expected < total
+    page.get_by_test_id("stMultiSelect").click()
+    page.get_by_role("option", name=doctor).click()
+    page.keyboard.press("Escape")
+    page.get_by_test_id("stMetricValue").filter(has_text=str(expected)).wait_for(timeout=30_000)
+    with page.expect_download() as download_info:
+        page.get_by_role("button", name="Download the list (CSV)").click()
+    rows = list(csv.DictReader(io.StringIO(Path(download_info.value.path()).read_text())))
+    assert len(rows) == expected
+    assert {r["primary_doctor"] for r in rows} == {doctor}
+    assert all(r["patient_id"].startswith("P") for r in rows)
+    no_exception(page)
+    page.screenshot(path=str(ARTIFACTS / "reactivation_filtered.png"), full_page=True)
