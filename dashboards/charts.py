@@ -35,6 +35,8 @@ def cost_per_primary_trend(weekly: pl.DataFrame, currency: str) -> go.Figure:
                 mode="lines+markers",
                 name=channel,
                 legendgroup=channel,
+                line={"color": colour},
+                marker={"color": colour},
             )
         )
         if open_.height:
@@ -45,7 +47,7 @@ def cost_per_primary_trend(weekly: pl.DataFrame, currency: str) -> go.Figure:
                     mode="markers",
                     name=f"{channel} (window open)",
                     legendgroup=channel,
-                    marker={"symbol": "circle-open", "size": 9},
+                    marker={"symbol": "circle-open", "size": 9, "color": colour},
                     showlegend=False,
                     hovertemplate="%{x|%d %b %Y}: %{y:,.0f} — incomplete, conversions still "
                     "coming<extra>" + channel + "</extra>",
@@ -76,6 +78,7 @@ def spend_vs_leads(weekly: pl.DataFrame, currency: str) -> go.Figure:
     """Each point a week of one channel: a flattening cloud is diminishing returns."""
     fig = go.Figure()
     paid = weekly.filter(pl.col("spend") > 0)
+    colours = channel_colours(weekly["channel"].unique().to_list())
     for channel in sorted(paid["channel"].unique().to_list()):
         rows = paid.filter(pl.col("channel") == channel)
         fig.add_trace(
@@ -84,6 +87,7 @@ def spend_vs_leads(weekly: pl.DataFrame, currency: str) -> go.Figure:
                 y=rows["leads"].to_list(),
                 mode="markers",
                 name=channel,
+                marker={"color": colours[channel]},
                 text=[str(w) for w in rows["week_start"].to_list()],
                 hovertemplate="week %{text}<br>spend %{x:,.0f}<br>leads %{y}<extra>"
                 + channel

@@ -183,3 +183,21 @@ def build_clinic(
 
 def rows(conn: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
     return conn.execute(sql).fetchall()
+
+
+@pytest.fixture(scope="session")
+def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Path]:
+    """A demo clinic (scale 0.3) built once through Dagster, for tests that read a whole
+    warehouse: privacy, invariants, dashboard pages, the browser."""
+    from pipelines.build import run_build  # noqa: PLC0415  (loads the Dagster definitions)
+    from pipelines.demo_data import write_demo  # noqa: PLC0415
+
+    root = tmp_path_factory.mktemp("demo")
+    settings = Settings(
+        input_dir=root / "input",
+        warehouse_path=root / "warehouse.duckdb",
+        hash_secret="demo-test-secret",
+    )
+    write_demo(settings.input_dir, seed=3, scale=0.3, settings=settings)
+    run_build(settings)
+    return settings, settings.warehouse_path

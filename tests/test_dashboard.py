@@ -1,37 +1,129 @@
-"""The dashboard placeholder page, run by Streamlit's AppTest on a built warehouse."""
+"""Every dashboard page through Streamlit's AppTest on a demo warehouse: no exception, and
+the figures shown are the marts' figures. Charts are pure functions, tested directly."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from pathlib import Path
 
+import duckdb
+import polars as pl
 import pytest
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from pipelines.build import run_build
+from dashboards import charts, fmt
 from pipelines.settings import Settings
-from tests.conftest import minimal_input, write
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboards" / "streamlit_app.py")
 
 
-def test_data_quality_page_shows_the_reconciliation(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    minimal_input(settings.input_dir)
-    write(
-        settings.input_dir / "calls" / "more.csv",
-        "call_id,started_at,answered\nC9,someday,true\n",
+@pytest.fixture
+def app(demo_warehouse: tuple[Settings, Path], monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("CLINIC_WAREHOUSE_PATH", str(demo_warehouse[1]))
+
+    def open_page(page: str | None = None) -> AppTest:
+        at = AppTest.from_file(APP, default_timeout=60).run()
+        if page:
+            at.switch_page(f"app_pages/{page}.py").run()
+        assert not at.exception, at.exception
+        return at
+
+    return open_page
+
+
+def sql(warehouse: Path, query: str) -> pl.DataFrame:
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        return conn.sql(query).pl()
+
+
+def test_overview_shows_this_week(app, demo_warehouse) -> None:
+    at = app()
+    warehouse = demo_warehouse[1]
+    as_of = sql(warehouse, "select as_of from mart_build_info")["as_of"][0]
+    monday = as_of - timedelta(days=as_of.weekday())
+    calls = sql(
+        warehouse,
+        f"select sum(calls)::bigint as n from fct_channel_daily "
+        f"where date_trunc('week', day) = date '{monday}'",
+    )["n"][0]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Calls"] == fmt.number(calls)
+    assert at.title[0].value == "Overview"
+
+
+def test_channels_table_is_the_range_macro(app, demo_warehouse) -> None:
+    at = app("channels")
+    warehouse = demo_warehouse[1]
+    first, last = at.date_input[0].value
+    assert (last - first).days == 12 * 7 - 1 and last.weekday() == 6
+    expected = sql(
+        warehouse,
+        f"select channel, leads, primary_patients from "
+        f"channel_economics(date '{first}', date '{last}') order by channel",
     )
-    run_build(settings)
-    monkeypatch.setenv("CLINIC_WAREHOUSE_PATH", str(settings.warehouse_path))
-    at = AppTest.from_file(APP, default_timeout=30).run()
+    shown = at.dataframe[0].value.sort_values("channel")
+    assert list(shown["channel"]) == expected["channel"].to_list()
+    assert list(shown["leads"]) == expected["leads"].to_list()
+    assert list(shown["primary_patients"]) == expected["primary_patients"].to_list()
+    # a branch filter keeps the leads of that branch only, and hides spend
+    at.selectbox[0].select("B1").run()
     assert not at.exception
-    assert at.title[0].value == "Data quality"
-    table = at.dataframe[0].value
-    calls = table[table["entity"] == "calls"].iloc[0]
-    assert (calls["rows_read"], calls["rows_loaded"], calls["rows_quarantined"]) == (2, 1, 1)
-    reasons = at.dataframe[1].value
-    assert list(reasons["reason"]) == ["started_at 'someday' is not a date-time"]
+    shown = at.dataframe[0].value
+    b1 = sql(
+        warehouse,
+        f"select sum(leads)::bigint as n from fct_channel_daily "
+        f"where branch_id = 'B1' and day between date '{first}' and date '{last}'",
+    )["n"][0]
+    assert shown["leads"].sum() == b1
+    assert shown["spend"].isna().all()
+
+
+def test_administrators_in_rank_order(app, demo_warehouse) -> None:
+    at = app("administrators")
+    expected = sql(
+        demo_warehouse[1], "select admin_name, leads from mart_admin_conversion order by rank"
+    )
+    shown = at.dataframe[0].value
+    assert list(shown["admin_name"]) == expected["admin_name"].to_list()
+    assert list(shown["leads"]) == expected["leads"].to_list()
+    missed = sql(demo_warehouse[1], "select sum(lost)::bigint as n from mart_missed_calls")["n"][0]
+    assert {m.label: m.value for m in at.metric}["Lost"] == fmt.number(missed)
+
+
+def test_doctors_table_has_every_clv_column(app, demo_warehouse) -> None:
+    at = app("doctors")
+    expected = sql(demo_warehouse[1], "select * from mart_doctor_clv order by doctor_id")
+    shown = at.dataframe[0].value
+    assert list(shown.columns) == expected.columns
+    assert list(shown["primary_patients"]) == expected["primary_patients"].to_list()
+    assert list(shown["clv_365"].round(2)) == [
+        round(v, 2) for v in expected["clv_365"].cast(pl.Float64)
+    ]
+    at.radio[0].set_value("Mean score").run()
+    assert not at.exception
+
+
+def test_reactivation_filters(app, demo_warehouse) -> None:
+    at = app("reactivation")
+    total = sql(demo_warehouse[1], "select count(*) as n from mart_reactivation")["n"][0]
+    assert {m.label: m.value for m in at.metric}["Patients to call"] == fmt.number(total)
+    low, _ = at.slider[0].value
+    at.slider[0].set_range(low, low).run()
+    at_low = sql(
+        demo_warehouse[1], f"select count(*) as n from mart_reactivation where months_since = {low}"
+    )["n"][0]
+    assert {m.label: m.value for m in at.metric}["Patients to call"] == fmt.number(at_low)
+    assert "phone" not in " ".join(at.dataframe[0].value.columns)
+
+
+def test_data_quality_reconciles(app, demo_warehouse) -> None:
+    at = app("data_quality")
+    expected = sql(demo_warehouse[1], "select * from load_reconciliation order by entity")
+    shown = at.dataframe[0].value
+    assert list(shown["rows_read"]) == expected["rows_read"].to_list()
+    reasons = set(at.dataframe[1].value["reason"])
+    assert "currency 'USD' is not RUB, the currency of this deployment" in reasons
 
 
 def test_missing_warehouse_says_what_to_run(
@@ -41,3 +133,65 @@ def test_missing_warehouse_says_what_to_run(
     at = AppTest.from_file(APP, default_timeout=30).run()
     assert not at.exception
     assert "clinic-analytics build" in at.info[0].value
+
+
+def test_password_gate(demo_warehouse, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLINIC_WAREHOUSE_PATH", str(demo_warehouse[1]))
+    monkeypatch.setenv("CLINIC_DASHBOARD_PASSWORD", "s3cret")
+    st.cache_resource.clear()  # settings are read once per server; this is a new server
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.title and not at.metric  # nothing but the form
+    at.text_input[0].input("wrong")
+    at.button[0].click().run()
+    assert at.error[0].value == "Wrong password."
+    at.text_input[0].input("s3cret")
+    at.button[0].click().run()
+    assert not at.exception
+    assert at.title[0].value == "Overview"
+    st.cache_resource.clear()
+
+
+def test_charts_have_titles_units_and_open_weeks() -> None:
+    weekly = pl.DataFrame(
+        {
+            "week_start": [date(2026, 1, 5), date(2026, 1, 12), date(2026, 1, 5)],
+            "channel": ["Yandex Direct", "Yandex Direct", "SEO"],
+            "spend": [1000.0, 1200.0, 0.0],
+            "leads": [4, 5, 3],
+            "cost_per_primary": [500.0, 600.0, 0.0],
+            "window_open": [False, True, False],
+        }
+    )
+    trend = charts.cost_per_primary_trend(weekly, "RUB")
+    assert trend.layout.title.text == "Cost per primary patient, by week of the call"
+    assert "₽ (RUB)" in trend.layout.yaxis.title.text
+    closed, open_ = trend.data  # SEO has no spend: not drawn
+    assert list(closed.y) == [500.0] and list(open_.y) == [600.0]
+    assert open_.marker.symbol == "circle-open" and open_.marker.color == closed.line.color
+    scatter = charts.spend_vs_leads(weekly, "RUB")
+    assert "Spend per week" in scatter.layout.xaxis.title.text and len(scatter.data) == 1
+    ranking = pl.DataFrame(
+        {
+            "admin_name": ["A", "B"],
+            "leads": [10, 1000],
+            "rank": [2, 1],
+            "conversion": [0.9, 0.6],
+            "conversion_shrunk": [0.7, 0.6],
+            "ci_low": [0.5, 0.57],
+            "ci_high": [0.85, 0.63],
+        }
+    )
+    fig = charts.admin_ranking(ranking)
+    assert fig.layout.xaxis.title.text == "Conversion, %"
+    # plotly draws the first category at the bottom: rank 1 (B) comes last, on top
+    assert list(fig.data[0].y) == ["A (10 leads)", "B (1000 leads)"]
+    assert list(fig.data[0].x) == pytest.approx([70.0, 60.0])
+    assert list(fig.data[0].error_x.arrayminus) == pytest.approx([20.0, 3.0])
+    assert list(fig.data[1].x) == pytest.approx([90.0, 60.0])  # the raw rates beside
+
+
+def test_money_and_percent_formats() -> None:
+    assert fmt.money(1234567.8, "RUB") == "1\u202f234\u202f568 ₽"
+    assert fmt.money(None, "RUB") == "—"
+    assert fmt.percent(0.1234) == "12.3%"
+    assert fmt.number(float("nan")) == "—"

@@ -7,26 +7,11 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
-import pytest
 
-from pipelines.build import run_build
 from pipelines.demo_data import write_demo
 from pipelines.settings import Settings
 
 PHONE_RUN = re.compile(r"\+?\d[\d\s()\-]*\d")
-
-
-@pytest.fixture(scope="module")
-def demo_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Path]:
-    root = tmp_path_factory.mktemp("demo")
-    settings = Settings(
-        input_dir=root / "input",
-        warehouse_path=root / "warehouse.duckdb",
-        hash_secret="demo-test-secret",
-    )
-    write_demo(settings.input_dir, seed=3, scale=0.3, settings=settings)
-    run_build(settings)
-    return settings, settings.warehouse_path
 
 
 def input_phone_digits(input_dir: Path) -> set[str]:
@@ -43,8 +28,8 @@ def input_phone_digits(input_dir: Path) -> set[str]:
     return numbers
 
 
-def test_no_text_column_holds_an_input_phone(demo_build: tuple[Settings, Path]) -> None:
-    settings, warehouse = demo_build
+def test_no_text_column_holds_an_input_phone(demo_warehouse: tuple[Settings, Path]) -> None:
+    settings, warehouse = demo_warehouse
     phones = input_phone_digits(settings.input_dir)
     assert len(phones) > 1000
     with duckdb.connect(str(warehouse), read_only=True) as conn:
@@ -67,10 +52,10 @@ def test_no_text_column_holds_an_input_phone(demo_build: tuple[Settings, Path]) 
         assert scanned > 10_000
 
 
-def test_demo_build_reconciles_and_quarantines_the_planted_rows(
-    demo_build: tuple[Settings, Path],
+def test_demo_warehouse_reconciles_and_quarantines_the_planted_rows(
+    demo_warehouse: tuple[Settings, Path],
 ) -> None:
-    _, warehouse = demo_build
+    _, warehouse = demo_warehouse
     with duckdb.connect(str(warehouse), read_only=True) as conn:
         for entity, read, loaded, quarantined, duplicate in conn.execute(
             "select * from load_reconciliation"
@@ -132,9 +117,9 @@ def test_demo_writes_every_phone_form(tmp_path: Path) -> None:
         assert phones.str.contains(pattern).any(), pattern
 
 
-def test_demo_marts_reconcile(demo_build: tuple[Settings, Path]) -> None:
+def test_demo_marts_reconcile(demo_warehouse: tuple[Settings, Path]) -> None:
     """Attribution adds up however it is cut, and every primary patient counts once."""
-    _, warehouse = demo_build
+    _, warehouse = demo_warehouse
     with duckdb.connect(str(warehouse), read_only=True) as conn:
 
         def one(sql: str) -> object:
