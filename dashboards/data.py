@@ -134,9 +134,12 @@ def doctor_clv(version: Version) -> pl.DataFrame:
 def reactivation(version: Version) -> pl.DataFrame:
     return query(
         """
-        select patient_id, last_visit_at, months_since, primary_doctor_id,
-               primary_doctor_name as primary_doctor, last_service, revenue_to_date
+        select patient_id,
+               timezone(build.timezone, last_visit_at) as last_visit_local,
+               months_since, primary_doctor_id, primary_doctor_name as primary_doctor,
+               last_service, revenue_to_date
         from mart_reactivation
+        cross join mart_build_info as build
         order by months_since desc, patient_id
         """,
         version,
@@ -157,8 +160,16 @@ def load_reconciliation(version: Version) -> pl.DataFrame:
 def quarantine_summary(version: Version) -> pl.DataFrame:
     return query(
         """
-        select entity, kind, reason, count(*)::bigint as rows,
-               min(source_file || ':' || line) as first_example
+        select
+            entity,
+            kind,
+            case
+                when kind = 'superseded'
+                    then 'superseded by a later export: same key, different values'
+                else reason
+            end as reason,
+            count(*)::bigint as rows,
+            min(source_file || ':' || line) as first_example
         from quarantine
         group by all
         order by rows desc, entity, reason
