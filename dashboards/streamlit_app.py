@@ -2,6 +2,7 @@
 
 import hmac
 
+import duckdb
 import streamlit as st
 
 from dashboards import data
@@ -50,7 +51,16 @@ if version is None:
     )
     st.stop()
 
-info = data.build_info(version)
+try:
+    info = data.build_info(version)
+except duckdb.Error:
+    st.title(page.title)
+    st.info(
+        f"The warehouse at `{data.warehouse_path()}` holds no marts (it is empty or from an "
+        "older version). Rebuild it with "
+        "`clinic-analytics build --input data/demo --warehouse data/warehouse.duckdb`."
+    )
+    st.stop()
 st.sidebar.caption(
     f"Data to **{info['as_of']:%d %b %Y}** · built {info['built_at']:%d %b %Y %H:%M} UTC  \n"
     f"Attribution window {info['attribution_window_days']} days · {info['currency']}"

@@ -13,7 +13,9 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dashboards import charts, fmt
+from pipelines.build import run_build
 from pipelines.settings import Settings
+from tests.conftest import minimal_input, write
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboards" / "streamlit_app.py")
 
@@ -135,6 +137,16 @@ def test_missing_warehouse_says_what_to_run(
     assert "clinic-analytics build" in at.info[0].value
 
 
+def test_empty_warehouse_says_what_to_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    empty = tmp_path / "empty.duckdb"
+    duckdb.connect(str(empty)).close()
+    monkeypatch.setenv("CLINIC_WAREHOUSE_PATH", str(empty))
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    assert not at.exception
+    assert "holds no marts" in at.info[0].value
+    assert "clinic-analytics build" in at.info[0].value
+
+
 def test_password_gate(demo_warehouse, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CLINIC_WAREHOUSE_PATH", str(demo_warehouse[1]))
     monkeypatch.setenv("CLINIC_DASHBOARD_PASSWORD", "s3cret")
@@ -195,3 +207,20 @@ def test_money_and_percent_formats() -> None:
     assert fmt.money(None, "RUB") == "—"
     assert fmt.percent(0.1234) == "12.3%"
     assert fmt.number(float("nan")) == "—"
+
+
+def test_a_new_build_shows_without_a_restart(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    minimal_input(settings.input_dir)
+    run_build(settings)
+    monkeypatch.setenv("CLINIC_WAREHOUSE_PATH", str(settings.warehouse_path))
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.switch_page("app_pages/data_quality.py").run()
+    doctors = at.dataframe[0].value.set_index("entity")
+    assert doctors.loc["doctors", "rows_loaded"] == 1
+    write(settings.input_dir / "doctors" / "more.csv", "doctor_id,name\nD2,Олег Попов\n")
+    run_build(settings)  # publishes while the app session is live
+    at.run()
+    assert not at.exception
+    assert at.dataframe[0].value.set_index("entity").loc["doctors", "rows_loaded"] == 2
