@@ -50,6 +50,7 @@ CALLS = Entity(
         "admin_id",
         "branch_id",
         "tags",
+        "vendor_lead_flag",
     ),
     key=("call_id",),
     staging_model="stg_calltracking__calls",

@@ -13,11 +13,13 @@ from pathlib import Path
 import duckdb
 
 from pipelines.entities import Entity
+from pipelines.formats import canonical_select, header_signatures
 from pipelines.phones import e164_map, phone_map
 from pipelines.readers import (
     SUPPORTED_SUFFIXES,
     FileReport,
     InputError,
+    drop_file_tables,
     read_into,
 )
 from pipelines.settings import Settings
@@ -78,9 +80,15 @@ def load_entity(conn: duckdb.DuckDBPyConnection, settings: Settings, entity: Ent
         raise InputError(f"input folder {input_dir} does not exist")
     report = LoadReport(entity=entity.name)
     selects: list[str] = []
+    signatures = header_signatures(entity)
     for number, path in enumerate(entity_files(input_dir, entity)):
         source_file = path.relative_to(input_dir).as_posix()
-        file_report, select = read_into(conn, path, source_file, entity.columns, f"_file_{number}")
+        table = f"_file_{number}"
+        file_report, headers = read_into(conn, path, source_file, table, signatures)
+        select, skipped = canonical_select(entity, table, headers, settings, file_report)
+        if skipped:
+            file_report.skipped_rows = conn.execute(skipped).fetchall()[0][0]
+            file_report.rows -= file_report.skipped_rows
         report.files.append(file_report)
         selects.append(select)
     empty = ", ".join(f'null::varchar as "{c}"' for c in entity.columns)
@@ -119,7 +127,7 @@ def load_entity(conn: duckdb.DuckDBPyConnection, settings: Settings, entity: Ent
     )
     conn.execute(f"drop view {_READ}")
     for number in range(len(report.files)):
-        conn.execute(f"drop table _file_{number}")
+        drop_file_tables(conn, f"_file_{number}")
     _record_files(conn, report)
     return report
 
@@ -167,20 +175,24 @@ def _record_files(conn: duckdb.DuckDBPyConnection, report: LoadReport) -> None:
     conn.execute(
         """
         create table if not exists ingest_files (
-            entity varchar, source_file varchar, rows bigint, malformed bigint,
-            reader varchar, encoding varchar, missing_columns varchar[],
-            ignored_columns varchar[], loaded_at timestamptz)
+            entity varchar, source_file varchar, format varchar, rows bigint,
+            malformed bigint, skipped_lines bigint, skipped_rows bigint, reader varchar,
+            encoding varchar, missing_columns varchar[], ignored_columns varchar[],
+            loaded_at timestamptz)
         """
     )
     conn.execute("delete from ingest_files where entity = ?", [report.entity])
     for f in report.files:
         conn.execute(
-            "insert into ingest_files values (?, ?, ?, ?, ?, ?, ?, ?, now())",
+            "insert into ingest_files values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
             [
                 report.entity,
                 f.source_file,
+                f.format,
                 f.rows,
                 f.malformed,
+                f.skipped_lines,
+                f.skipped_rows,
                 f.reader,
                 f.encoding,
                 f.missing_columns,

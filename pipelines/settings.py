@@ -58,6 +58,17 @@ class Settings(BaseSettings):
             "vk_ads": 0.0,
         }
     )
+    ad_platform_utm: dict[str, tuple[str, str]] = Field(
+        default_factory=lambda: {
+            "google_ads": ("google", "cpc"),
+            "yandex_direct": ("yandex", "cpc"),
+            "meta_ads": ("facebook", "cpc"),
+            "vk_ads": ("vk", "cpc"),
+        }
+    )
+    """Ad platforms' reports carry no UTM: the source/medium their spend is booked under."""
+    yandex_cost_in_micros: bool = True
+    """Yandex Direct Reports API `Cost` is ×1,000,000 unless requested otherwise."""
     as_of: date | None = None
     """Last data day; None means the latest local date of any call or completed visit."""
 

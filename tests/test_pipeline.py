@@ -140,7 +140,7 @@ def test_cli_build_exits_non_zero_with_one_line(
     assert code == 2
     assert (
         err == f"clinic-analytics: required input folder {settings.input_dir}/visits has no "
-        "export files (.csv, .tsv, .txt, .xlsm, .xlsx)"
+        "export files (.csv, .json, .tsv, .txt, .xlsm, .xlsx)"
     )
     assert not settings.warehouse_path.exists()
 

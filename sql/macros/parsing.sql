@@ -34,13 +34,17 @@ create or replace macro parse_date(s) as (
     end
 );
 
--- Whole numbers: "12", "12 345", and "12.0" as spreadsheets write them.
+-- Whole numbers: "12", "12 345", "12,345" (thousands), and "12.0" as spreadsheets write them.
+create or replace macro int_text(s) as regexp_replace(trim(s), '[\s\x{00A0}\x{202F}]', '', 'g');
+
 create or replace macro parse_int(s) as (
     case
-        when regexp_full_match(replace(trim(s), ' ', ''), '[+-]?\d+')
-            then try_cast(replace(trim(s), ' ', '') as bigint)
-        when regexp_full_match(replace(trim(s), ' ', ''), '[+-]?\d+[.,]0*')
-            then try_cast(regexp_extract(replace(trim(s), ' ', ''), '^[+-]?\d+') as bigint)
+        when regexp_full_match(int_text(s), '[+-]?\d+')
+            then try_cast(int_text(s) as bigint)
+        when regexp_full_match(int_text(s), '[+-]?\d{1,3}(,\d{3})+')
+            then try_cast(replace(int_text(s), ',', '') as bigint)
+        when regexp_full_match(int_text(s), '[+-]?\d+[.,]0*')
+            then try_cast(regexp_extract(int_text(s), '^[+-]?\d+') as bigint)
     end
 );
 
@@ -102,4 +106,13 @@ create or replace macro negative(column_name, value) as (
 -- The reason for a row: the reader's own, else every check that failed, else NULL.
 create or replace macro reject_reason(parse_error, reasons) as (
     coalesce(parse_error, nullif(array_to_string(list_filter(reasons, lambda r: r is not null), '; '), ''))
+);
+
+-- A UTM value, or NULL for the placeholders trackers write when there is none.
+create or replace macro utm_value(s) as (
+    case
+        when lower(trim(s)) in ('', '(not set)', '(not provided)', '<не указано>', 'не указано')
+            then null
+        else trim(s)
+    end
 );

@@ -20,6 +20,7 @@ typed as (
         clean_text(t.admin_id) as admin_id,
         clean_text(t.branch_id) as branch_id,
         clean_text(t.tags) as tags,
+        parse_bool(t.vendor_lead_flag) as vendor_lead_flag,
         source_file,
         line,
         raw,
