@@ -11,10 +11,14 @@ What each mapping assumes is written beside it and in README "Vendor exports".
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import yaml
 
 from pipelines.entities import Entity
-from pipelines.readers import FileReport
+from pipelines.readers import FileReport, InputError, normalise_header
 from pipelines.settings import Settings
 
 Expressions = Callable[[Settings], dict[str, str]]
@@ -31,7 +35,8 @@ class VendorFormat:
     keep: str | None = None
     """SQL predicate: records of the file that are records of the entity."""
     skip_reason: str = ""
-    extra: dict[str, str] = field(default_factory=dict)
+    joins: str = ""
+    """SQL joined after the file (a lookup built from a sibling file)."""
 
 
 def _literal(value: object) -> str:
@@ -226,13 +231,101 @@ FORMATS: tuple[VendorFormat, ...] = (
         ),
         optional=("account_currency", "clicks", "impressions"),
     ),
+    # Open Dental dump tables (OpenDentBusiness/TableTypes), one CSV per table.
+    VendorFormat(
+        name="opendental_patient",
+        entity="patients",
+        signature=frozenset({"patnum", "wirelessphone", "hmphone"}),
+        columns=lambda s: {
+            "patient_id": "patnum",
+            "phone": "concat_ws(';', nullif(trim(wirelessphone), ''), nullif(trim(hmphone), ''), "
+            "nullif(trim(wkphone), ''))",
+            "sex": "case gender when '0' then 'M' when '1' then 'F' end",
+            "birth_date": "nullif(birthdate, '0001-01-01')",
+            "registered_at": "nullif(datefirstvisit, '0001-01-01')",
+            # TxtMsgOk: 0 unknown, 1 yes, 2 no; only an explicit yes is consent
+            "contact_consent": "case txtmsgok when '1' then 'true' else 'false' end",
+        },
+        optional=("wkphone", "gender", "birthdate", "datefirstvisit", "txtmsgok"),
+    ),
+    VendorFormat(
+        name="opendental_appointment",
+        entity="visits",
+        signature=frozenset({"aptnum", "patnum", "aptstatus", "aptdatetime"}),
+        columns=lambda s: {
+            "visit_id": "aptnum",
+            "patient_id": "patnum",
+            "doctor_id": "provnum",
+            "branch_id": "nullif(clinicnum, '0')",
+            "visit_at": "aptdatetime",
+            "service": "procdescript",
+            # AptStatus 1 Scheduled, 2 Complete, 3 UnschedList, 4 ASAP, 5 Broken
+            "status": "case aptstatus when '1' then 'scheduled' when '2' then 'completed' "
+            "when '3' then 'cancelled' when '4' then 'scheduled' when '5' then 'no_show' "
+            "else 'AptStatus ' || aptstatus end",
+            # the fees of its completed procedures (procedurelog.csv beside it); ProcFee is
+            # what was charged: Open Dental's payments are split by provider, not visit
+            "amount": "coalesce(_od_fees.fee, 0)",
+        },
+        optional=("provnum", "clinicnum", "procdescript"),
+        keep="aptstatus <> '6'",
+        skip_reason="planned appointments (AptStatus 6: a treatment plan, not a booking)",
+        joins="left join _od_fees on _od_fees.apt = aptnum",
+    ),
+    VendorFormat(
+        name="opendental_provider",
+        entity="doctors",
+        signature=frozenset({"provnum", "lname", "fname"}),
+        columns=lambda s: {
+            "doctor_id": "provnum",
+            "name": "trim(concat_ws(' ', fname, lname))",
+            "specialty": "specialty",
+            "branch_id": "null",
+        },
+        optional=("specialty",),
+    ),
 )
+
+LOOKUPS = {
+    # procedurelog.csv is not a record of any entity: it prices the appointments
+    "visits": (
+        "_od_fees",
+        frozenset({"procnum", "aptnum", "procfee", "procstatus"}),
+        "select aptnum as apt, sum(parse_money(procfee)) as fee from {table} "
+        "where procstatus in ('2', 'C') and aptnum not in ('', '0') group by aptnum",
+        "create or replace temp table _od_fees (apt varchar, fee decimal(18, 2))",
+    ),
+}
 
 
 def header_signatures(entity: Entity) -> tuple[frozenset[str], ...]:
-    """Header sets that mark a header line for this entity: its key, and each vendor's."""
+    """Header sets that mark a header line for this entity: its key, each vendor's, and
+    the lookup tables that may sit in its folder."""
     own = frozenset(c for c in entity.key if c in entity.columns) or frozenset(entity.columns[:1])
-    return (own, *(f.signature for f in FORMATS if f.entity == entity.name))
+    lookup = LOOKUPS.get(entity.name)
+    return (
+        own,
+        *(f.signature for f in FORMATS if f.entity == entity.name),
+        *((lookup[1],) if lookup else ()),
+    )
+
+
+def prepare_lookups(conn: duckdb.DuckDBPyConnection, entity: Entity) -> None:
+    """Empty lookup tables, so a format's join works when the sibling file is absent."""
+    if entity.name in LOOKUPS:
+        conn.execute(LOOKUPS[entity.name][3])
+
+
+def load_lookup(
+    conn: duckdb.DuckDBPyConnection, entity: Entity, table: str, headers: list[str]
+) -> bool:
+    """Build the entity's lookup from this file if it is one; True when it was."""
+    lookup = LOOKUPS.get(entity.name)
+    if lookup is None or not lookup[1] <= set(headers) or set(entity.key) <= set(headers):
+        return False
+    name, _, sql, _ = lookup
+    conn.execute(f"insert into {name} {sql.format(table=table)}")
+    return True
 
 
 def detect(entity: Entity, headers: list[str]) -> VendorFormat | None:
@@ -263,9 +356,73 @@ def canonical_select(
     if absent:
         nulls = ", ".join(f'null::varchar as "{c}"' for c in absent)
         padded = f"(select *, {nulls} from {table})"
+    padded = f"{padded} {vendor.joins}".strip()
     columns = ", ".join(f'({expressions.get(c, "null")})::varchar as "{c}"' for c in entity.columns)
     select = f"select {columns}, {meta} from {padded}"
     if vendor.keep is None:
         return select, None
     kept = f"_parse_error is not null or ({vendor.keep})"
     return f"{select} where {kept}", f"select count(*) from {padded} where not ({kept})"
+
+
+def find_mapping(path: Path) -> Path | None:
+    """`<export>.mapping.yaml` beside an export, else `_mapping.yaml` in its folder."""
+    for candidate in (path.with_name(path.stem + ".mapping.yaml"), path.parent / "_mapping.yaml"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def mapping_select(
+    entity: Entity,
+    table: str,
+    headers: list[str],
+    mapping_file: Path,
+    report: FileReport,
+) -> str:
+    """Canonical columns from an analyst's declarative mapping, for any other MIS.
+
+    ```yaml
+    columns:            # canonical column: the export's header (case and spacing ignored)
+      visit_id: Номер приёма
+      visit_at: Дата и время
+      status: Статус
+    values:             # optional: the export's codes → canonical values
+      status: {Завершён: completed, Отменён: cancelled, Неявка: no_show, Записан: scheduled}
+    formats:            # optional: strptime formats of date and date-time columns
+      visit_at: "%d.%m.%Y %H:%M"
+    ```
+    """
+    where = f"{mapping_file.name} (for {report.source_file})"
+    try:
+        spec = yaml.safe_load(mapping_file.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise InputError(f"{where}: not valid YAML ({exc})") from exc
+    columns = spec.get("columns") or {}
+    unknown = sorted(set(columns) - set(entity.columns))
+    if unknown:
+        raise InputError(f"{where}: {', '.join(unknown)} are not columns of {entity.name}")
+    sources: dict[str, str] = {}
+    for canonical, header in columns.items():
+        key = normalise_header(str(header))
+        if key not in headers:
+            raise InputError(f"{where}: the export has no column {header!r} (for {canonical})")
+        sources[canonical] = f'"{key}"'
+    for canonical, codes in (spec.get("values") or {}).items():
+        cases = " ".join(
+            f"when {_literal(str(code).strip().lower())} then {_literal(value)}"
+            for code, value in codes.items()
+        )
+        sources[canonical] = (
+            f"case lower(trim({sources[canonical]})) {cases} else {sources[canonical]} end"
+        )
+    for canonical, fmt in (spec.get("formats") or {}).items():
+        source = sources[canonical]
+        sources[canonical] = (
+            f"coalesce(strftime(try_strptime(trim({source}), {_literal(fmt)}), "
+            f"'%Y-%m-%d %H:%M:%S'), {source})"
+        )
+    report.format = f"mapping:{mapping_file.name}"
+    report.missing_columns = [c for c in entity.columns if c not in sources]
+    select = ", ".join(f'({sources.get(c, "null")})::varchar as "{c}"' for c in entity.columns)
+    return f"select {select}, _source_file, _line, _parse_error, _raw from {table}"

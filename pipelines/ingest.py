@@ -13,7 +13,14 @@ from pathlib import Path
 import duckdb
 
 from pipelines.entities import Entity
-from pipelines.formats import canonical_select, header_signatures
+from pipelines.formats import (
+    canonical_select,
+    find_mapping,
+    header_signatures,
+    load_lookup,
+    mapping_select,
+    prepare_lookups,
+)
 from pipelines.phones import e164_map, phone_map
 from pipelines.readers import (
     SUPPORTED_SUFFIXES,
@@ -79,18 +86,7 @@ def load_entity(conn: duckdb.DuckDBPyConnection, settings: Settings, entity: Ent
     if not input_dir.is_dir():
         raise InputError(f"input folder {input_dir} does not exist")
     report = LoadReport(entity=entity.name)
-    selects: list[str] = []
-    signatures = header_signatures(entity)
-    for number, path in enumerate(entity_files(input_dir, entity)):
-        source_file = path.relative_to(input_dir).as_posix()
-        table = f"_file_{number}"
-        file_report, headers = read_into(conn, path, source_file, table, signatures)
-        select, skipped = canonical_select(entity, table, headers, settings, file_report)
-        if skipped:
-            file_report.skipped_rows = conn.execute(skipped).fetchall()[0][0]
-            file_report.rows -= file_report.skipped_rows
-        report.files.append(file_report)
-        selects.append(select)
+    selects = _read_files(conn, settings, entity, report)
     empty = ", ".join(f'null::varchar as "{c}"' for c in entity.columns)
     selects = selects or [
         f"select {empty}, null::varchar as _source_file, null::bigint as _line, "
@@ -130,6 +126,39 @@ def load_entity(conn: duckdb.DuckDBPyConnection, settings: Settings, entity: Ent
         drop_file_tables(conn, f"_file_{number}")
     _record_files(conn, report)
     return report
+
+
+def _read_files(
+    conn: duckdb.DuckDBPyConnection, settings: Settings, entity: Entity, report: LoadReport
+) -> list[str]:
+    """Read each export file; the selects that give its records in canonical form.
+
+    A file is mapped by an analyst's mapping file when one is beside it, else by the
+    vendor format its headers show, else by canonical column names. A lookup file (Open
+    Dental's procedurelog) feeds its sibling's mapping and holds no records itself.
+    """
+    selects: list[str] = []
+    signatures = header_signatures(entity)
+    prepare_lookups(conn, entity)
+    for number, path in enumerate(entity_files(settings.input_dir, entity)):
+        source_file = path.relative_to(settings.input_dir).as_posix()
+        table = f"_file_{number}"
+        file_report, headers = read_into(conn, path, source_file, table, signatures)
+        report.files.append(file_report)
+        if load_lookup(conn, entity, table, headers):
+            file_report.format = "lookup"
+            file_report.rows = 0
+            continue
+        mapping = find_mapping(path)
+        if mapping is not None:
+            selects.append(mapping_select(entity, table, headers, mapping, file_report))
+            continue
+        select, skipped = canonical_select(entity, table, headers, settings, file_report)
+        if skipped:
+            file_report.skipped_rows = conn.execute(skipped).fetchall()[0][0]
+            file_report.rows -= file_report.skipped_rows
+        selects.append(select)
+    return selects
 
 
 def _distinct(conn: duckdb.DuckDBPyConnection, column: str) -> list[str | None]:

@@ -7,10 +7,13 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import duckdb
+import pytest
 
-from pipelines.entities import AD_SPEND, CALLS
+from pipelines.entities import AD_SPEND, CALLS, DOCTORS, PATIENTS
+from pipelines.entities import VISITS as VISITS_ENTITY
 from pipelines.ingest import load_entity
 from pipelines.phones import keyed_hash
+from pipelines.readers import InputError
 from pipelines.settings import Settings, load_settings
 from pipelines.staging import run_staging_model
 from tests.conftest import SECRET, write
@@ -262,3 +265,109 @@ def test_the_same_call_in_two_formats_is_one_record(conn, settings: Settings) ->
     load_entity(conn, settings, CALLS)
     counts = run_staging_model(conn, CALLS)
     assert (counts.rows_read, counts.rows_loaded, counts.rows_duplicate) == (2, 1, 1)
+
+
+def test_open_dental_dump(conn, settings: Settings) -> None:
+    root = settings.input_dir
+    write(
+        root / "patients" / "patient.csv",
+        "PatNum,LName,FName,Gender,Birthdate,HmPhone,WkPhone,WirelessPhone,TxtMsgOk,"
+        "DateFirstVisit\n"
+        "11,Иванова,Мария,1,1985-04-02,(495) 123-45-67,,8 916 123 45 67,1,2025-03-05\n"
+        "12,Петров,Олег,0,0001-01-01,,,,2,0001-01-01\n",
+    )
+    write(
+        root / "doctors" / "provider.csv",
+        "ProvNum,Abbr,LName,FName,Specialty\n7,DOC1,Смирнова,Анна,therapist\n",
+    )
+    write(
+        root / "visits" / "appointment.csv",
+        "AptNum,PatNum,AptStatus,AptDateTime,ProvNum,ClinicNum,ProcDescript\n"
+        "101,11,2,2025-03-05 10:00:00,7,1,Осмотр\n"
+        "102,11,1,2025-04-01 10:00:00,7,1,Лечение\n"
+        "103,12,5,2025-03-06 12:00:00,7,0,\n"
+        "104,12,6,0001-01-01 00:00:00,7,0,План\n",
+    )
+    # fees of completed procedures (status 2 or C) price the appointment: 101 = 1500 + 700;
+    # the treatment-planned (1) procedure of 102 costs nothing yet
+    write(
+        root / "visits" / "procedurelog.csv",
+        "ProcNum,PatNum,AptNum,ProcStatus,ProcFee,ProcDate,ProvNum\n"
+        "1,11,101,2,1500.00,2025-03-05,7\n2,11,101,C,700.00,2025-03-05,7\n"
+        "3,11,102,1,9000.00,2025-04-01,7\n",
+    )
+    for entity in (PATIENTS, DOCTORS, VISITS_ENTITY):
+        load_entity(conn, settings, entity)
+        run_staging_model(conn, entity)
+    assert conn.execute(
+        "select visit_id, patient_id, doctor_id, branch_id, status, amount::varchar "
+        "from stg_mis__visits order by visit_id"
+    ).fetchall() == [
+        ("101", "11", "7", "1", "completed", "2200.00"),
+        ("102", "11", "7", "1", "scheduled", "0.00"),
+        ("103", "12", "7", None, "no_show", "0.00"),
+    ]
+    assert conn.execute(
+        "select format, rows, skipped_rows from ingest_files where entity = 'visits' order by 1"
+    ).fetchall() == [("lookup", 0, 0), ("opendental_appointment", 3, 1)]
+    key = SECRET.encode()
+    assert conn.execute(
+        "select patient_id, phone_hashes, sex, birth_date, contact_consent "
+        "from stg_mis__patients order by 1"
+    ).fetchall() == [
+        (
+            "11",
+            sorted([keyed_hash("+79161234567", key), keyed_hash("+74951234567", key)]),
+            "F",
+            date(1985, 4, 2),
+            True,
+        ),
+        ("12", [], "M", None, False),
+    ]
+    assert conn.execute("select doctor_id, name from stg_mis__doctors").fetchall() == [
+        ("7", "Анна Смирнова")
+    ]
+
+
+def test_yaml_mapping_for_any_other_mis(conn, settings: Settings) -> None:
+    folder = settings.input_dir / "visits"
+    write(
+        folder / "export.csv",
+        "Номер приёма;Пациент;Врач;Дата и время;Статус;Оплачено\n"
+        "A-1;P1;D1;05.03.2025 10:30;Завершён;1 500,00\n"
+        "A-2;P1;D1;06.03.2025 11:00;Неявка;\n"
+        "A-3;P2;D1;07.03.2025 12:00;Перенесён;0\n",
+        encoding="cp1251",
+    )
+    write(
+        folder / "export.mapping.yaml",
+        "columns:\n  visit_id: Номер приёма\n  patient_id: Пациент\n  doctor_id: Врач\n"
+        "  visit_at: Дата и время\n  status: Статус\n  amount: Оплачено\n"
+        "values:\n  status: {Завершён: completed, Неявка: no_show, Отменён: cancelled}\n"
+        'formats:\n  visit_at: "%d.%m.%Y %H:%M"\n',
+    )
+    load_entity(conn, settings, VISITS_ENTITY)
+    counts = run_staging_model(conn, VISITS_ENTITY)
+    assert (counts.rows_loaded, counts.rows_quarantined) == (2, 1)
+    assert conn.execute(
+        "select visit_id, visit_at, status, amount::varchar from stg_mis__visits order by 1"
+    ).fetchall() == [
+        ("A-1", datetime(2025, 3, 5, 7, 30, tzinfo=UTC), "completed", "1500.00"),
+        ("A-2", datetime(2025, 3, 6, 8, 0, tzinfo=UTC), "no_show", "0.00"),
+    ]
+    # an unmapped code is quarantined, named as the export wrote it
+    assert conn.execute("select line, reason from quarantine").fetchall() == [
+        (4, "status 'Перенесён' is not one of completed, cancelled, no_show, scheduled")
+    ]
+
+
+def test_yaml_mapping_errors_name_the_file(conn, settings: Settings) -> None:
+    folder = settings.input_dir / "visits"
+    write(folder / "export.csv", "Номер;Дата\n1;2025-03-05\n")
+    write(folder / "_mapping.yaml", "columns:\n  visit_id: Номер\n  visit_at: Дата приёма\n")
+    with pytest.raises(
+        InputError,
+        match=r"_mapping.yaml \(for visits/export.csv\): the export "
+        r"has no column 'Дата приёма' \(for visit_at\)",
+    ):
+        load_entity(conn, settings, VISITS_ENTITY)
