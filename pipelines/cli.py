@@ -23,6 +23,13 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--scale", type=float, default=1.0)
     demo.add_argument("--settings", type=Path)
+    demo.add_argument(
+        "--format",
+        choices=("canonical", "vendor"),
+        default="canonical",
+        dest="form",
+        help="canonical CSV, or the vendors' own export forms (Calltouch, CallRail, ...)",
+    )
 
     build = sub.add_parser("build", help="build the warehouse from an input folder")
     build.add_argument("--input", type=Path)
@@ -44,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "demo-data":
-            return _demo_data(args.out, args.seed, args.scale, _settings(args.settings))
+            return _demo_data(args.out, args.seed, args.scale, _settings(args.settings), args.form)
         if args.command == "build":
             return _build(args.settings, args.input, args.warehouse)
         if args.command == "dashboard":
@@ -66,10 +73,12 @@ def _settings(path: Path | None, warehouse: Path | None = None) -> Settings:
     return load_settings(path, **overrides)
 
 
-def _demo_data(out: Path, seed: int, scale: float, settings: Settings) -> int:
+def _demo_data(
+    out: Path, seed: int, scale: float, settings: Settings, form: str = "canonical"
+) -> int:
     from pipelines.demo_data import write_demo  # noqa: PLC0415  (numpy only when asked)
 
-    summary = write_demo(out, seed=seed, scale=scale, settings=settings)
+    summary = write_demo(out, seed=seed, scale=scale, settings=settings, form=form)
     print(summary)
     if ensure_secret_file(settings.hash_secret_file):
         print(

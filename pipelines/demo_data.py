@@ -18,6 +18,7 @@ seconds, not hours. What it contains, on purpose:
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -25,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from pipelines.demo_vendor import write_vendor_forms
 from pipelines.entities import VISITS
 from pipelines.settings import Settings
 
@@ -104,10 +106,26 @@ SERVICES = {
 }
 
 
-def write_demo(out: Path, *, seed: int = 7, scale: float = 1.0, settings: Settings) -> str:
-    """Write the demo input folder; returns a one-line summary of what it holds."""
+FORMS = ("canonical", "vendor")
+
+
+def write_demo(
+    out: Path, *, seed: int = 7, scale: float = 1.0, settings: Settings, form: str = "canonical"
+) -> str:
+    """Write the demo input folder; returns a one-line summary of what it holds.
+
+    `form="vendor"` writes the same facts as Calltouch, CallRail, Google Ads, Yandex
+    Direct and Open Dental exports (pipelines/demo_vendor.py).
+    """
     if scale <= 0:
         raise ValueError("scale must be positive")
+    if form not in FORMS:
+        raise ValueError(f"form must be one of {', '.join(FORMS)}")
+    if form == "vendor":
+        with tempfile.TemporaryDirectory(prefix="clinic-demo-") as tmp:
+            summary = write_demo(Path(tmp), seed=seed, scale=scale, settings=settings)
+            write_vendor_forms(Path(tmp), out, settings)
+        return summary.replace(tmp, str(out)) + ", in vendor export forms"
     rng = np.random.default_rng(seed)
     gen = _Generator(rng, scale)
     gen.run()

@@ -371,3 +371,67 @@ def test_yaml_mapping_errors_name_the_file(conn, settings: Settings) -> None:
         r"has no column 'Дата приёма' \(for visit_at\)",
     ):
         load_entity(conn, settings, VISITS_ENTITY)
+
+
+MARTS = (
+    "fct_leads",
+    "fct_primary_patients",
+    "fct_channel_daily",
+    "mart_channel_weekly",
+    "mart_admin_conversion",
+    "mart_doctor_clv",
+    "mart_missed_calls",
+    "mart_reactivation",
+)
+
+
+def test_vendor_forms_build_identical_marts(demo_warehouse, tmp_path) -> None:
+    """The demo written as Calltouch, CallRail, Google Ads, Yandex Direct and Open Dental
+    exports builds the very marts of the canonical demo (same seed, same scale)."""
+    from pipelines.build import run_build  # noqa: PLC0415  (loads the Dagster definitions)
+    from pipelines.demo_data import write_demo  # noqa: PLC0415
+
+    canonical_settings, canonical = demo_warehouse
+    settings = Settings(
+        input_dir=tmp_path / "vendor",
+        warehouse_path=tmp_path / "w.duckdb",
+        hash_secret=canonical_settings.hash_secret,
+    )
+    write_demo(settings.input_dir, seed=3, scale=0.3, settings=settings, form="vendor")
+    formats = {p.name.split("_")[0] for p in settings.input_dir.rglob("*") if p.is_file()}
+    assert {
+        "calltouch",
+        "callrail",
+        "google",
+        "yandex",
+        "appointment.csv",
+        "procedurelog.csv",
+        "patient.csv",
+        "provider.csv",
+    } <= formats
+    run_build(settings)
+    with duckdb.connect() as conn:
+        conn.execute(f"attach '{canonical}' as c (read_only)")
+        conn.execute(f"attach '{settings.warehouse_path}' as v (read_only)")
+        for table in MARTS:
+            rows = conn.execute(f"select count(*) from c.{table}").fetchall()[0][0]
+            assert rows > 0, table
+            for a, b in (("c", "v"), ("v", "c")):
+                differ = conn.execute(
+                    f"select count(*) from (select * from {a}.{table} "
+                    f"except all select * from {b}.{table})"
+                ).fetchall()[0][0]
+                assert differ == 0, f"{table}: {differ} rows of {a} not in {b}"
+        formats_used = {
+            r[0] for r in conn.execute("select distinct format from v.ingest_files").fetchall()
+        }
+    assert {
+        "calltouch",
+        "callrail",
+        "google_ads",
+        "yandex_direct",
+        "opendental_patient",
+        "opendental_appointment",
+        "opendental_provider",
+        "lookup",
+    } <= formats_used
