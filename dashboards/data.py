@@ -184,3 +184,7 @@ def quarantine_rows(version: Version) -> pl.DataFrame:
         "order by entity, source_file, line",
         version,
     )
+
+
+def vendor_lead_agreement(version: Version) -> pl.DataFrame:
+    return query("select * from mart_vendor_lead_agreement", version)

@@ -53,8 +53,38 @@ def _local_time(column: str, timezone: str) -> pl.Expr:
     return pl.coalesce(with_offset.dt.replace_time_zone(None), naive)
 
 
+TRACKER_TARGET_S = 20
+"""The tracker account's own target-call threshold: trackers set it per account, and it
+need not be ours, which is why its flags and our leads differ."""
+
+
+def _tracker_flags(paths: list[Path], timezone: str) -> dict[str, bool]:
+    """call_id → the tracker's 'unique target call' flag: the first call ever from the
+    number (by its last ten digits), answered and at least TRACKER_TARGET_S long."""
+    calls = (
+        pl.concat([_read(p) for p in paths])
+        .unique(subset="call_id", keep="first")
+        .with_columns(
+            local=_local_time("started_at", timezone),
+            number=pl.col("caller_phone").str.replace_all(r"\D", "").str.slice(-10),
+        )
+        .filter(pl.col("local").is_not_null() & (pl.col("number").str.len_chars() == 10))
+        .sort("local")
+    )
+    first = calls.unique(subset="number", keep="first")
+    flagged = first.filter(
+        (pl.col("answered") == "true")
+        & (pl.col("duration_s").cast(pl.Int64, strict=False) >= TRACKER_TARGET_S)
+    )
+    flags = dict.fromkeys(calls["call_id"].to_list(), False)
+    flags.update(dict.fromkeys(flagged["call_id"].to_list(), True))
+    return flags
+
+
 def _calls(canonical: Path, folder: Path, timezone: str) -> None:
-    for path in sorted((canonical / "calls").glob("*.csv")):
+    paths = sorted((canonical / "calls").glob("*.csv"))
+    flags = _tracker_flags(paths, timezone)
+    for path in paths:
         frame = _read(path).with_columns(local=_local_time("started_at", timezone))
         frame = frame.with_columns(
             iso=pl.col("local")
@@ -81,6 +111,7 @@ def _calls(canonical: Path, folder: Path, timezone: str) -> None:
                 "utmCampaign": r["campaign"] or "<не указано>",
                 "manager": r["admin_id"],
                 "siteName": r["branch_id"],
+                "uniqTargetCall": flags.get(r["call_id"]),
                 "callTags": [{"category": "demo", "type": "auto", "names": [r["tags"]]}]
                 if r["tags"]
                 else [],
@@ -127,6 +158,7 @@ def _calls(canonical: Path, folder: Path, timezone: str) -> None:
                 "utm_campaign": r["campaign"] or "(not set)",
                 "agent_email": r["admin_id"],
                 "company_name": r["branch_id"],
+                "first_call": flags.get(r["call_id"]),
                 "tags": [r["tags"]] if r["tags"] else [],
             }
             for r in records_b2.iter_rows(named=True)

@@ -94,7 +94,10 @@ def test_reactivation_filter_and_download(page, warehouse: Path) -> None:
     page.get_by_test_id("stMultiSelect").click()
     page.get_by_role("option", name=doctor).click()
     page.keyboard.press("Escape")
-    page.get_by_test_id("stMetricValue").filter(has_text=str(expected)).wait_for(timeout=30_000)
+    # exact text: "8" must not be satisfied by the unfiltered "81"
+    page.get_by_test_id("stMetricValue").get_by_text(str(expected), exact=True).wait_for(
+        timeout=30_000
+    )
     with page.expect_download() as download_info:
         page.get_by_role("button", name="Download the list (CSV)").click()
     rows = list(csv.DictReader(io.StringIO(Path(download_info.value.path()).read_text())))

@@ -422,6 +422,21 @@ def test_vendor_forms_build_identical_marts(demo_warehouse, tmp_path) -> None:
                     f"except all select * from {b}.{table})"
                 ).fetchall()[0][0]
                 assert differ == 0, f"{table}: {differ} rows of {a} not in {b}"
+        # the trackers' own flags against our leads: every flagged call is accounted for
+        flagged = conn.execute(
+            "select count(*) from v.int_calls where vendor_lead_flag"
+        ).fetchall()[0][0]
+        verdicts = dict(
+            conn.execute(
+                "select our_verdict, calls from v.mart_vendor_lead_agreement "
+                "where tracker = 'flagged by the tracker'"
+            ).fetchall()
+        )
+        assert flagged > 100 and sum(verdicts.values()) == flagged
+        agreeing = conn.execute(
+            "select count(*) from v.int_leads where vendor_lead_flag"
+        ).fetchall()[0][0]
+        assert verdicts["a lead for us too"] == agreeing
         formats_used = {
             r[0] for r in conn.execute("select distinct format from v.ingest_files").fetchall()
         }

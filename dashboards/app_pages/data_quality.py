@@ -26,3 +26,12 @@ else:
         file_name="quarantine.csv",
         mime="text/csv",
     )
+
+agreement = data.vendor_lead_agreement(version)
+if not agreement.is_empty():
+    st.subheader("Our leads against the call tracker's")
+    st.caption(
+        "Trackers flag their own 'unique target' calls (Calltouch `uniqTargetCall`, CallRail "
+        "`first_call`); we compute leads ourselves (METRICS.md). Where they differ, and why."
+    )
+    st.dataframe(agreement, hide_index=True, width="stretch")

@@ -41,7 +41,8 @@ final as (
             and localised.duration_s >= localised.target_call_min_duration_s as is_target,
         channels.channel,
         coalesce(operators.admin_id, localised.admin_id) as admin_id,
-        localised.branch_id
+        localised.branch_id,
+        localised.vendor_lead_flag
     from localised
     left join channels using (source, medium, campaign)
     left join operators on operators.operator = lower(localised.admin_id)
