@@ -297,6 +297,14 @@ def _read_csv_exact(
             )
             report.rows += 1
             report.malformed += not ok
+    _rows_table(conn, data, headers, table)
+    return headers
+
+
+def _rows_table(
+    conn: duckdb.DuckDBPyConnection, data: dict[str, list], headers: list[str], table: str
+) -> None:
+    """Column lists gathered row by row (text fields, then the meta columns) → `table`."""
     schema = {
         **dict.fromkeys(headers, pl.String),
         "_source_file": pl.String,
@@ -305,7 +313,6 @@ def _read_csv_exact(
         "_raw": pl.String,
     }
     _frame_table(conn, pl.DataFrame(data, schema=schema), table)
-    return headers
 
 
 def _frame_table(conn: duckdb.DuckDBPyConnection, frame: pl.DataFrame, table: str) -> None:
@@ -402,14 +409,7 @@ def _read_json(
         data["_raw"].append(None if ok else redact_phone_like(str(record))[:200])
         report.malformed += not ok
     report.rows = len(records)
-    schema = {
-        **dict.fromkeys(headers, pl.String),
-        "_source_file": pl.String,
-        "_line": pl.Int64,
-        "_parse_error": pl.String,
-        "_raw": pl.String,
-    }
-    _frame_table(conn, pl.DataFrame(data, schema=schema), table)
+    _rows_table(conn, data, headers, table)
     return headers
 
 
