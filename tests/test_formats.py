@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import duckdb
+import polars as pl
 import pytest
 
 from pipelines.entities import AD_SPEND, CALLS, DOCTORS, PATIENTS
@@ -450,3 +451,30 @@ def test_vendor_forms_build_identical_marts(demo_warehouse, tmp_path) -> None:
         "opendental_provider",
         "lookup",
     } <= formats_used
+
+
+def test_callrail_csv_and_calltouch_xlsx(conn, settings: Settings) -> None:
+    folder = settings.input_dir / "calls"
+    write(
+        folder / "callrail.csv",
+        "id,start_time,customer_phone_number,tracking_phone_number,answered,duration,"
+        "direction,utm_source,utm_medium,utm_campaign,agent_email,first_call\n"
+        "CAL9,2025-03-03T10:15:00+03:00,+79161112233,+74951000110,true,40,inbound,"
+        "google,cpc,brand,a@clinic.ru,true\n"
+        "CAL10,2025-03-03T10:20:00+03:00,+79161112244,,false,0,outbound,,,,,false\n",
+    )
+    pl.DataFrame([{k: v for k, v in CALLTOUCH_RECORD.items() if k != "callTags"}]).write_excel(
+        folder / "calltouch.xlsx"
+    )
+    load_entity(conn, settings, CALLS)
+    run_staging_model(conn, CALLS)
+    got = calls(conn)
+    assert set(got) == {"CAL9", "4401"}
+    assert got["CAL9"]["started_at"] == datetime(2025, 3, 3, 7, 15, tzinfo=UTC)
+    assert got["4401"]["started_at"] == datetime(2025, 3, 3, 7, 15, tzinfo=UTC)
+    assert conn.execute(
+        "select source_file, format, rows, skipped_rows from ingest_files order by 1"
+    ).fetchall() == [
+        ("calls/callrail.csv", "callrail", 1, 1),
+        ("calls/calltouch.xlsx", "calltouch", 1, 0),
+    ]
