@@ -188,3 +188,12 @@ def quarantine_rows(version: Version) -> pl.DataFrame:
 
 def vendor_lead_agreement(version: Version) -> pl.DataFrame:
     return query("select * from mart_vendor_lead_agreement", version)
+
+
+def ingest_files(version: Version) -> pl.DataFrame:
+    return query(
+        "select entity, source_file, format, rows, malformed, skipped_lines, skipped_rows, "
+        "skip_reason, reader, encoding, missing_columns from ingest_files "
+        "order by entity, source_file",
+        version,
+    )

@@ -362,6 +362,7 @@ def canonical_select(
     if vendor.keep is None:
         return select, None
     kept = f"_parse_error is not null or ({vendor.keep})"
+    report.skip_reason = vendor.skip_reason
     return f"{select} where {kept}", f"select count(*) from {padded} where not ({kept})"
 
 

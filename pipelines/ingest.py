@@ -205,7 +205,8 @@ def _record_files(conn: duckdb.DuckDBPyConnection, report: LoadReport) -> None:
         """
         create table if not exists ingest_files (
             entity varchar, source_file varchar, format varchar, rows bigint,
-            malformed bigint, skipped_lines bigint, skipped_rows bigint, reader varchar,
+            malformed bigint, skipped_lines bigint, skipped_rows bigint, skip_reason varchar,
+            reader varchar,
             encoding varchar, missing_columns varchar[], ignored_columns varchar[],
             loaded_at timestamptz)
         """
@@ -213,7 +214,7 @@ def _record_files(conn: duckdb.DuckDBPyConnection, report: LoadReport) -> None:
     conn.execute("delete from ingest_files where entity = ?", [report.entity])
     for f in report.files:
         conn.execute(
-            "insert into ingest_files values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
+            "insert into ingest_files values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
             [
                 report.entity,
                 f.source_file,
@@ -222,6 +223,7 @@ def _record_files(conn: duckdb.DuckDBPyConnection, report: LoadReport) -> None:
                 f.malformed,
                 f.skipped_lines,
                 f.skipped_rows,
+                f.skip_reason or None,
                 f.reader,
                 f.encoding,
                 f.missing_columns,

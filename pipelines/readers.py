@@ -53,6 +53,7 @@ class FileReport:
     """Title, date-range and total lines around the table: not records."""
     skipped_rows: int = 0
     """Records of the file that are not records of the entity (an outbound call)."""
+    skip_reason: str = ""
 
 
 def normalise_header(name: str) -> str:

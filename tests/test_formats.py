@@ -18,6 +18,7 @@ from pipelines.readers import InputError
 from pipelines.settings import Settings, load_settings
 from pipelines.staging import run_staging_model
 from tests.conftest import SECRET, write
+from tests.test_demo_and_privacy import assert_no_phone_in, input_phone_digits
 
 CALLTOUCH_RECORD = {
     "callId": 4401,
@@ -451,6 +452,9 @@ def test_vendor_forms_build_identical_marts(demo_warehouse, tmp_path) -> None:
         "opendental_provider",
         "lookup",
     } <= formats_used
+    # JSON, cp1251 CSV and the Open Dental dump hold the same phones: none reaches a table
+    phones = input_phone_digits(canonical_settings.input_dir)
+    assert assert_no_phone_in(settings.warehouse_path, phones) > 10_000
 
 
 def test_callrail_csv_and_calltouch_xlsx(conn, settings: Settings) -> None:

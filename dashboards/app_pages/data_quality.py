@@ -27,6 +27,14 @@ else:
         mime="text/csv",
     )
 
+st.subheader("Files read")
+st.caption(
+    "How each export was recognised (canonical, a vendor's format, a mapping file or a "
+    "lookup), lines around the table that are not records (titles, totals), and records "
+    "that are not the entity's (e.g. outbound calls)."
+)
+st.dataframe(data.ingest_files(version), hide_index=True, width="stretch")
+
 agreement = data.vendor_lead_agreement(version)
 if not agreement.is_empty():
     st.subheader("Our leads against the call tracker's")
