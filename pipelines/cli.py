@@ -110,7 +110,13 @@ def _dashboard(settings: Settings, settings_file: Path | None, host: str, port: 
     env = dict(os.environ, CLINIC_WAREHOUSE_PATH=str(settings.warehouse_path.resolve()))
     if settings_file:
         env["CLINIC_SETTINGS_FILE"] = str(settings_file.resolve())
-    command = [
+    print(f"dashboard on http://{host}:{port} (Ctrl+C stops it)")
+    return subprocess.call(streamlit_command(host, port), env=env)
+
+
+def streamlit_command(host: str, port: int) -> list[str]:
+    """`streamlit run` of the dashboard: headless, no usage statistics, bound to `host`."""
+    return [
         sys.executable,
         "-m",
         "streamlit",
@@ -125,8 +131,6 @@ def _dashboard(settings: Settings, settings_file: Path | None, host: str, port: 
         "--browser.gatherUsageStats",
         "false",
     ]
-    print(f"dashboard on http://{host}:{port} (Ctrl+C stops it)")
-    return subprocess.call(command, env=env)
 
 
 if __name__ == "__main__":

@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from pipelines.cli import streamlit_command
 
 CHROMIUM = os.environ.get("CLINIC_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -23,7 +24,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-APP = Path(__file__).resolve().parent.parent / "dashboards" / "streamlit_app.py"
 PAGES = {
     "Overview": "",
     "Channels": "channels",
@@ -45,21 +45,7 @@ def streamlit_server(warehouse: Path, env: dict[str, str] | None = None) -> Iter
     """`streamlit run` on a free loopback port; yields the base URL, stops it on exit."""
     port = free_port()
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(APP),
-            "--server.address",
-            "127.0.0.1",
-            "--server.port",
-            str(port),
-            "--server.headless",
-            "true",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
+        streamlit_command("127.0.0.1", port),
         env={**os.environ, "CLINIC_WAREHOUSE_PATH": str(warehouse), **(env or {})},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
