@@ -58,22 +58,34 @@ def branches(version: Version) -> list[str]:
 
 
 def weekly_totals(version: Version) -> pl.DataFrame:
-    """All channels together, per ISO week: the Overview's figures."""
+    """All channels together, per ISO week: the Overview's figures. The ratios are the
+    warehouse's own `cost_per` and `romi` macros, as in the channel marts; cost per primary
+    and ROMI count the patients leads brought (not walk-ins)."""
     return query(
         """
+        with weekly as (
+            select
+                date_trunc('week', day)::date as week_start,
+                sum(spend) as spend,
+                sum(calls)::bigint as calls,
+                sum(missed_calls)::bigint as missed_calls,
+                sum(leads)::bigint as leads,
+                sum(primary_patients)::bigint as primary_patients,
+                sum(primary_patients) filter (where channel <> 'No call')::bigint
+                    as converted_leads,
+                sum(revenue_to_date) filter (where channel <> 'No call') as lead_revenue
+            from fct_channel_daily
+            group by 1
+        )
+
         select
-            date_trunc('week', day)::date as week_start,
-            sum(spend) as spend,
-            sum(calls)::bigint as calls,
-            sum(missed_calls)::bigint as missed_calls,
-            sum(leads)::bigint as leads,
-            sum(primary_patients)::bigint as primary_patients,
-            sum(primary_patients) filter (where channel <> 'No call')::bigint
-                as converted_leads,
-            sum(revenue_to_date) filter (where channel <> 'No call') as lead_revenue
-        from fct_channel_daily
-        group by 1
-        order by 1
+            *,
+            cost_per(spend, leads) as cost_per_lead,
+            cost_per(spend, converted_leads) as cost_per_primary,
+            romi(lead_revenue, spend) as romi,
+            missed_calls / nullif(calls, 0) as missed_rate
+        from weekly
+        order by week_start
         """,
         version,
     )

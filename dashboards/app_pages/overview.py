@@ -12,15 +12,7 @@ info = data.build_info(version)
 currency = info["currency"]
 st.title("Overview")
 
-weeks = data.weekly_totals(version).with_columns(
-    cost_per_lead=pl.col("spend") / pl.when(pl.col("leads") > 0).then(pl.col("leads")),
-    cost_per_primary=pl.col("spend")
-    / pl.when(pl.col("converted_leads") > 0).then(pl.col("converted_leads")),
-    romi=(pl.col("lead_revenue") - pl.col("spend"))
-    / pl.when(pl.col("spend") > 0).then(pl.col("spend")),
-    missed_rate=pl.col("missed_calls") / pl.when(pl.col("calls") > 0).then(pl.col("calls")),
-)
-weeks = fmt.to_float(weeks)
+weeks = fmt.to_float(data.weekly_totals(version))
 this_week = info["as_of"] - timedelta(days=info["as_of"].weekday())
 current = weeks.filter(pl.col("week_start") == this_week)
 previous = weeks.filter(pl.col("week_start") == this_week - timedelta(weeks=1))
