@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -49,18 +47,6 @@ def prepare_session(conn: duckdb.DuckDBPyConnection, settings: Settings) -> None
         conn.execute(macro_file.read_text(encoding="utf-8"))
 
 
-@contextmanager
-def connect(path: Path, settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A prepared read-write connection to the build file, closed on exit."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = duckdb.connect(str(path))
-    try:
-        prepare_session(conn, settings)
-        yield conn
-    finally:
-        conn.close()
-
-
 def publish(build_path: Path, warehouse_path: Path) -> None:
     """Copy the finished build beside the warehouse, then rename it into place.
 
@@ -91,9 +77,3 @@ def checkpoint(build_path: Path) -> None:
         conn.execute("checkpoint")
     finally:
         conn.close()
-
-
-def open_read_only(warehouse_path: Path) -> duckdb.DuckDBPyConnection:
-    if not warehouse_path.is_file():
-        raise FileNotFoundError(f"no warehouse at {warehouse_path}")
-    return duckdb.connect(str(warehouse_path), read_only=True)

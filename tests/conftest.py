@@ -15,7 +15,7 @@ from pipelines.ingest import load_entity
 from pipelines.settings import Settings, load_settings
 from pipelines.sql_models import discover, materialize, run_order
 from pipelines.staging import run_staging_model
-from pipelines.warehouse import connect, prepare_session
+from pipelines.warehouse import prepare_session
 
 SECRET = "test-secret-not-for-production"
 
@@ -63,8 +63,10 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def conn(tmp_path: Path, settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
-    with connect(tmp_path / "build.duckdb", settings) as connection:
-        yield connection
+    connection = duckdb.connect(str(tmp_path / "build.duckdb"))
+    prepare_session(connection, settings)
+    yield connection
+    connection.close()
 
 
 @pytest.fixture(autouse=True)
