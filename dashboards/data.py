@@ -60,29 +60,37 @@ def branches(version: Version) -> list[str]:
 def weekly_totals(version: Version) -> pl.DataFrame:
     """All channels together, per ISO week: the Overview's figures. The ratios are the
     warehouse's own `cost_per` and `romi` macros, as in the channel marts; cost per primary
-    and ROMI count the patients leads brought (not walk-ins)."""
+    and ROMI count the patients leads brought (not walk-ins). Unknown is not zero: spend
+    and the ratios are over the channels whose spend that week is known, and the others
+    are named in `unknown_spend` (the page says so) instead of counting as free."""
     return query(
         """
         with weekly as (
             select
-                date_trunc('week', day)::date as week_start,
+                week_start,
                 sum(spend) as spend,
                 sum(calls)::bigint as calls,
                 sum(missed_calls)::bigint as missed_calls,
                 sum(leads)::bigint as leads,
                 sum(primary_patients)::bigint as primary_patients,
-                sum(primary_patients) filter (where channel <> 'No call')::bigint
-                    as converted_leads,
-                sum(revenue_to_date) filter (where channel <> 'No call') as lead_revenue
-            from fct_channel_daily
+                sum(leads) filter (where spend is not null)::bigint as priced_leads,
+                sum(primary_patients) filter (
+                    where spend is not null and channel <> 'No call'
+                )::bigint as priced_primary,
+                sum(revenue_to_date) filter (where spend is not null and channel <> 'No call')
+                    as priced_revenue,
+                string_agg(channel, ', ' order by channel) filter (
+                    where spend is null and channel <> 'No call'
+                ) as unknown_spend
+            from mart_channel_weekly
             group by 1
         )
 
         select
             *,
-            cost_per(spend, leads) as cost_per_lead,
-            cost_per(spend, converted_leads) as cost_per_primary,
-            romi(lead_revenue, spend) as romi,
+            cost_per(spend, priced_leads) as cost_per_lead,
+            cost_per(spend, priced_primary) as cost_per_primary,
+            romi(priced_revenue, spend) as romi,
             missed_calls / nullif(calls, 0) as missed_rate
         from weekly
         order by week_start
@@ -181,7 +189,7 @@ def quarantine_summary(version: Version) -> pl.DataFrame:
                 else reason
             end as reason,
             count(*)::bigint as rows,
-            min(source_file || ':' || line) as first_example
+            min(source_file || coalesce(':' || line, ' (whole file)')) as first_example
         from quarantine
         group by all
         order by rows desc, entity, reason
@@ -205,7 +213,35 @@ def vendor_lead_agreement(version: Version) -> pl.DataFrame:
 def ingest_files(version: Version) -> pl.DataFrame:
     return query(
         "select entity, source_file, format, rows, malformed, skipped_lines, skipped_rows, "
-        "skip_reason, reader, encoding, missing_columns from ingest_files "
-        "order by entity, source_file",
+        "skip_reason, rejected as not_read_because, reader, encoding, missing_columns, "
+        "ignored_columns from ingest_files order by rejected is null, entity, source_file",
+        version,
+    )
+
+
+def build_warnings(version: Version) -> pl.DataFrame:
+    return query("select kind, entity, message from mart_build_warnings", version)
+
+
+def orphan_references(version: Version) -> pl.DataFrame:
+    return query("select * from mart_orphan_references", version)
+
+
+def phone_quality(version: Version) -> pl.DataFrame:
+    """Phone values per entity by what they turned out to be, with each share."""
+    return query(
+        """
+        select
+            entity,
+            case
+                when status = 'identified' then 'valid, ' || coalesce(region, '?')
+                else status
+            end as phones_are,
+            sum(phones)::bigint as phones,
+            sum(phones) / sum(sum(phones)) over (partition by entity) as share
+        from phone_quality
+        group by entity, status, region
+        order by entity, phones desc
+        """,
         version,
     )

@@ -1,30 +1,51 @@
 """clinic-analytics dashboard: login gate, navigation, and what every page shares."""
 
 import hmac
+import math
+import uuid
 
 import duckdb
 import streamlit as st
 
-from dashboards import data
+from dashboards import auth, data
 
 st.set_page_config(page_title="clinic-analytics", page_icon=":material/dentistry:", layout="wide")
 
 
+def client() -> tuple[str, str]:
+    """(session, address) the sign-in limiter counts by. The session id lives in
+    session_state; Streamlit reports loopback as no address, and a test harness's client
+    may not be a string: both count as one address, "unknown"."""
+    session = st.session_state.setdefault("login_session", uuid.uuid4().hex)
+    address = st.context.ip_address
+    return session, address if isinstance(address, str) and address else "unknown"
+
+
 def logged_in() -> bool:
-    """Every page sits behind this form when a dashboard password is set."""
-    password = data.settings().dashboard_password
+    """Every page sits behind this form when a dashboard password is set; failures make
+    the next attempt wait longer (dashboards/auth.py)."""
+    settings = data.settings()
+    password = settings.dashboard_password
     if password is None or not password.get_secret_value():
         return True
     if st.session_state.get("authenticated"):
         return True
+    limiter = auth.shared_limiter(settings.login_delay_base_s, settings.login_delay_max_s)
     with st.form("login"):
         st.subheader("clinic-analytics")
         typed = st.text_input("Password", type="password")
         if st.form_submit_button("Sign in"):
-            if hmac.compare_digest(typed.encode(), password.get_secret_value().encode()):
+            attempt = limiter.attempt(
+                *client(),
+                lambda: hmac.compare_digest(typed.encode(), password.get_secret_value().encode()),
+            )
+            if attempt.accepted:
                 st.session_state["authenticated"] = True
                 st.rerun()
-            st.error("Wrong password.")
+            elif attempt.refused:
+                st.error(f"Too many failed attempts: try again in {math.ceil(attempt.wait_s)} s.")
+            else:
+                st.error("Wrong password.")
     return False
 
 

@@ -3,16 +3,29 @@
 The run writes a new DuckDB file next to the warehouse; only when every asset and every
 blocking check has passed does the graph's last asset publish it (atomic rename). A
 failed run deletes its build file and leaves the published warehouse as it was.
+
+A person sees one line: the warehouse published (with what to look at), or why not. The
+whole Dagster log, stack traces included, goes to a log file that line names. One build
+runs at a time per warehouse (a lock file), and files left by a build that was killed
+(`kill -9`, a power cut) are removed by the next one.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import logging
 import os
+import re
 import time
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 
 from pipelines.defs.resources import build_resources
 from pipelines.entities import ENTITIES
@@ -30,6 +43,9 @@ class BuildResult:
     warehouse: Path
     seconds: float
     materialized: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    """What a person should know before trusting the figures (`mart_build_warnings`)."""
+    log: Path | None = None
 
 
 def precheck(settings: Settings) -> None:
@@ -51,40 +67,142 @@ def run_build(settings: Settings, defs: dg.Definitions | None = None) -> BuildRe
     precheck(settings)
     started = time.perf_counter()
     warehouse = settings.warehouse_path
-    build_path = warehouse.with_name(f".{warehouse.name}.build-{os.getpid()}")
-    _remove_database(build_path)
-    defs = defs or load_defs()
-    resources = build_resources(settings, database=str(build_path))
-    try:
-        result = dg.materialize(
-            [*defs.assets, *defs.asset_checks],  # type: ignore[list-item]
-            resources=resources,
-            instance=dg.DagsterInstance.ephemeral(),
-            raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-        )
-        if not result.success:
-            raise BuildError(_failure_reason(result))
-        materialized = [
-            event.asset_key.to_user_string()
-            for event in result.get_asset_materialization_events()
-            if event.asset_key is not None
-        ]
-        if "published_warehouse" not in materialized:
-            raise BuildError("the build finished without publishing the warehouse")
-    finally:
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    with build_lock(warehouse):
+        remove_stale_files(warehouse)
+        build_path = warehouse.with_name(f".{warehouse.name}.build-{os.getpid()}")
         _remove_database(build_path)
-    return BuildResult(warehouse, time.perf_counter() - started, materialized)
+        log = new_log_path(settings)
+        defs = defs or load_defs()
+        resources = build_resources(settings, database=str(build_path))
+        instance = dg.DagsterInstance.ephemeral()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                result = dg.materialize(
+                    [*defs.assets, *defs.asset_checks],  # type: ignore[list-item]
+                    resources=resources,
+                    instance=instance,
+                    raise_on_error=False,
+                    run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+                )
+            write_log(log, instance, result.run_id)
+            if not result.success:
+                raise _failure(result, log)
+            materialized = [
+                event.asset_key.to_user_string()
+                for event in result.get_asset_materialization_events()
+                if event.asset_key is not None
+            ]
+            if "published_warehouse" not in materialized:
+                raise BuildError(f"the build finished without publishing (full log: {log})")
+        finally:
+            _remove_database(build_path)
+    return BuildResult(
+        warehouse,
+        time.perf_counter() - started,
+        materialized,
+        build_warnings(warehouse),
+        log,
+    )
 
 
-def _failure_reason(result: dg.ExecuteInProcessResult) -> str:
+def build_warnings(warehouse: Path) -> list[str]:
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        rows = conn.execute("select message from mart_build_warnings").fetchall()
+    return [row[0] for row in rows]
+
+
+@contextlib.contextmanager
+def build_lock(warehouse: Path) -> Iterator[None]:
+    """One build at a time per warehouse: two would race for the same rename."""
+    path = warehouse.with_name(f".{warehouse.name}.lock")
+    with path.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "?"
+            raise BuildError(
+                f"another build of {warehouse} is running (pid {holder}); "
+                "run again when it has finished"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+_LEFTOVER = re.compile(r"^\.(?P<name>.+)\.(?:build-(?P<b>\d+)(?:\.wal)?|(?P<t>\d+)\.tmp)$")
+
+
+def remove_stale_files(warehouse: Path) -> list[Path]:
+    """Build files and half-copied warehouses whose process is gone (killed mid-build)."""
+    removed = []
+    for path in warehouse.parent.glob(f".{warehouse.name}.*"):
+        match = _LEFTOVER.match(path.name)
+        if match is None or match["name"] != warehouse.name:
+            continue
+        pid = int(match["b"] or match["t"])
+        if pid != os.getpid() and not _alive(pid):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def new_log_path(settings: Settings) -> Path:
+    """A fresh log file name; only the newest `log_files_kept` logs are kept."""
+    folder = settings.resolved_log_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    old = sorted(folder.glob("build-*.log"))
+    for stale in old[: max(0, len(old) - settings.log_files_kept + 1)]:
+        stale.unlink(missing_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    return folder / f"build-{stamp}-{os.getpid()}.log"
+
+
+def write_log(path: Path, instance: dg.DagsterInstance, run_id: str) -> None:
+    """Every event of the run, with the full error and stack trace of any failure."""
+    with path.open("w", encoding="utf-8") as out:
+        for entry in instance.all_logs(run_id):
+            stamp = datetime.fromtimestamp(entry.timestamp, UTC).isoformat(timespec="seconds")
+            level = entry.level
+            if isinstance(level, int):
+                level = logging.getLevelName(level)
+            out.write(f"{stamp} {level:<7} {entry.step_key or '-'}: {entry.message}\n")
+            event = entry.dagster_event
+            error = getattr(getattr(event, "event_specific_data", None), "error", None)
+            if error is not None:
+                out.write(error.to_string() + "\n")
+
+
+_INPUT_ERRORS = {"InputError", "FileRejectedError", "SettingsError"}
+
+
+def _failure(result: dg.ExecuteInProcessResult, log: Path) -> Exception:
+    """One line on why the run failed: an `InputError` when the input or settings are at
+    fault (the CLI exits 2), else a `BuildError` (a failed check or step, exit 1)."""
     for event in result.all_events:
         if event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
             data = event.event_specific_data  # type: ignore[union-attr]
             if not data.passed:
-                return (
+                return BuildError(
                     f"check {data.check_name} failed on {data.asset_key.to_user_string()} "
-                    f"({dict(data.metadata)}); the warehouse was not replaced"
+                    f"({dict(data.metadata)}); the warehouse was not replaced (full log: {log})"
                 )
     for event in result.all_events:
         if event.is_step_failure:
@@ -92,13 +210,13 @@ def _failure_reason(result: dg.ExecuteInProcessResult) -> str:
             while error is not None and error.cause is not None:
                 error = error.cause
             if error is None:
-                return "unknown error"
+                break
             first = error.message.strip().splitlines()[0] if error.message.strip() else ""
             prefix = f"{error.cls_name}: "
-            if error.cls_name in {"InputError", "SettingsError"} and prefix in first:
-                return first.split(prefix, 1)[1]
-            return first or error.cls_name or "unknown error"
-    return "the run failed"
+            if error.cls_name in _INPUT_ERRORS and prefix in first:
+                return InputError(f"{first.split(prefix, 1)[1]} (full log: {log})")
+            return BuildError(f"{first or error.cls_name} (full log: {log})")
+    return BuildError(f"the run failed (full log: {log})")
 
 
 def _remove_database(path: Path) -> None:

@@ -6,6 +6,8 @@ import argparse
 import os
 import subprocess
 import sys
+import tempfile
+import traceback
 from pathlib import Path
 
 from pipelines.readers import InputError
@@ -50,22 +52,43 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     try:
-        if args.command == "demo-data":
-            return _demo_data(args.out, args.seed, args.scale, _settings(args.settings), args.form)
-        if args.command == "build":
-            return _build(args.settings, args.input, args.warehouse)
-        if args.command == "dashboard":
-            cfg = _settings(args.settings, warehouse=args.warehouse)
-            return _dashboard(cfg, args.settings, args.host, args.port)
-        cfg = _settings(None)
-        _demo_data(args.out, 7, args.scale, cfg)
-        status = _build(None, args.out, None)
-        if status or args.no_dashboard:
-            return status
-        return _dashboard(cfg, None, "127.0.0.1", args.port)
+        return _run(args)
     except (InputError, SettingsError) as exc:
         print(f"clinic-analytics: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:  # a bug: one line here, the trace in a file, never on screen
+        trace = _crash_log(exc)
+        print(
+            f"clinic-analytics: internal error: {type(exc).__name__}: "
+            f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''} "
+            f"(trace: {trace})",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "demo-data":
+        return _demo_data(args.out, args.seed, args.scale, _settings(args.settings), args.form)
+    if args.command == "build":
+        return _build(args.settings, args.input, args.warehouse)
+    if args.command == "dashboard":
+        settings = _settings(args.settings, warehouse=args.warehouse)
+        return _dashboard(settings, args.settings, args.host, args.port)
+    settings = _settings(None)
+    _demo_data(args.out, 7, args.scale, settings)
+    status = _build(None, args.out, None)
+    if status or args.no_dashboard:
+        return status
+    return _dashboard(settings, None, "127.0.0.1", args.port)
+
+
+def _crash_log(exc: Exception) -> Path:
+    """The full trace of an unexpected error, in a file of the system's temp folder."""
+    handle, name = tempfile.mkstemp(prefix="clinic-analytics-crash-", suffix=".log")
+    with os.fdopen(handle, "w", encoding="utf-8") as out:
+        out.write("".join(traceback.format_exception(exc)))
+    return Path(name)
 
 
 def _settings(path: Path | None, warehouse: Path | None = None) -> Settings:
@@ -102,7 +125,13 @@ def _build(settings_file: Path | None, input_dir: Path | None, warehouse: Path |
     except BuildError as exc:
         print(f"clinic-analytics: build failed: {exc}", file=sys.stderr)
         return 1
-    print(f"warehouse {result.warehouse} published in {result.seconds:.1f} s")
+    for warning in result.warnings:
+        print(f"clinic-analytics: warning: {warning}", file=sys.stderr)
+    print(
+        f"warehouse {result.warehouse} published in {result.seconds:.1f} s"
+        + (f" with {len(result.warnings)} warning(s)" if result.warnings else "")
+        + f" (log: {result.log})"
+    )
     return 0
 
 

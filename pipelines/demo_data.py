@@ -312,6 +312,11 @@ class _Generator:
         )
         self.p_phone = np.concatenate([self.c_phone[booked], self.c_phone[fam], walk_phone])
         self.p_first = np.concatenate([first, fam_first, walk_first])
+        # registered when the booking is made (the call), a walk-in an hour before the visit;
+        # never after the first visit, and never in the future of the data set
+        hour = np.timedelta64(3600, "s")
+        booked_at = np.concatenate([self.book_time[booked], self.book_time[fam], walk_first - hour])
+        self.p_registered = np.minimum(booked_at, self.p_first - hour)
         self.p_branch = np.concatenate(
             [self.c_branch[booked], self.c_branch[fam], (rng.random(n_walk) < 0.45).astype(int)]
         )
@@ -574,9 +579,7 @@ class _Generator:
         frame = pl.DataFrame(
             {
                 "patient_id": _ids("P", np.arange(1, n + 1), 7),
-                "registered_at": (self.p_first - np.timedelta64(3600, "s")).astype(
-                    "datetime64[ms]"
-                ),
+                "registered_at": self.p_registered.astype("datetime64[ms]"),
                 "sex": rng.choice(["F", "M", "ж", "м"], n, p=[0.45, 0.35, 0.12, 0.08]),
                 "birth_date": pl.select(
                     pl.date(birth, rng.integers(1, 13, n), rng.integers(1, 29, n)).dt.strftime(
@@ -661,8 +664,11 @@ class _Generator:
             schema=["admin_id", "name", "branch_id", "aliases"],
             orient="row",
         ).write_csv(out / "administrators" / "administrators.csv")
+        free = {c.name for c in CHANNELS if not c.weekly_spend}  # organic and direct calls
         pl.DataFrame(
-            CHANNEL_RULES, schema=["source", "medium", "campaign", "channel"], orient="row"
+            [(*rule, "yes" if rule[3] in free else "") for rule in CHANNEL_RULES],
+            schema=["source", "medium", "campaign", "channel", "free"],
+            orient="row",
         ).write_csv(out / "channels.csv")
 
     def _write_surveys(self, folder: Path) -> None:

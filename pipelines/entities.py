@@ -24,6 +24,10 @@ class Entity:
     clinic_phone_columns: tuple[str, ...] = ()
     """The clinic's own numbers (tracking lines): normalised, kept in clear."""
     money_columns: tuple[str, ...] = field(default=())
+    identifier_columns: tuple[str, ...] = ()
+    """Keys and references to other records, kept as written; every other text column of
+    the raw layer has its phone-like digit runs masked (a phone typed into a comment, or
+    into a date field, must not survive there)."""
 
     @property
     def raw_table(self) -> str:
@@ -56,6 +60,7 @@ CALLS = Entity(
     staging_model="stg_calltracking__calls",
     personal_phone_columns=("caller_phone",),
     clinic_phone_columns=("tracking_phone",),
+    identifier_columns=("call_id", "admin_id", "branch_id"),
 )
 AD_SPEND = Entity(
     name="ad_spend",
@@ -78,6 +83,7 @@ PATIENTS = Entity(
     columns=("patient_id", "phone", "sex", "birth_date", "registered_at", "contact_consent"),
     key=("patient_id",),
     staging_model="stg_mis__patients",
+    identifier_columns=("patient_id",),
     personal_phone_columns=("phone",),
 )
 VISITS = Entity(
@@ -95,29 +101,33 @@ VISITS = Entity(
     key=("visit_id",),
     staging_model="stg_mis__visits",
     money_columns=("amount",),
+    identifier_columns=("visit_id", "patient_id", "doctor_id", "branch_id"),
 )
 DOCTORS = Entity(
     name="doctors",
-    columns=("doctor_id", "name", "specialty", "branch_id"),
+    columns=("doctor_id", "name", "specialty", "branch_id", "provider_kind"),
     key=("doctor_id",),
     staging_model="stg_mis__doctors",
+    identifier_columns=("doctor_id", "branch_id"),
 )
 ADMINISTRATORS = Entity(
     name="administrators",
     columns=("admin_id", "name", "branch_id", "aliases"),
     key=("admin_id",),
     staging_model="stg_clinic__administrators",
+    identifier_columns=("admin_id", "branch_id"),
 )
 SURVEYS = Entity(
     name="surveys",
     columns=("visit_id", "score", "answered_at"),
     key=("visit_id",),
     staging_model="stg_surveys__surveys",
+    identifier_columns=("visit_id",),
     required=False,
 )
 CHANNEL_RULES = Entity(
     name="channel_rules",
-    columns=("source", "medium", "campaign", "channel"),
+    columns=("source", "medium", "campaign", "channel", "free"),
     key=("rule_order",),
     staging_model="stg_clinic__channel_rules",
     single_file="channels.csv",

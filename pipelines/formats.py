@@ -10,7 +10,9 @@ What each mapping assumes is written beside it and in README "Vendor exports".
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +39,8 @@ class VendorFormat:
     skip_reason: str = ""
     joins: str = ""
     """SQL joined after the file (a lookup built from a sibling file)."""
+    requires_lookup: str = ""
+    """The lookup file this format cannot do without (its name, for the error)."""
 
 
 def _literal(value: object) -> str:
@@ -268,9 +272,12 @@ FORMATS: tuple[VendorFormat, ...] = (
             "amount": "coalesce(_od_fees.fee, 0)",
         },
         optional=("provnum", "clinicnum", "procdescript"),
-        keep="aptstatus <> '6'",
-        skip_reason="planned appointments (AptStatus 6: a treatment plan, not a booking)",
+        # 0001-01-01 is Open Dental's "no date": an unscheduled appointment is not a visit
+        keep="aptstatus <> '6' and not starts_with(coalesce(aptdatetime, ''), '0001-01-01')",
+        skip_reason="planned appointments (AptStatus 6: a treatment plan, not a booking) and "
+        "appointments without a date (0001-01-01)",
         joins="left join _od_fees on _od_fees.apt = aptnum",
+        requires_lookup="procedurelog.csv",
     ),
     VendorFormat(
         name="opendental_provider",
@@ -281,8 +288,11 @@ FORMATS: tuple[VendorFormat, ...] = (
             "name": "trim(concat_ws(' ', fname, lname))",
             "specialty": "specialty",
             "branch_id": "null",
+            # IsSecondary marks a hygienist (a secondary provider) in Open Dental
+            "provider_kind": "case issecondary when '1' then 'hygienist' "
+            "when '0' then 'dentist' end",
         },
-        optional=("specialty",),
+        optional=("specialty", "issecondary"),
     ),
 )
 
@@ -298,16 +308,22 @@ LOOKUPS = {
 }
 
 
-def header_signatures(entity: Entity) -> tuple[frozenset[str], ...]:
-    """Header sets that mark a header line for this entity: its key, each vendor's, and
-    the lookup tables that may sit in its folder."""
-    own = frozenset(c for c in entity.key if c in entity.columns) or frozenset(entity.columns[:1])
+@functools.cache
+def vocabulary(entity: Entity, mapping: Path | None = None) -> frozenset[str]:
+    """Every normalised column name an export of this entity may carry: canonical,
+    each vendor's, the lookup files' and, with a mapping file, the headers it names.
+    The reader finds a file's header line by these names."""
     lookup = LOOKUPS.get(entity.name)
-    return (
-        own,
-        *(f.signature for f in FORMATS if f.entity == entity.name),
-        *((lookup[1],) if lookup else ()),
-    )
+    names = set(entity.columns)
+    for vendor in FORMATS:
+        if vendor.entity == entity.name:
+            names |= vendor.signature | set(vendor.optional)
+    if lookup:
+        names |= lookup[1]
+    if mapping is not None:
+        headers = (_mapping_spec(mapping, "").get("columns") or {}).values()
+        names |= {normalise_header(str(h)) for h in headers}
+    return frozenset(names)
 
 
 def prepare_lookups(conn: duckdb.DuckDBPyConnection, entity: Entity) -> None:
@@ -316,16 +332,32 @@ def prepare_lookups(conn: duckdb.DuckDBPyConnection, entity: Entity) -> None:
         conn.execute(LOOKUPS[entity.name][3])
 
 
-def load_lookup(
-    conn: duckdb.DuckDBPyConnection, entity: Entity, table: str, headers: list[str]
-) -> bool:
-    """Build the entity's lookup from this file if it is one; True when it was."""
+def check_lookups(conn: duckdb.DuckDBPyConnection, entity: Entity, files: list[FileReport]) -> None:
+    """A format that prices its records from a lookup file cannot load without it: every
+    amount would be 0, a confident zero that is really unknown."""
+    if any(f.format == "lookup" for f in files):
+        return
+    for f in files:
+        vendor = next((v for v in FORMATS if v.name == f.format), None)
+        if vendor is not None and vendor.requires_lookup:
+            raise InputError(
+                f"{f.source_file} is an Open Dental appointment export but "
+                f"{vendor.requires_lookup} is not beside it in {entity.name}/: without the "
+                "procedures' fees every amount would be 0; add it from the same dump"
+            )
+
+
+def is_lookup(entity: Entity, headers: list[str]) -> bool:
+    """A file that prices its sibling's records (procedurelog), not a file of records."""
     lookup = LOOKUPS.get(entity.name)
-    if lookup is None or not lookup[1] <= set(headers) or set(entity.key) <= set(headers):
-        return False
-    name, _, sql, _ = lookup
+    names = set(headers)
+    return lookup is not None and lookup[1] <= names and not set(entity.key) <= names
+
+
+def load_lookup(conn: duckdb.DuckDBPyConnection, entity: Entity, table: str) -> None:
+    """Add a lookup file's rows to the entity's lookup table."""
+    name, _, sql, _ = LOOKUPS[entity.name]
     conn.execute(f"insert into {name} {sql.format(table=table)}")
-    return True
 
 
 def detect(entity: Entity, headers: list[str]) -> VendorFormat | None:
@@ -351,6 +383,8 @@ def canonical_select(
         return f"select {columns}, {meta} from {table}", None
     report.format = vendor.name
     expressions = vendor.columns(settings)
+    used = referenced_columns(expressions.values())
+    report.ignored_columns = [h for h in headers if h not in used]
     absent = [c for c in vendor.optional if c not in headers]
     padded = table
     if absent:
@@ -363,7 +397,30 @@ def canonical_select(
         return select, None
     kept = f"_parse_error is not null or ({vendor.keep})"
     report.skip_reason = vendor.skip_reason
-    return f"{select} where {kept}", f"select count(*) from {padded} where not ({kept})"
+    skipped = f"select _source_file, count(*) from {padded} where not ({kept}) group by 1"
+    return f"{select} where {kept}", skipped
+
+
+def referenced_columns(expressions: Iterable[str]) -> set[str]:
+    """The column names SQL expressions read, from DuckDB's own parser (no guessing)."""
+    select = ", ".join(f"({e})" for e in expressions) or "1"
+    tree = json.loads(
+        duckdb.execute("select json_serialize_sql(?)", [f"select {select}"]).fetchone()[0]
+    )
+    found: set[str] = set()
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if node.get("class") == "COLUMN_REF":
+                found.add(node["column_names"][-1])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(tree)
+    return found
 
 
 def find_mapping(path: Path) -> Path | None:
@@ -395,10 +452,7 @@ def mapping_select(
     ```
     """
     where = f"{mapping_file.name} (for {report.source_file})"
-    try:
-        spec = yaml.safe_load(mapping_file.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise InputError(f"{where}: not valid YAML ({exc})") from exc
+    spec = _mapping_spec(mapping_file, where)
     columns = spec.get("columns") or {}
     unknown = sorted(set(columns) - set(entity.columns))
     if unknown:
@@ -425,5 +479,19 @@ def mapping_select(
         )
     report.format = f"mapping:{mapping_file.name}"
     report.missing_columns = [c for c in entity.columns if c not in sources]
+    mapped = {normalise_header(str(h)) for h in columns.values()}
+    report.ignored_columns = [h for h in headers if h not in mapped]
     select = ", ".join(f'({sources.get(c, "null")})::varchar as "{c}"' for c in entity.columns)
     return f"select {select}, _source_file, _line, _parse_error, _raw from {table}"
+
+
+def _mapping_spec(mapping_file: Path, where: str) -> dict:
+    """The mapping file's YAML; an unreadable one stops the run naming it."""
+    where = where or mapping_file.name
+    try:
+        spec = yaml.safe_load(mapping_file.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
+        raise InputError(f"{where}: not valid YAML ({str(exc).splitlines()[0]})") from exc
+    if not isinstance(spec, dict) or not isinstance(spec.get("columns") or {}, dict):
+        raise InputError(f"{where}: expected a mapping with a 'columns:' section")
+    return spec

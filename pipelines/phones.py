@@ -35,27 +35,32 @@ _TRUNK_ZERO = re.compile(r"\(\s*0\s*\)")
 
 
 def to_e164(raw: str | None, region: str) -> tuple[str | None, PhoneStatus]:
-    """E.164 form and status of one written number.
+    """E.164 form and status of one written number (see `identify`)."""
+    e164, status, _ = identify(raw, region)
+    return e164, status
+
+
+def identify(raw: str | None, region: str) -> tuple[str | None, PhoneStatus, str | None]:
+    """E.164 form, status and the number's own region (ISO 3166, e.g. RU, KZ, US).
 
     `8XXXXXXXXXX` is the Russian trunk form of `+7XXXXXXXXXX`; libphonenumber applies it
     when the region is RU. A `(0)` after the country code is a trunk prefix that must be
     dropped before parsing (`+7 (0) 916…`).
     """
     if raw is None or not raw.strip():
-        return None, PhoneStatus.MISSING
+        return None, PhoneStatus.MISSING, None
     text = raw.strip()
     if _HIDDEN.search(text) or not any(ch.isdigit() for ch in text):
-        return None, PhoneStatus.HIDDEN
+        return None, PhoneStatus.HIDDEN, None
     text = _TRUNK_ZERO.sub(" ", text)
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
-        return None, PhoneStatus.INVALID
+        return None, PhoneStatus.INVALID, None
     if not phonenumbers.is_valid_number(number):
-        return None, PhoneStatus.INVALID
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), (
-        PhoneStatus.IDENTIFIED
-    )
+        return None, PhoneStatus.INVALID, None
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return e164, PhoneStatus.IDENTIFIED, phonenumbers.region_code_for_number(number)
 
 
 def keyed_hash(e164: str, key: bytes) -> str:
@@ -88,22 +93,22 @@ _NUMBER_TYPES = (
 
 
 @cache
-def _country_validity(country_code: int) -> tuple[pl.Expr, ...]:
-    """Per region of a country code: (chosen for this number, valid in it), as expressions.
+def _country_validity(country_code: int) -> tuple[tuple[str, pl.Expr, pl.Expr], ...]:
+    """Per region of a country code: (region, chosen for this number, valid in it).
 
     This is libphonenumber's own metadata and rules (`region_code_for_number`, then
     `is_valid_number_for_region`), evaluated column-wise on the national number `nsn`.
     """
     nsn = pl.col("nsn")
-    exprs: list[pl.Expr] = []
+    rules = []
     for region in phonenumbers.COUNTRY_CODE_TO_REGION_CODE[country_code]:
         meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
         known = _is_valid_desc(nsn, meta.general_desc) & pl.any_horizontal(
             [_is_valid_desc(nsn, getattr(meta, t)) for t in _NUMBER_TYPES]
         )
         chosen = nsn.str.contains(f"^(?:{meta.leading_digits})") if meta.leading_digits else known
-        exprs += [chosen, known]
-    return tuple(exprs)
+        rules.append((region, chosen, known))
+    return tuple(rules)
 
 
 def _fast_e164(frame: pl.DataFrame) -> pl.DataFrame:
@@ -128,19 +133,23 @@ def _fast_e164(frame: pl.DataFrame) -> pl.DataFrame:
     frame = frame.with_columns(
         nsn=pl.when(text.str.contains(r"^\+?[\d\s()\-.]+$")).then(nsn),
     )
-    rules = _country_validity(7)
     valid = pl.lit(False)
-    for chosen, known in reversed(list(zip(rules[::2], rules[1::2], strict=True))):
+    region = pl.lit(None, pl.String)
+    for name, chosen, known in reversed(_country_validity(7)):
         valid = pl.when(chosen).then(known).otherwise(valid)
+        region = pl.when(chosen).then(pl.lit(name)).otherwise(region)
     # many written forms share one national number: test each number once
     numbers = frame.select(pl.col("nsn").drop_nulls().unique()).with_columns(
-        e164=pl.when(valid).then(pl.lit("+7") + pl.col("nsn"))
+        e164=pl.when(valid).then(pl.lit("+7") + pl.col("nsn")),
+        region=pl.when(valid).then(region),
     )
     return frame.join(numbers, on="nsn", how="left").with_columns(fast=pl.col("nsn").is_not_null())
 
 
 def phone_map(raw_values: Iterable[str | None], region: str, key: bytes) -> pl.DataFrame:
-    """One row per distinct raw string: `raw`, `phone_hash` (NULL unless identified), `status`.
+    """One row per distinct raw string: `raw`, `phone_hash` (NULL unless identified),
+    `status`, and `region`, the identified number's own country (for the data-quality
+    page: a US dump read with the Russian default shows up as invalid or foreign).
 
     With the Russian default region the usual forms are parsed column-wise; the rest, and
     every number under another default region, goes through libphonenumber one distinct
@@ -153,19 +162,22 @@ def phone_map(raw_values: Iterable[str | None], region: str, key: bytes) -> pl.D
     if region == "RU":
         frame = _fast_e164(frame.with_columns(nsn=pl.lit(None, pl.String)))
     else:
-        frame = frame.with_columns(fast=pl.lit(False), e164=pl.lit(None, pl.String))
+        frame = frame.with_columns(
+            fast=pl.lit(False), e164=pl.lit(None, pl.String), region=pl.lit(None, pl.String)
+        )
     frame = frame.with_columns(
         fast=pl.col("fast") & pl.col("raw").is_not_null() & ~hidden.fill_null(False)
     )
     slow = frame.filter(~pl.col("fast"))["raw"].to_list()
-    parsed = [to_e164(raw, region) for raw in slow]
+    parsed = [identify(raw, region) for raw in slow]
     slow_frame = pl.DataFrame(
         {
             "raw": slow,
-            "e164": [e for e, _ in parsed],
-            "status": [status.value for _, status in parsed],
+            "e164": [e for e, _, _ in parsed],
+            "status": [status.value for _, status, _ in parsed],
+            "region": [r for _, _, r in parsed],
         },
-        schema={"raw": pl.String, "e164": pl.String, "status": pl.String},
+        schema={"raw": pl.String, "e164": pl.String, "status": pl.String, "region": pl.String},
     )
     fast_frame = frame.filter(pl.col("fast")).select(
         "raw",
@@ -173,6 +185,7 @@ def phone_map(raw_values: Iterable[str | None], region: str, key: bytes) -> pl.D
         status=pl.when(pl.col("e164").is_null())
         .then(pl.lit(PhoneStatus.INVALID.value))
         .otherwise(pl.lit(PhoneStatus.IDENTIFIED.value)),
+        region="region",
     )
     result = pl.concat([fast_frame, slow_frame])
     numbers = result["e164"].drop_nulls().unique().to_list()
@@ -180,7 +193,9 @@ def phone_map(raw_values: Iterable[str | None], region: str, key: bytes) -> pl.D
         {"e164": numbers, "phone_hash": [keyed_hash(n, key) for n in numbers]},
         schema={"e164": pl.String, "phone_hash": pl.String},
     )
-    return result.join(hashes, on="e164", how="left").select("raw", "phone_hash", "status")
+    return result.join(hashes, on="e164", how="left").select(
+        "raw", "phone_hash", "status", "region"
+    )
 
 
 def e164_map(raw_values: Iterable[str | None], region: str) -> pl.DataFrame:

@@ -1,42 +1,66 @@
-"""Read one export file into rows of text with the exact line each row came from.
+"""Read one export file into rows of text, each with the exact line it came from.
 
-Every row read lands in the target table: a row that cannot be split into the header's
+Every record read lands in the target table: a row that cannot be split into the header's
 fields keeps its line number and a reason in `_parse_error` (the staging gate sends it to
-quarantine). Nothing is typed here; typing is SQL's job in `sql/staging/`.
+quarantine). A file that cannot be read at all (binary, not a workbook, not JSON, no
+header line naming any of the entity's columns, a link out of the input folder) raises
+`FileRejectedError`: the loader quarantines it as a whole and the other files load. Nothing is
+typed here; typing is SQL's job in `sql/staging/`.
 
-CSV files take DuckDB's parallel reader when that is provably line-exact (no rejected
-rows, one physical line per record); otherwise, for the rare broken or multi-line file,
-Python's csv module, which knows the physical line of every record.
+Text is decoded line by line when the file is not valid UTF-8 as a whole: each line is
+UTF-8 if it can be, else Windows-1251 (Russian Excel's encoding), else it cannot be read
+and its record is quarantined. So a file that mixes both keeps every name readable.
+
+Small files are parsed by Python's csv module and gathered column-wise with the other
+files of the same header, so ten thousand one-row files cost about what one file does.
+Large clean UTF-8 files take DuckDB's parallel reader when that is provably line-exact
+(no rejected rows, one physical line per record); otherwise the csv module, which knows
+the physical line of every record, reads them.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import json
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import polars as pl
 
 CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
 JSON_SUFFIXES = {".json"}
-EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
+EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"}
 SUPPORTED_SUFFIXES = CSV_SUFFIXES | EXCEL_SUFFIXES | JSON_SUFFIXES
 META_COLUMNS = ("_source_file", "_line", "_parse_error", "_raw")
-_DELIMITERS = (",", ";", "\t", "|")
-_PHONE_LIKE = re.compile(r"^[\s+()\-.\d]+$")
+DELIMITERS = (",", ";", "\t", "|")
+HEADER_SCAN_LINES = 30
+"""A header is looked for among the first lines: ad platforms put a title and a date range
+above it."""
+MIN_HEADER_NAMES = 2
+"""A line is the header when it names at least this many of the entity's known columns."""
+SMALL_FILE_BYTES = 1 << 20
+"""Below this size a file is parsed in Python and batched with its like; above, DuckDB."""
+RAW_TEXT_CHARS = 1_000
+"""An unreadable record keeps at most this much of its text (masked) for the analyst."""
 _SUMMARY = re.compile(r'^\s*"?(total|итого|всего)\b', re.IGNORECASE)
-_HEADER_SCAN_LINES = 30
 _CHUNK = 1 << 24
+_NUL_SHARE_UTF16 = 0.3
 
 
 class InputError(Exception):
-    """Input that cannot be used at all (missing folder, unreadable file): stops the run."""
+    """Input that cannot be used at all (missing folder, a mapping naming a column the
+    export lacks): stops the run with one line naming the file."""
+
+
+class FileRejectedError(InputError):
+    """One file cannot be read at all; it is quarantined as a whole, the others load."""
 
 
 @dataclass
@@ -45,17 +69,90 @@ class FileReport:
     rows: int = 0
     malformed: int = 0
     reader: str = ""
-    encoding: str = "utf-8"
+    encoding: str = ""
     missing_columns: list[str] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
     format: str = "canonical"
     skipped_lines: int = 0
-    """Title, date-range and total lines around the table: not records."""
+    """Title, date-range, total and blank lines around or between records: not records."""
     skipped_rows: int = 0
     """Records of the file that are not records of the entity (an outbound call)."""
     skip_reason: str = ""
+    rejected: str = ""
+    """Why the whole file could not be read (empty when it was read)."""
 
 
+@dataclass
+class TextRows:
+    """Records of one or more files with the same header, gathered column by column."""
+
+    headers: list[str]
+    cells: dict[str, list[str | None]] = field(default_factory=dict)
+    source_file: list[str] = field(default_factory=list)
+    line: list[int | None] = field(default_factory=list)
+    parse_error: list[str | None] = field(default_factory=list)
+    raw: list[str | None] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for header in self.headers:
+            self.cells.setdefault(header, [])
+
+    def append(
+        self,
+        source_file: str,
+        line: int | None,
+        fields: list[str] | None,
+        error: str | None,
+        raw: str | None = None,
+    ) -> None:
+        for position, header in enumerate(self.headers):
+            self.cells[header].append(fields[position] if fields is not None else None)
+        self.source_file.append(source_file)
+        self.line.append(line)
+        self.parse_error.append(error)
+        self.raw.append(raw)
+
+    def extend(self, other: TextRows) -> None:
+        for header in self.headers:
+            self.cells[header].extend(other.cells[header])
+        self.source_file.extend(other.source_file)
+        self.line.extend(other.line)
+        self.parse_error.extend(other.parse_error)
+        self.raw.extend(other.raw)
+
+    def __len__(self) -> int:
+        return len(self.line)
+
+    def frame(self) -> pl.DataFrame:
+        schema = {
+            **dict.fromkeys(self.headers, pl.String),
+            "_source_file": pl.String,
+            "_line": pl.Int64,
+            "_parse_error": pl.String,
+            "_raw": pl.String,
+        }
+        data = {
+            **self.cells,
+            "_source_file": self.source_file,
+            "_line": self.line,
+            "_parse_error": self.parse_error,
+            "_raw": self.raw,
+        }
+        return pl.DataFrame(data, schema=schema)
+
+
+@dataclass
+class FileRead:
+    """One file read: its report and header, and its records either gathered in Python
+    (`rows`) or already in a DuckDB temp table of the same layout (`table`)."""
+
+    report: FileReport
+    headers: list[str]
+    rows: TextRows | None = None
+    table: str | None = None
+
+
+@functools.lru_cache(maxsize=4096)
 def normalise_header(name: str) -> str:
     """Case-, space- and punctuation-insensitive column name (`Call ID` → `call_id`)."""
     cleaned = name.replace("\ufeff", "").strip().lower()
@@ -63,136 +160,203 @@ def normalise_header(name: str) -> str:
     return re.sub(r"_+", "_", cleaned).strip("_")
 
 
-def redact_phone_like(value: str) -> str:
-    """Mask a field that could be a phone number before it is kept as raw text.
-
-    Only rows the reader could not split keep raw text (their phone column is unknown),
-    so every field with 10 to 15 digits and nothing but phone punctuation is masked.
-    """
-    digits = sum(ch.isdigit() for ch in value)
-    if 10 <= digits <= 15 and _PHONE_LIKE.match(value):
-        return "<phone redacted>"
-    return value
-
-
-def read_into(
-    conn: duckdb.DuckDBPyConnection,
-    path: Path,
-    source_file: str,
-    table: str,
-    header_signatures: tuple[frozenset[str], ...] = (),
-) -> tuple[FileReport, list[str]]:
-    """Read every record of `path` into the temp view `table`, as text.
-
-    The view's columns are the file's normalised headers, then `_source_file`, `_line`,
-    `_parse_error` and `_raw`; `pipelines.formats` maps them to the entity's columns.
-    `header_signatures` are header sets one of which marks the header line, so title and
-    date-range lines above it (ad platforms' UI downloads) are skipped; total lines at
-    the end are skipped too. Both are counted in the report, never silently.
-    """
-    report = FileReport(source_file=source_file)
-    suffix = path.suffix.lower()
-    if suffix in EXCEL_SUFFIXES:
-        return report, _read_excel(conn, path, table, report)
-    if suffix in JSON_SUFFIXES:
-        return report, _read_json(conn, path, table, report)
-    if suffix not in CSV_SUFFIXES:
-        raise InputError(f"{source_file}: unsupported file type {suffix!r}")
-    with tempfile.TemporaryDirectory(prefix="clinic-read-") as tmp:
-        clean, offset, delimiter = _prepare_csv(path, Path(tmp), header_signatures, report)
-        headers = _read_csv_fast(conn, clean, delimiter, offset, table, report)
-        if headers is None:
-            headers = _read_csv_exact(conn, clean, delimiter, offset, table, report)
-    return report, headers
-
-
-def drop_file_tables(conn: duckdb.DuckDBPyConnection, table: str) -> None:
-    conn.execute(f"drop view if exists {table}; drop table if exists {table}_data")
-
-
-def unique_headers(names: list[str]) -> list[str]:
+def unique_headers(names: Iterable[str | None]) -> list[str]:
     """Normalised, unique, non-empty column names for a file's header row."""
     seen: dict[str, int] = {}
     out = []
     for index, name in enumerate(names):
-        key = normalise_header(name) or f"column_{index + 1}"
+        key = normalise_header(name or "") or f"column_{index + 1}"
         seen[key] = seen.get(key, 0) + 1
         out.append(key if seen[key] == 1 else f"{key}_{seen[key]}")
     return out
 
 
-def _prepare_csv(
-    path: Path, tmp: Path, signatures: tuple[frozenset[str], ...], report: FileReport
-) -> tuple[Path, int, str]:
-    """A UTF-8 file starting at the header line and ending at the last record.
-
-    Returns it, the number of physical lines cut above the header, and the delimiter.
-    The original is used as it is when nothing needs cutting or transcoding.
-    """
-    encoding = _encoding(path, report)
-    with path.open(encoding=encoding, newline="") as handle:
-        head = [line for _, line in zip(range(_HEADER_SCAN_LINES), handle, strict=False)]
-    header_index = _header_index(head, signatures)
-    if header_index is None:
-        raise InputError(f"{report.source_file}: the file is empty (no header line)")
-    delimiter = max(_DELIMITERS, key=head[header_index].count)
-    footer = _footer_lines(path, encoding)
-    report.skipped_lines = header_index + footer
-    if encoding in ("utf-8", "utf-8-sig") and not report.skipped_lines:
-        return path, 0, delimiter
-    target = tmp / (path.stem + ".clean.csv")
-    with (
-        path.open(encoding=encoding, newline="") as src,
-        target.open("w", encoding="utf-8", newline="") as dst,
-    ):
-        lines = src.readlines() if footer else None
-        if lines is not None:
-            dst.writelines(lines[header_index : len(lines) - footer])
-        else:
-            for number, line in enumerate(src):
-                if number >= header_index:
-                    dst.write(line)
-    return target, header_index, delimiter
+def read_file(
+    conn: duckdb.DuckDBPyConnection,
+    path: Path,
+    source_file: str,
+    vocabulary: frozenset[str],
+    table: str,
+) -> FileRead:
+    """Read every record of `path`; `vocabulary` holds the normalised column names any
+    form of this entity's export may carry (canonical, vendors', a mapping's), by which
+    the header line is found. Large CSV files are read by DuckDB into the temp table
+    `table`; everything else comes back as `TextRows`. Raises `FileRejectedError`."""
+    report = FileReport(source_file=source_file)
+    suffix = path.suffix.lower()
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise FileRejectedError(f"cannot be opened ({exc.strerror or exc})") from exc
+    if size == 0:
+        raise FileRejectedError("the file is empty")
+    if suffix in EXCEL_SUFFIXES:
+        return _read_excel(path, vocabulary, report)
+    if suffix in JSON_SUFFIXES:
+        return _read_json(path, vocabulary, report)
+    if suffix not in CSV_SUFFIXES:
+        raise FileRejectedError(f"unsupported file type {suffix!r}")
+    if size > SMALL_FILE_BYTES and _is_utf8(path):
+        fast = _read_csv_fast(conn, path, vocabulary, table, report)
+        if fast is not None:
+            return fast
+    return _read_csv_text(path, vocabulary, report)
 
 
-def _encoding(path: Path, report: FileReport) -> str:
-    """UTF-16 by its BOM; valid UTF-8 (BOM or not); anything else Windows-1251, the usual
-    encoding of Russian Excel exports."""
-    if _head(path).startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        report.encoding = "utf-16"
-        return "utf-16"
+# --- decoding ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Decoded:
+    lines: list[str]
+    """Physical lines without their line ends; `lines[0]` is line 1."""
+    encoding: str
+    bad_lines: frozenset[int]
+    """1-based physical lines that are neither UTF-8 nor Windows-1251 text."""
+
+
+def decode(data: bytes) -> Decoded:
+    """Bytes → physical lines: UTF-16 by its BOM (or by its NUL bytes), UTF-8 when the whole
+    file is, else line by line UTF-8 or Windows-1251, else a line that cannot be read."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or _looks_utf16(data):
+        return _decode_utf16(data)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    else:
+        encoding = "utf-8-sig" if data.startswith(codecs.BOM_UTF8) else "utf-8"
+        return Decoded(_split_lines(text), encoding, frozenset())
+    lines: list[str] = []
+    bad: set[int] = set()
+    kinds: set[str] = set()
+    for number, chunk in enumerate(_physical(data.split(b"\n")), start=1):
+        try:
+            lines.append(chunk.decode("utf-8-sig" if number == 1 else "utf-8"))
+            if not chunk.isascii():
+                kinds.add("utf-8")
+        except UnicodeDecodeError:
+            try:
+                lines.append(chunk.decode("cp1251"))
+                kinds.add("cp1251")
+            except UnicodeDecodeError:
+                lines.append(chunk.decode("cp1251", errors="replace"))
+                bad.add(number)
+    encoding = "+".join(sorted(kinds)) or "cp1251"
+    if bad:
+        encoding += " (undecodable lines)"
+    return Decoded([line.removesuffix("\r") for line in lines], encoding, frozenset(bad))
+
+
+def _looks_utf16(data: bytes) -> bool:
+    head = data[:4096]
+    return len(head) >= 4 and head.count(0) / len(head) > _NUL_SHARE_UTF16
+
+
+def _decode_utf16(data: bytes) -> Decoded:
+    if data.startswith(codecs.BOM_UTF16_BE):
+        codec, body = "utf-16-be", data[2:]
+    elif data.startswith(codecs.BOM_UTF16_LE):
+        codec, body = "utf-16-le", data[2:]
+    else:  # no BOM: the NUL bytes sit in the high half of each ASCII character
+        codec = "utf-16-le" if data[1:200:2].count(0) >= data[0:200:2].count(0) else "utf-16-be"
+        body = data
+    try:
+        return Decoded(_split_lines(body.decode(codec)), "utf-16", frozenset())
+    except UnicodeDecodeError:
+        lines = _split_lines(body.decode(codec, errors="replace"))
+        bad = frozenset(i for i, line in enumerate(lines, start=1) if "\ufffd" in line)
+        return Decoded(lines, "utf-16 (undecodable lines)", bad)
+
+
+def _split_lines(text: str) -> list[str]:
+    """Physical lines; `\\r\\n` and `\\n` end a line (a file of bare `\\r` ends too)."""
+    if "\n" not in text and "\r" in text:
+        text = text.replace("\r", "\n")
+    return [line.removesuffix("\r") for line in _physical(text.split("\n"))]
+
+
+def _physical(parts: list[Any]) -> list[Any]:
+    """Pieces of a split on line ends → physical lines: a final line end ends the last
+    line, it does not start an empty one."""
+    return parts[:-1] if len(parts) > 1 and not parts[-1] else parts
+
+
+def _is_utf8(path: Path) -> bool:
+    head = _head(path)
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return False
     decoder = codecs.getincrementaldecoder("utf-8")()
     try:
         with path.open("rb") as handle:
             while chunk := handle.read(_CHUNK):
+                if b"\x00" in chunk:
+                    return False
                 decoder.decode(chunk)
             decoder.decode(b"", final=True)
     except UnicodeDecodeError:
-        report.encoding = "cp1251"
-        return "cp1251"
-    return "utf-8-sig" if _head(path).startswith(codecs.BOM_UTF8) else "utf-8"
+        return False
+    return True
 
 
-def _header_index(head: list[str], signatures: tuple[frozenset[str], ...]) -> int | None:
-    """The first line holding one of the signatures, else the first non-blank line."""
-    first = next((i for i, line in enumerate(head) if line.strip()), None)
-    for index, line in enumerate(head):
+def _head(path: Path, size: int = 4) -> bytes:
+    with path.open("rb") as handle:
+        return handle.read(size)
+
+
+# --- the header line ----------------------------------------------------------------------
+
+
+def find_header(
+    candidates: Iterable[tuple[int, list[list[str | None]]]], vocabulary: frozenset[str]
+) -> tuple[int, int]:
+    """(position, split) of the header among candidate lines, each given as its possible
+    splits (one per delimiter for text, one for a spreadsheet row).
+
+    The header is the first line naming at least MIN_HEADER_NAMES of the entity's known
+    columns (a title or date-range line names none), else the first naming one; its best
+    split gives the delimiter. A file whose first lines name none is not an export of this
+    entity, or has lost its header line (its first record would silently become the
+    header): refused.
+    """
+    fallback: tuple[int, int] | None = None
+    for position, splits in candidates:
+        scores = [len(set(unique_headers(names)) & vocabulary) for names in splits]
+        best = max(range(len(splits)), key=lambda i: (scores[i], len(splits[i])))
+        if scores[best] >= MIN_HEADER_NAMES:
+            return position, best
+        if scores[best] and fallback is None:
+            fallback = position, best
+    if fallback is not None:
+        return fallback
+    raise FileRejectedError(
+        f"no header line: none of its first {HEADER_SCAN_LINES} lines names the entity's "
+        "columns (a file without a header, or an export of something else)"
+    )
+
+
+def _text_candidates(lines: list[str]) -> Iterator[tuple[int, list[list[str | None]]]]:
+    seen = 0
+    for index, line in enumerate(lines):
         if not line.strip():
             continue
-        delimiter = max(_DELIMITERS, key=line.count)
-        names = set(unique_headers(next(csv.reader([line], delimiter=delimiter), [])))
-        if any(signature <= names for signature in signatures):
-            return index
-    return first
+        seen += 1
+        if seen > HEADER_SCAN_LINES:
+            return
+        yield index, [_split(line, d) for d in DELIMITERS]
 
 
-def _footer_lines(path: Path, encoding: str) -> int:
+def _split(line: str, delimiter: str) -> list[str | None]:
+    try:
+        return list(next(csv.reader([line], delimiter=delimiter), []))
+    except csv.Error:
+        return [line]
+
+
+def _footer_lines(lines: list[str], header_index: int) -> int:
     """Trailing total lines (`Total rows: 12`, `Итого;…`) and blanks after the last record."""
-    with path.open("rb") as handle:
-        handle.seek(max(0, path.stat().st_size - 65_536))
-        tail = handle.read().decode(encoding, errors="replace").splitlines()
     count = 0
-    for line in reversed(tail[1:]):
+    for line in reversed(lines[header_index + 1 :]):
         if not line.strip() or _SUMMARY.match(line):
             count += 1
         else:
@@ -200,9 +364,158 @@ def _footer_lines(path: Path, encoding: str) -> int:
     return count
 
 
-def _head(path: Path) -> bytes:
+# --- CSV ----------------------------------------------------------------------------------
+
+
+def _read_csv_text(path: Path, vocabulary: frozenset[str], report: FileReport) -> FileRead:
+    """Python's csv module over the decoded lines: exact physical lines, broken rows kept."""
+    decoded = decode(path.read_bytes())
+    report.encoding = decoded.encoding
+    report.reader = "python-csv"
+    lines = decoded.lines
+    header_index, split = find_header(_text_candidates(lines), vocabulary)
+    delimiter = DELIMITERS[split]
+    footer = _footer_lines(lines, header_index)
+    body = lines[header_index : len(lines) - footer]
+    header = _split(body[0], delimiter)
+    headers = unique_headers(header)
+    rows = TextRows(headers)
+    width = len(header)
+    skipped = header_index + footer
+    for first, last, fields, csv_error in _records(body, delimiter):
+        start, end = first + header_index, last + header_index
+        if csv_error is None and not any(f.strip() for f in fields):
+            skipped += end - start + 1
+            continue
+        bad = next((n for n in range(start, end + 1) if n in decoded.bad_lines), None)
+        error = csv_error
+        if bad is not None:
+            error = "the line is neither UTF-8 nor Windows-1251 text"
+        elif error is None and len(fields) != width:
+            error = f"expected {width} fields as in the header, found {len(fields)}"
+        if error is None:
+            rows.append(report.source_file, start, fields, None)
+            continue
+        raw = "\n".join(lines[start - 1 : end])[:RAW_TEXT_CHARS]
+        rows.append(report.source_file, start, None, f"unreadable row: {error}", raw)
+        report.malformed += 1
+    report.rows = len(rows)
+    report.skipped_lines = skipped
+    return FileRead(report, headers, rows=rows)
+
+
+def _records(body: list[str], delimiter: str) -> Iterator[tuple[int, int, list[str], str | None]]:
+    """(first line, last line, fields, error) per record after the header (line 1 = header).
+
+    A record whose quotes do not pair up, or that spans several lines (a quoted line
+    break) with the wrong number of fields, is an unclosed quote swallowing the lines after
+    it: each of those lines is split again on its own, so one stray quote costs one row,
+    not the rest of the file.
+    """
+    width = len(_split(body[0], delimiter))
+    reader = csv.reader((line + "\n" for line in body), delimiter=delimiter, quotechar='"')
+    start = 1
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield start, max(start, reader.line_num), [], str(exc)
+            start = reader.line_num + 1
+            continue
+        end = reader.line_num
+        if start > 1:
+            unpaired = sum(body[n - 1].count('"') for n in range(start, end + 1)) % 2
+            if end > start and (unpaired or len(fields) != width):
+                for number in range(start, end + 1):
+                    yield number, number, *_line_alone(body[number - 1], delimiter)
+            elif unpaired:
+                yield start, end, [], UNCLOSED_QUOTE
+            else:
+                yield start, end, fields, None
+        start = end + 1
+
+
+UNCLOSED_QUOTE = "a quote opens and never closes"
+
+
+def _line_alone(line: str, delimiter: str) -> tuple[list[str], str | None]:
+    if line.count('"') % 2:
+        return [], UNCLOSED_QUOTE
+    return [str(f) for f in _split(line, delimiter)], None
+
+
+def _read_csv_fast(
+    conn: duckdb.DuckDBPyConnection,
+    path: Path,
+    vocabulary: frozenset[str],
+    table: str,
+    report: FileReport,
+) -> FileRead | None:
+    """DuckDB's parallel read of a large UTF-8 file, when it is provably line-exact."""
+    head = _head(path, 1 << 16).decode("utf-8-sig", errors="ignore")
+    head_lines = _split_lines(head)[:-1] or [head]
+    header_index, split = find_header(_text_candidates(head_lines), vocabulary)
+    delimiter = DELIMITERS[split]
+    tail = _tail_lines(path)
+    footer = _footer_lines(tail, 0) if tail else 0
+    with tempfile.TemporaryDirectory(prefix="clinic-read-") as tmp:
+        source = path
+        if header_index or footer:
+            source = Path(tmp) / "body.csv"
+            _copy_lines(path, source, header_index, footer)
+        data = f"{table}_data"
+        try:
+            conn.execute("drop table if exists _file_rejects; drop table if exists _file_scans")
+            conn.execute(
+                f"create or replace temp table {data} as select * from read_csv(?, "
+                "all_varchar = true, header = true, delim = ?, quote = '\"', escape = '\"', "
+                "store_rejects = true, rejects_table = '_file_rejects', "
+                "rejects_scan = '_file_scans', null_padding = false, strict_mode = true)",
+                [str(source), delimiter],
+            )
+            rejected = conn.execute("select count(*) from _file_rejects").fetchall()[0][0]
+            rows = conn.execute(f"select count(*) from {data}").fetchall()[0][0]
+        except duckdb.Error:
+            conn.execute(f"drop table if exists {data}")
+            return None
+        physical_lines, has_blank = _count_lines(source)
+    if rejected or has_blank or physical_lines != rows + 1:
+        conn.execute(f"drop table {data}")
+        return None
+    original = [
+        row[0] for row in conn.execute(f"select column_name from (describe {data})").fetchall()
+    ]
+    headers = unique_headers(original)
+    renamed = ", ".join(f'"{name}" as "{key}"' for name, key in zip(original, headers, strict=True))
+    literal = report.source_file.replace("'", "''")
+    conn.execute(
+        f"create or replace temp view {table} as select {renamed}, "
+        f"'{literal}' as _source_file, rowid + {2 + header_index} as _line, "
+        f"null::varchar as _parse_error, null::varchar as _raw from {data}"
+    )
+    report.rows = rows
+    report.reader = "duckdb"
+    report.encoding = "utf-8"
+    report.skipped_lines = header_index + footer
+    return FileRead(report, headers, table=table)
+
+
+def _tail_lines(path: Path) -> list[str]:
+    """The last lines of a large file (the first, probably partial, one dropped)."""
     with path.open("rb") as handle:
-        return handle.read(4)
+        handle.seek(max(0, path.stat().st_size - 65_536))
+        return _split_lines(handle.read().decode("utf-8", errors="replace"))[1:]
+
+
+def _copy_lines(path: Path, target: Path, skip_head: int, skip_tail: int) -> None:
+    """The file without its first `skip_head` and last `skip_tail` physical lines."""
+    keep_until = _count_lines(path)[0] - skip_tail
+    with path.open("rb") as src, target.open("wb") as dst:
+        for number, line in enumerate(src):
+            if skip_head <= number < keep_until:
+                dst.write(line)
 
 
 def _count_lines(path: Path) -> tuple[int, bool]:
@@ -225,162 +538,51 @@ def _count_lines(path: Path) -> tuple[int, bool]:
     return lines, blank
 
 
-def _read_csv_fast(
-    conn: duckdb.DuckDBPyConnection,
-    path: Path,
-    delimiter: str,
-    offset: int,
-    table: str,
-    report: FileReport,
-) -> list[str] | None:
-    """DuckDB's parallel read, when it is provably line-exact; else None."""
-    data = f"{table}_data"
-    conn.execute("drop table if exists _file_rejects; drop table if exists _file_scans")
-    conn.execute(
-        f"create or replace temp table {data} as select * from read_csv(?, all_varchar = true, "
-        "header = true, delim = ?, quote = '\"', escape = '\"', store_rejects = true, "
-        "rejects_table = '_file_rejects', rejects_scan = '_file_scans', null_padding = false, "
-        "strict_mode = true)",
-        [str(path), delimiter],
-    )
-    rejected = conn.execute("select count(*) from _file_rejects").fetchall()[0][0]
-    rows = conn.execute(f"select count(*) from {data}").fetchall()[0][0]
-    physical_lines, has_blank = _count_lines(path)
-    if rejected or has_blank or physical_lines != rows + 1:
-        conn.execute(f"drop table {data}")
-        return None
-    original = [
-        row[0] for row in conn.execute(f"select column_name from (describe {data})").fetchall()
-    ]
-    headers = unique_headers(original)
-    renamed = ", ".join(f'"{name}" as "{key}"' for name, key in zip(original, headers, strict=True))
-    source = report.source_file.replace("'", "''")
-    conn.execute(
-        f"create or replace temp view {table} as select {renamed}, "
-        f"'{source}' as _source_file, rowid + {2 + offset} as _line, "
-        f"null::varchar as _parse_error, null::varchar as _raw from {data}"
-    )
-    report.rows = rows
-    report.reader = "duckdb"
-    return headers
+# --- spreadsheets and JSON ------------------------------------------------------------------
 
 
-def _read_csv_exact(
-    conn: duckdb.DuckDBPyConnection,
-    path: Path,
-    delimiter: str,
-    offset: int,
-    table: str,
-    report: FileReport,
-) -> list[str]:
-    """Python's csv module: knows the physical line of every record, splits broken ones."""
-    report.reader = "python-csv"
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        records = _records(csv.reader(handle, delimiter=delimiter, quotechar='"'))
-        _, header = next(records)
-        headers = unique_headers(header)
-        data: dict[str, list[str | int | None]] = {c: [] for c in (*headers, *META_COLUMNS)}
-        width = len(header)
-        for line, fields in records:
-            error = fields if isinstance(fields, str) else None
-            if error is None and len(fields) != width:
-                error = f"expected {width} fields as in the header, found {len(fields)}"
-            ok = error is None
-            for position, column in enumerate(headers):
-                data[column].append(fields[position] if ok else None)
-            data["_source_file"].append(report.source_file)
-            data["_line"].append(line + offset)
-            data["_parse_error"].append(None if ok else f"unreadable row: {error}")
-            data["_raw"].append(
-                None
-                if ok or isinstance(fields, str)
-                else delimiter.join(redact_phone_like(f) for f in fields)
-            )
-            report.rows += 1
-            report.malformed += not ok
-    _rows_table(conn, data, headers, table)
-    return headers
-
-
-def _rows_table(
-    conn: duckdb.DuckDBPyConnection, data: dict[str, list], headers: list[str], table: str
-) -> None:
-    """Column lists gathered row by row (text fields, then the meta columns) → `table`."""
-    schema = {
-        **dict.fromkeys(headers, pl.String),
-        "_source_file": pl.String,
-        "_line": pl.Int64,
-        "_parse_error": pl.String,
-        "_raw": pl.String,
-    }
-    _frame_table(conn, pl.DataFrame(data, schema=schema), table)
-
-
-def _frame_table(conn: duckdb.DuckDBPyConnection, frame: pl.DataFrame, table: str) -> None:
-    conn.register("_file_frame", frame)
-    conn.execute(f"create or replace temp table {table}_data as select * from _file_frame")
-    conn.execute(f"create or replace temp view {table} as select * from {table}_data")
-    conn.unregister("_file_frame")
-
-
-def _records(reader: Iterator[list[str]]) -> Iterator[tuple[int, list[str] | str]]:
-    """(first physical line, fields) per record; blank lines are not records.
-
-    A record the csv module cannot parse yields its line and the error text instead.
-    """
-    start = 1
-    while True:
-        try:
-            fields = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            yield start, str(exc)
-            start = reader.line_num + 1  # type: ignore[attr-defined]
-            continue
-        line, start = start, reader.line_num + 1  # type: ignore[attr-defined]
-        if fields and any(f.strip() for f in fields):
-            yield line, fields
-
-
-def _read_excel(
-    conn: duckdb.DuckDBPyConnection, path: Path, table: str, report: FileReport
-) -> list[str]:
-    """First sheet, first row as header; `line` is the spreadsheet row number."""
+def _read_excel(path: Path, vocabulary: frozenset[str], report: FileReport) -> FileRead:
+    """First sheet; the header is found like a CSV's; `line` is the spreadsheet row."""
     report.reader = "excel"
-    report.encoding = "xlsx"
+    report.encoding = path.suffix.lower().lstrip(".")
     try:
-        frame = pl.read_excel(path, engine="calamine", infer_schema_length=0, drop_empty_rows=False)
-    except Exception as exc:  # calamine raises its own types for corrupt workbooks
-        raise InputError(f"{report.source_file}: cannot read the workbook ({exc})") from exc
-    headers = unique_headers(frame.columns)
-    frame = frame.rename(dict(zip(frame.columns, headers, strict=True))).select(
-        *[pl.col(h).cast(pl.String).str.strip_chars() for h in headers],
-        pl.lit(report.source_file).alias("_source_file"),
-        (pl.int_range(pl.len(), dtype=pl.Int64) + 2).alias("_line"),
-        pl.lit(None, pl.String).alias("_parse_error"),
-        pl.lit(None, pl.String).alias("_raw"),
-    )
-    frame = frame.filter(~pl.all_horizontal(pl.col(headers).is_null()))
-    report.rows = frame.height
-    _frame_table(conn, frame, table)
-    return headers
+        frame = pl.read_excel(
+            path, engine="calamine", has_header=False, infer_schema_length=0, drop_empty_rows=False
+        )
+    except Exception as exc:  # calamine raises its own types for anything not a workbook
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise FileRejectedError(f"not a readable workbook ({reason})") from exc
+    sheet = [[None if v is None else str(v).strip() for v in row] for row in frame.rows()]
+    candidates = ((i, [row]) for i, row in enumerate(sheet[: HEADER_SCAN_LINES * 2]) if any(row))
+    header_index, _ = find_header(candidates, vocabulary)
+    headers = unique_headers(sheet[header_index])
+    rows = TextRows(headers)
+    skipped = header_index
+    for index in range(header_index + 1, len(sheet)):
+        row = sheet[index]
+        if not any(row):
+            skipped += 1
+            continue
+        rows.append(report.source_file, index + 1, [v or None for v in row], None)
+    report.rows = len(rows)
+    report.skipped_lines = skipped
+    return FileRead(report, headers, rows=rows)
 
 
-def _read_json(
-    conn: duckdb.DuckDBPyConnection, path: Path, table: str, report: FileReport
-) -> list[str]:
+def _read_json(path: Path, vocabulary: frozenset[str], report: FileReport) -> FileRead:
     """An API answer saved as JSON: a bare list of records, or a page object holding one
-    (`records` for Calltouch, `calls` for CallRail, `results` or `data` elsewhere).
+    (`records` for Calltouch, `calls` for CallRail, `results`, `data` or `items` elsewhere).
 
     `line` is the record's position in the list (1 = first). Nested values (Calltouch's
     `callTags`) stay JSON text for the format's mapping to unpack.
     """
     report.reader = "json"
+    report.encoding = "utf-8"
     try:
-        document = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InputError(f"{report.source_file}: not valid JSON ({exc})") from exc
+        document = json.loads(path.read_bytes().decode("utf-8-sig"))
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        raise FileRejectedError(f"not valid JSON ({reason})") from exc
     records = document
     if isinstance(document, dict):
         records = next(
@@ -392,26 +594,28 @@ def _read_json(
             None,
         )
     if not isinstance(records, list):
-        raise InputError(f"{report.source_file}: no list of records in the JSON")
+        raise FileRejectedError("no list of records in the JSON")
     keys: dict[str, None] = {}
     for record in records:
         if isinstance(record, dict):
-            keys.update(dict.fromkeys(record))
+            keys.update(dict.fromkeys(str(k) for k in record))
     originals = list(keys)
     headers = unique_headers(originals)
-    data: dict[str, list[str | int | None]] = {c: [] for c in (*headers, *META_COLUMNS)}
+    if records and not set(headers) & vocabulary:
+        raise FileRejectedError("none of the records' fields is a column of this entity")
+    rows = TextRows(headers)
     for number, record in enumerate(records, start=1):
-        ok = isinstance(record, dict)
-        for original, column in zip(originals, headers, strict=True):
-            data[column].append(_json_text(record.get(original)) if ok else None)
-        data["_source_file"].append(report.source_file)
-        data["_line"].append(number)
-        data["_parse_error"].append(None if ok else "unreadable record: not a JSON object")
-        data["_raw"].append(None if ok else redact_phone_like(str(record))[:200])
-        report.malformed += not ok
-    report.rows = len(records)
-    _rows_table(conn, data, headers, table)
-    return headers
+        if isinstance(record, dict):
+            as_text = {str(k): v for k, v in record.items()}
+            rows.append(
+                report.source_file, number, [_json_text(as_text.get(k)) for k in originals], None
+            )
+        else:
+            raw = json.dumps(record, ensure_ascii=False)[:RAW_TEXT_CHARS]
+            rows.append(report.source_file, number, None, "unreadable record: not an object", raw)
+            report.malformed += 1
+    report.rows = len(rows)
+    return FileRead(report, headers, rows=rows)
 
 
 def _json_text(value: object) -> str | None:

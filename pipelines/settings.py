@@ -71,6 +71,15 @@ class Settings(BaseSettings):
     """Yandex Direct Reports API `Cost` is ×1,000,000 unless requested otherwise."""
     as_of: date | None = None
     """Last data day; None means the latest local date of any call or completed visit."""
+    min_plausible_date: date = date(2000, 1, 1)
+    """Definition 16: an earlier timestamp is not a date (a 1900 or 0001 placeholder)."""
+
+    # --- trust in the input ----------------------------------------------------------
+    max_plausible_amount: float = Field(1_000_000_000, gt=0)
+    """A cost or amount above this in one row is a typo or a stand-in for unknown."""
+    phone_warning_share: float = Field(0.1, ge=0, le=1)
+    """Warn when more than this share of patient phones is invalid for `default_region`
+    or belongs to another country (a foreign dump read with the wrong region)."""
 
     # --- paths ---------------------------------------------------------------------
     input_dir: Path = Path("data/demo")
@@ -78,6 +87,9 @@ class Settings(BaseSettings):
     """The published warehouse: the only file the dashboard reads."""
     build_path: Path | None = None
     """The pipeline's working database; defaults to `<warehouse>.build` beside it."""
+    log_dir: Path | None = None
+    """Where each build writes its full log; defaults to `logs/` beside the warehouse."""
+    log_files_kept: int = Field(30, ge=1)
 
     # --- secrets -------------------------------------------------------------------
     hash_secret: SecretStr | None = None
@@ -88,6 +100,12 @@ class Settings(BaseSettings):
     # --- engine --------------------------------------------------------------------
     duckdb_threads: int | None = None
     duckdb_memory_limit: str | None = None
+
+    # --- dashboard sign-in ---
+    login_delay_base_s: float = Field(1.0, gt=0)
+    """Wait after the first failed password; it doubles with each consecutive failure."""
+    login_delay_max_s: float = Field(300.0, gt=0)
+    """Longest wait between attempts, per browser session and per client address."""
 
     @classmethod
     def settings_customise_sources(
@@ -142,6 +160,10 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def resolved_log_dir(self) -> Path:
+        return self.log_dir or self.warehouse_path.parent / "logs"
+
+    @property
     def resolved_build_path(self) -> Path:
         return self.build_path or self.warehouse_path.with_name(self.warehouse_path.name + ".build")
 
@@ -162,6 +184,7 @@ class Settings(BaseSettings):
         """Settings that SQL models read with getvariable(); as_of is resolved in SQL."""
         return {
             "timezone": self.timezone,
+            "default_region": self.default_region,
             "currency": self.currency,
             "target_call_min_duration_s": self.target_call_min_duration_s,
             "attribution_window_days": self.attribution_window_days,
@@ -170,6 +193,9 @@ class Settings(BaseSettings):
             "reactivation_min_months": self.reactivation_min_months,
             "reactivation_max_months": self.reactivation_max_months,
             "as_of_setting": self.as_of,
+            "min_plausible_date": self.min_plausible_date,
+            "max_plausible_amount": self.max_plausible_amount,
+            "phone_warning_share": self.phone_warning_share,
         }
 
 

@@ -21,6 +21,11 @@ from pipelines.warehouse import SQL_DIR
 LAYERS = ("intermediate", "marts")
 PYTHON_MODELS = {"mart_admin_conversion": ("int_admin_leads",)}
 """Models computed in Python (Polars, SciPy), with the tables they read."""
+LOADER_TABLES = {
+    "ingest_files": tuple(e.raw_table for e in ENTITIES),
+    "phone_quality": tuple(e.raw_table for e in ENTITIES if e.personal_phone_columns),
+}
+"""Tables the loaders write beside the raw tables: a model reading one depends on them."""
 _COMMENT = re.compile(r"--[^\n]*")
 
 
@@ -44,18 +49,19 @@ def discover() -> tuple[SqlModel, ...]:
     for layer, path in files:
         sql = path.read_text(encoding="utf-8")
         code = _COMMENT.sub("", sql)
-        deps = tuple(sorted(n for n in known if n != path.stem and re.search(rf"\b{n}\b", code)))
+        names = {n for n in known | set(LOADER_TABLES) if re.search(rf"\b{n}\b", code)}
+        deps = {LOADER_TABLES.get(n, (n,)) for n in names - {path.stem}}
+        deps = tuple(sorted({d for group in deps for d in group}))
         models.append(SqlModel(path.stem, layer, sql, deps))
     return tuple(models)
 
 
 def run_order() -> list[str]:
-    """Every model (SQL and Python) after the models it reads; staging tables excluded."""
+    """Every model (SQL and Python) after the models it reads; source tables excluded."""
     graph = {m.name: set(m.deps) for m in discover()} | {
         name: set(deps) for name, deps in PYTHON_MODELS.items()
     }
-    staging = {e.staging_model for e in ENTITIES}
-    return [n for n in TopologicalSorter(graph).static_order() if n not in staging]
+    return [n for n in TopologicalSorter(graph).static_order() if n in graph]
 
 
 def materialize(conn: duckdb.DuckDBPyConnection, model: SqlModel) -> int | None:

@@ -91,7 +91,7 @@ def run_staging_model(conn: duckdb.DuckDBPyConnection, entity: Entity) -> GateCo
     conn.execute(
         """
         insert into quarantine
-        select source_file, line, $entity, reject_reason, raw, 'invalid'
+        select source_file, line, $entity, reject_reason, mask_phones(raw), 'invalid'
         from _staged
         where reject_reason is not null
         """,
@@ -104,7 +104,7 @@ def run_staging_model(conn: duckdb.DuckDBPyConnection, entity: Entity) -> GateCo
             source_file, line, $entity,
             'superseded by ' || _winner_file || ' line ' || _winner_line
                 || ': same {key.replace("'", "")}, different values',
-            raw, 'superseded'
+            mask_phones(raw), 'superseded'
         from _versions
         where _version > 1
         """,

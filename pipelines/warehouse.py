@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 import shutil
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import duckdb
 
@@ -36,7 +37,8 @@ def prepare_session(conn: duckdb.DuckDBPyConnection, settings: Settings) -> None
         conn.execute(f"set threads = {int(settings.duckdb_threads)}")
     if settings.duckdb_memory_limit:
         conn.execute("set memory_limit = ?", [settings.duckdb_memory_limit])
-    for name, value in settings.sql_variables().items():
+    variables = settings.sql_variables() | {"build_date": build_date(settings)}
+    for name, value in variables.items():
         if value is None:
             conn.execute(f"set variable {name} = null")
         elif isinstance(value, date):
@@ -45,6 +47,11 @@ def prepare_session(conn: duckdb.DuckDBPyConnection, settings: Settings) -> None
             conn.execute(f"set variable {name} = ?", [value])
     for macro_file in sorted((SQL_DIR / "macros").glob("*.sql")):
         conn.execute(macro_file.read_text(encoding="utf-8"))
+
+
+def build_date(settings: Settings) -> date:
+    """Today in the clinic's zone: definition 16 refuses timestamps after it plus a day."""
+    return datetime.now(ZoneInfo(settings.timezone)).date()
 
 
 def publish(build_path: Path, warehouse_path: Path) -> None:

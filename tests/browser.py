@@ -10,8 +10,12 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipelines.cli import streamlit_command
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 CHROMIUM = os.environ.get("CLINIC_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -32,6 +36,15 @@ PAGES = {
     "Reactivation": "reactivation",
     "Data quality": "data_quality",
 }
+
+IDLE_APP = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+"""Streamlit's root element once no script run is pending: what is shown is final."""
+
+
+def script_idle(tab: Page, timeout_ms: float = 30_000) -> None:
+    """Wait until the app's script has finished its run. Call it after waiting for
+    something the new run alone shows: before that, the old run may still look idle."""
+    tab.locator(IDLE_APP).wait_for(timeout=timeout_ms)
 
 
 def free_port() -> int:

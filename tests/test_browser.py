@@ -11,8 +11,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from dashboards import fmt
 from pipelines.settings import Settings
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, PAGES, streamlit_server
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, PAGES, script_idle, streamlit_server
 
 playwright = pytest.importorskip("playwright.sync_api")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -45,9 +46,11 @@ def page(warehouse: Path) -> Iterator[object]:
 
 
 def open_page(tab, title: str) -> None:
+    """Load a page and wait for its script run to end: the heading is the new page's, so
+    the idle state that follows is that run's, not the previous page's."""
     tab.goto(f"{tab.base_url}/{PAGES[title]}")
     tab.get_by_role("heading", name=title, exact=True).first.wait_for(timeout=30_000)
-    tab.wait_for_load_state("networkidle")
+    script_idle(tab)
 
 
 def no_exception(tab) -> None:
@@ -75,13 +78,20 @@ def test_every_page_shows_its_figures(page, warehouse: Path) -> None:
     for title, text in expected.items():
         open_page(page, title)
         page.get_by_text(str(text)).first.wait_for(timeout=30_000)
+        script_idle(page)  # an exception could still come later in the same run
         no_exception(page)
         page.screenshot(path=str(ARTIFACTS / f"{PAGES[title] or 'overview'}.png"), full_page=True)
+
+
+def download_label(patients: int) -> str:
+    """The reactivation button's label: it names the rows the file holds."""
+    return f"Download the list ({fmt.number(patients)} patients, CSV)"
 
 
 def test_reactivation_filter_and_download(page, warehouse: Path) -> None:
     open_page(page, "Reactivation")
     total = figure(warehouse, "select count(*) from mart_reactivation")
+    page.get_by_role("button", name=download_label(total), exact=True).wait_for(timeout=30_000)
     doctor = figure(
         warehouse,
         "select primary_doctor_name from mart_reactivation "
@@ -91,15 +101,29 @@ def test_reactivation_filter_and_download(page, warehouse: Path) -> None:
         warehouse, f"select count(*) from mart_reactivation where primary_doctor_name = '{doctor}'"
     )
     assert 0 < expected < total
-    page.get_by_test_id("stMultiSelect").click()
-    page.get_by_role("option", name=doctor).click()
-    page.keyboard.press("Escape")
+    # Pick the doctor by keyboard: under load a mouse click on the open list was seen to
+    # leave nothing selected. Then wait for the selection itself, and for the list to close
+    # (with the search field empty, Escape only closes it).
+    doctors = page.get_by_test_id("stMultiSelect")
+    search = doctors.get_by_role("combobox")
+    search.fill(doctor)
+    page.get_by_role("option", name=doctor, exact=True).wait_for(timeout=30_000)
+    search.press("Enter")
+    doctors.locator("[data-tag]").get_by_text(doctor, exact=True).wait_for(timeout=30_000)
+    search.press("Escape")
+    page.get_by_role("listbox").wait_for(state="hidden", timeout=30_000)
     # exact text: "8" must not be satisfied by the unfiltered "81"
     page.get_by_test_id("stMetricValue").get_by_text(str(expected), exact=True).wait_for(
         timeout=30_000
     )
+    # the metric comes before the button in the script: the button may still be the
+    # unfiltered run's. Wait for the one whose label counts the filtered rows, then for
+    # the run to end, and click exactly that button.
+    button = page.get_by_role("button", name=download_label(expected), exact=True)
+    button.wait_for(timeout=30_000)
+    script_idle(page)
     with page.expect_download() as download_info:
-        page.get_by_role("button", name="Download the list (CSV)").click()
+        button.click()
     rows = list(csv.DictReader(io.StringIO(Path(download_info.value.path()).read_text())))
     assert len(rows) == expected
     assert {r["primary_doctor"] for r in rows} == {doctor}

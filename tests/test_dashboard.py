@@ -3,6 +3,10 @@ the figures shown are the marts' figures. Charts are pure functions, tested dire
 
 from __future__ import annotations
 
+import csv
+import io
+import logging
+import shutil
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -12,10 +16,9 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from dashboards import charts, fmt
-from pipelines.build import run_build
+from dashboards import auth, charts, data, downloads, fmt
 from pipelines.settings import Settings
-from tests.conftest import minimal_input, write
+from pipelines.warehouse import publish
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboards" / "streamlit_app.py")
 
@@ -147,20 +150,149 @@ def test_empty_warehouse_says_what_to_run(tmp_path: Path, monkeypatch: pytest.Mo
     assert "clinic-analytics build" in at.info[0].value
 
 
-def test_password_gate(demo_warehouse, monkeypatch: pytest.MonkeyPatch) -> None:
+class FakeClock:
+    """A monotonic clock the test moves by hand: rate-limit tests never sleep."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def sign_in(at: AppTest, password: str) -> AppTest:
+    at.text_input[0].input(password)
+    return at.button[0].click().run()
+
+
+def test_password_gate(
+    demo_warehouse, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     monkeypatch.setenv("CLINIC_WAREHOUSE_PATH", str(demo_warehouse[1]))
     monkeypatch.setenv("CLINIC_DASHBOARD_PASSWORD", "s3cret")
+    monkeypatch.setenv("CLINIC_LOGIN_DELAY_BASE_S", "30")
     st.cache_resource.clear()  # settings are read once per server; this is a new server
+    settings = data.settings()
+    assert settings.login_delay_base_s == 30
+    # the very limiter the app gets from st.cache_resource, on a clock the test moves
+    limiter = auth.shared_limiter(settings.login_delay_base_s, settings.login_delay_max_s)
+    limiter.clock = clock = FakeClock()
+    caplog.set_level(logging.WARNING, logger="clinic_analytics.auth")
     at = AppTest.from_file(APP, default_timeout=60).run()
     assert not at.title and not at.metric  # nothing but the form
-    at.text_input[0].input("wrong")
-    at.button[0].click().run()
+    sign_in(at, "hunter2-wrong")
     assert at.error[0].value == "Wrong password."
-    at.text_input[0].input("s3cret")
-    at.button[0].click().run()
+    # the right password at once is refused, and not even compared
+    sign_in(at, "s3cret")
+    assert not at.title
+    assert at.error[0].value == "Too many failed attempts: try again in 30 s."
+    # a new session (a reloaded page) from the same address waits too
+    other = AppTest.from_file(APP, default_timeout=60).run()
+    sign_in(other, "s3cret")
+    assert other.error[0].value == "Too many failed attempts: try again in 30 s."
+    clock.now += 29.5
+    sign_in(at, "s3cret")
+    assert at.error[0].value == "Too many failed attempts: try again in 1 s."
+    clock.now += 0.5
+    sign_in(at, "s3cret")
     assert not at.exception
     assert at.title[0].value == "Overview"
+    # the success cleared the address: the other session may try at once
+    assert limiter.failures("unused", "unknown") == (0, 0)
+    sign_in(other, "s3cret")
+    assert other.title[0].value == "Overview"
+    # one failure logged, at WARNING, with the address and the count, never a password
+    failed = [r for r in caplog.records if r.name == "clinic_analytics.auth"]
+    assert [r.levelno for r in failed] == [logging.WARNING]
+    assert "unknown" in failed[0].getMessage() and "1 consecutive" in failed[0].getMessage()
+    for record in caplog.records:
+        text = record.getMessage() + repr(record.args) + repr(record.__dict__)
+        assert "hunter2" not in text and "s3cret" not in text
     st.cache_resource.clear()
+
+
+def test_sign_in_limiter_doubles_the_wait_per_address_and_per_session() -> None:
+    clock = FakeClock()
+    limiter = auth.LoginLimiter(base_s=1.0, max_s=8.0, clock=clock)
+    assert [limiter.delay_s(n) for n in range(7)] == [0, 1, 2, 4, 8, 8, 8]
+    assert limiter.delay_s(10_000) == 8  # no float overflow for a long siege
+    compared: list[str] = []
+
+    def wrong() -> bool:
+        compared.append("wrong")
+        return False
+
+    waits = []
+    for _ in range(6):
+        assert limiter.attempt("tab-a", "10.0.0.1", wrong).failures == len(waits) + 1
+        waits.append(limiter.wait_s("tab-a", "10.0.0.1"))
+        # refused before the wait is over: no comparison, no extra failure
+        early = limiter.attempt("tab-a", "10.0.0.1", wrong)
+        assert early.refused and early.wait_s == waits[-1]
+        clock.now += waits[-1]
+    assert waits == [1, 2, 4, 8, 8, 8]
+    assert len(compared) == 6
+    assert limiter.failures("tab-a", "10.0.0.1") == (6, 6)
+    assert limiter.wait_s("tab-a", "10.0.0.1") == 0  # the clock has moved past the last wait
+
+    # per address: a new session from the same address starts at the address's count
+    limiter.attempt("tab-a", "10.0.0.1", wrong)
+    assert limiter.wait_s("tab-b", "10.0.0.1") == 8
+    # per session: the same tab from another address still waits
+    assert limiter.wait_s("tab-a", "10.0.0.2") == 8
+    # an unrelated session and address are not slowed
+    assert limiter.wait_s("tab-c", "10.0.0.3") == 0
+    assert limiter.attempt("tab-c", "10.0.0.3", wrong).failures == 1
+    assert limiter.wait_s("tab-c", "10.0.0.3") == 1
+
+    # a success resets that session's and that address's counts, not the others'
+    clock.now += 8
+    assert limiter.attempt("tab-a", "10.0.0.1", lambda: True).accepted
+    assert limiter.failures("tab-a", "10.0.0.1") == (0, 0)
+    assert limiter.failures("tab-c", "10.0.0.3") == (1, 1)
+    assert limiter.attempt("tab-a", "10.0.0.1", wrong).failures == 1
+
+
+def test_csv_downloads_neutralise_formulas() -> None:
+    frame = pl.DataFrame(
+        {
+            "primary_doctor": [
+                '=HYPERLINK("http://x")',
+                "+1",
+                "-2",
+                "@SUM(A1)",
+                "Анна Смирнова",
+                "\t=1+1",
+                "\r=1+1",
+                None,
+            ],
+            "revenue_to_date": [-5, 1, 2, 3, 4, 5, 6, 7],
+        }
+    )
+    rows = list(csv.DictReader(io.StringIO(downloads.csv_bytes(frame).decode())))
+    assert [r["primary_doctor"] for r in rows] == [
+        '\'=HYPERLINK("http://x")',
+        "'+1",
+        "'-2",
+        "'@SUM(A1)",
+        "Анна Смирнова",
+        "'\t=1+1",
+        "'\r=1+1",
+        "",
+    ]
+    assert rows[0]["revenue_to_date"] == "-5"  # numbers stay numbers
+    assert downloads.neutralised(frame).schema == frame.schema
+
+
+def test_every_download_goes_through_csv_bytes() -> None:
+    """A new page that writes its own CSV would bring formula injection back."""
+    pages = Path(APP).parent / "app_pages"
+    with_download = [p for p in pages.glob("*.py") if "st.download_button" in p.read_text()]
+    assert {p.stem for p in with_download} >= {"channels", "data_quality", "reactivation"}
+    for path in with_download:
+        source = path.read_text()
+        assert "write_csv" not in source, path.name
+        assert source.count("downloads.csv_bytes(") == source.count("st.download_button("), path
 
 
 def test_charts_have_titles_units_and_open_weeks() -> None:
@@ -210,17 +342,24 @@ def test_money_and_percent_formats() -> None:
 
 
 def test_a_new_build_shows_without_a_restart(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
+    demo_warehouse: tuple[Settings, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    minimal_input(settings.input_dir)
-    run_build(settings)
-    monkeypatch.setenv("CLINIC_WAREHOUSE_PATH", str(settings.warehouse_path))
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(demo_warehouse[1], warehouse)
+    monkeypatch.setenv("CLINIC_WAREHOUSE_PATH", str(warehouse))
     at = AppTest.from_file(APP, default_timeout=60).run()
     at.switch_page("app_pages/data_quality.py").run()
-    doctors = at.dataframe[0].value.set_index("entity")
-    assert doctors.loc["doctors", "rows_loaded"] == 1
-    write(settings.input_dir / "doctors" / "more.csv", "doctor_id,name\nD2,Олег Попов\n")
-    run_build(settings)  # publishes while the app session is live
+    loaded = at.dataframe[0].value.set_index("entity").loc["doctors", "rows_loaded"]
+    # the next build: here the same warehouse with one more doctor, published the way
+    # every build publishes (copy, fsync, rename) while the app session is live
+    build = tmp_path / "next.duckdb"
+    shutil.copy(warehouse, build)
+    with duckdb.connect(str(build)) as conn:
+        conn.execute(
+            "update load_reconciliation set rows_loaded = rows_loaded + 1 where entity = 'doctors'"
+        )
+    publish(build, warehouse)
     at.run()
     assert not at.exception
-    assert at.dataframe[0].value.set_index("entity").loc["doctors", "rows_loaded"] == 2
+    shown = at.dataframe[0].value.set_index("entity").loc["doctors", "rows_loaded"]
+    assert shown == loaded + 1

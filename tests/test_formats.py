@@ -280,7 +280,8 @@ def test_open_dental_dump(conn, settings: Settings) -> None:
     )
     write(
         root / "doctors" / "provider.csv",
-        "ProvNum,Abbr,LName,FName,Specialty\n7,DOC1,Смирнова,Анна,therapist\n",
+        "ProvNum,Abbr,LName,FName,Specialty,IsSecondary\n7,DOC1,Смирнова,Анна,therapist,0\n"
+        "8,HYG1,Орлова,Вера,,1\n",
     )
     write(
         root / "visits" / "appointment.csv",
@@ -288,7 +289,9 @@ def test_open_dental_dump(conn, settings: Settings) -> None:
         "101,11,2,2025-03-05 10:00:00,7,1,Осмотр\n"
         "102,11,1,2025-04-01 10:00:00,7,1,Лечение\n"
         "103,12,5,2025-03-06 12:00:00,7,0,\n"
-        "104,12,6,0001-01-01 00:00:00,7,0,План\n",
+        "104,12,6,0001-01-01 00:00:00,7,0,План\n"
+        # UnschedList with Open Dental's "no date": not a visit in time, skipped and counted
+        "105,12,3,0001-01-01 00:00:00,7,0,\n",
     )
     # fees of completed procedures (status 2 or C) price the appointment: 101 = 1500 + 700;
     # the treatment-planned (1) procedure of 102 costs nothing yet
@@ -311,7 +314,19 @@ def test_open_dental_dump(conn, settings: Settings) -> None:
     ]
     assert conn.execute(
         "select format, rows, skipped_rows from ingest_files where entity = 'visits' order by 1"
-    ).fetchall() == [("lookup", 0, 0), ("opendental_appointment", 3, 1)]
+    ).fetchall() == [("lookup", 0, 0), ("opendental_appointment", 3, 2)]
+    # no date is ever stored from a placeholder
+    assert conn.execute("select min(visit_at) > '2000-01-01' from stg_mis__visits").fetchall() == [
+        (True,)
+    ]
+    # the columns a format does not read are listed, as for canonical files
+    assert conn.execute(
+        "select source_file, ignored_columns from ingest_files "
+        "where entity in ('patients', 'doctors') order by 1"
+    ).fetchall() == [
+        ("doctors/provider.csv", ["abbr"]),
+        ("patients/patient.csv", ["lname", "fname"]),  # names stay in the MIS
+    ]
     key = SECRET.encode()
     assert conn.execute(
         "select patient_id, phone_hashes, sex, birth_date, contact_consent "
@@ -326,9 +341,10 @@ def test_open_dental_dump(conn, settings: Settings) -> None:
         ),
         ("12", [], "M", None, False),
     ]
-    assert conn.execute("select doctor_id, name from stg_mis__doctors").fetchall() == [
-        ("7", "Анна Смирнова")
-    ]
+    # IsSecondary marks a hygienist: the provider's kind is kept
+    assert conn.execute(
+        "select doctor_id, name, provider_kind from stg_mis__doctors order by 1"
+    ).fetchall() == [("7", "Анна Смирнова", "dentist"), ("8", "Вера Орлова", "hygienist")]
 
 
 def test_yaml_mapping_for_any_other_mis(conn, settings: Settings) -> None:

@@ -244,6 +244,52 @@ def test_def8_channel_economics(tmp_path: Path) -> None:
     ) == [(Decimal("0.00"), 2, 1, 0, 0.0)]
 
 
+def test_def8_spend_is_unknown_outside_its_exports_and_zero_only_where_free(
+    tmp_path: Path,
+) -> None:
+    conn = build_clinic(
+        tmp_path,
+        calls=[
+            call("C1", "2025-03-03 10:00", phone(1)),
+            call("C2", "2025-03-12 10:00", phone(2)),  # after Yandex's last spend date
+            call("C3", "2025-03-04 10:00", phone(3), source="google", campaign="generic"),
+            call("C4", "2025-03-04 10:00", phone(4), source="google", medium="organic"),
+        ],
+        spend=[
+            ("2025-03-03", "yandex", "cpc", "brand", "600", "RUB", "", ""),
+            ("2025-03-09", "yandex", "cpc", "brand", "400", "RUB", "", ""),
+        ],
+        as_of=date(2025, 4, 30),
+    )
+    got = {
+        (r[0], r[1]): r[2:]
+        for r in rows(
+            conn,
+            "select week_start, channel, spend, leads, cost_per_lead, romi "
+            "from mart_channel_weekly",
+        )
+    }
+    # Yandex's exports cover 03-03..03-09: that week is known (1000 for 1 lead); C2 on 03-12
+    # falls outside, so its week's spend is unknown, and so are its cost and ROMI, not 0
+    assert got[(date(2025, 3, 3), "Yandex Direct")] == (Decimal("1000.00"), 1, 1000.0, -1.0)
+    assert got[(date(2025, 3, 10), "Yandex Direct")] == (None, 1, None, None)
+    # Google Ads has no spend export at all and is not declared free: unknown
+    assert got[(date(2025, 3, 3), "Google Ads")] == (None, 1, None, None)
+    # SEO is declared free in channels.csv: 0, so its cost per lead is a true 0
+    assert got[(date(2025, 3, 3), "SEO")] == (Decimal("0.00"), 1, 0.0, None)
+    # the range macro: any day with activity outside the coverage makes the range unknown
+    assert rows(
+        conn,
+        "select spend, cost_per_lead from channel_economics(date '2025-03-03', "
+        "date '2025-03-09') where channel = 'Yandex Direct'",
+    ) == [(Decimal("1000.00"), 1000.0)]
+    assert rows(
+        conn,
+        "select spend, cost_per_lead from channel_economics(date '2025-03-03', "
+        "date '2025-03-16') where channel = 'Yandex Direct'",
+    ) == [(None, None)]
+
+
 def test_def9_operators_match_id_then_name_then_alias(tmp_path: Path) -> None:
     conn = build_clinic(
         tmp_path,

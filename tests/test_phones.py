@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from pipelines.phones import PhoneStatus, keyed_hash, phone_map, to_e164
+from pipelines.phones import PhoneStatus, identify, keyed_hash, phone_map, to_e164
 
 SAME_MOBILE = [
     "+7 (916) 123-45-67",
@@ -86,8 +86,11 @@ def test_column_wise_path_agrees_with_libphonenumber() -> None:
     key = b"k"
     frame = phone_map(written, "RU", key)
     assert frame.height == len(set(written))
-    for raw, phone_hash, status in frame.iter_rows():
-        e164, expected = to_e164(raw, "RU")
+    for raw, phone_hash, status, region in frame.iter_rows():
+        e164, expected, expected_region = identify(raw, "RU")
         assert status == expected.value, raw
         assert phone_hash == (keyed_hash(e164, key) if e164 else None), raw
+        assert region == expected_region, raw
     assert frame["status"].value_counts().height == 2  # both valid and invalid were tried
+    # Kazakh numbers share +7 with Russia: the region tells them apart, as libphonenumber does
+    assert set(frame["region"].drop_nulls()) >= {"RU", "KZ", "GB"}

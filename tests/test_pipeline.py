@@ -1,8 +1,18 @@
-"""The asset graph, run in-process by Dagster against temporary DuckDB files."""
+"""The asset graph, run in-process by Dagster against temporary DuckDB files, and the
+publishing around it: atomic, one build at a time, nothing left behind by a killed build.
+
+Dagster runs only where it is the subject (the graph, a failing step or check); the rest
+calls the publishing code directly on one warehouse built once for the module."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -12,11 +22,19 @@ import pytest
 
 from pipelines import build as build_module
 from pipelines import staging
-from pipelines.build import BuildError, load_defs, run_build
+from pipelines.build import (
+    BuildError,
+    build_lock,
+    load_defs,
+    remove_stale_files,
+    run_build,
+)
 from pipelines.cli import main
 from pipelines.defs.sensors import input_folder_sensor
-from pipelines.settings import Settings
-from tests.conftest import minimal_input, write
+from pipelines.readers import InputError
+from pipelines.settings import Settings, load_settings
+from pipelines.warehouse import publish
+from tests.conftest import SECRET, minimal_input, write
 
 STAGING = [
     "stg_calltracking__calls",
@@ -35,6 +53,28 @@ def counts(path: Path) -> dict[str, int]:
         return {t: conn.execute(f"select count(*) from {t}").fetchall()[0][0] for t in STAGING}
 
 
+def leftovers(folder: Path) -> list[str]:
+    """What a build leaves beside the warehouse, besides the warehouse, its lock and logs."""
+    return sorted(
+        p.name for p in folder.iterdir() if p.name not in {".warehouse.duckdb.lock", "logs"}
+    )
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Path]:
+    """The minimal clinic, built once through Dagster; tests copy what they change."""
+    root = tmp_path_factory.mktemp("built")
+    settings = load_settings(
+        None,
+        input_dir=minimal_input(root / "input"),
+        warehouse_path=root / "out" / "warehouse.duckdb",
+        hash_secret=SECRET,
+    )
+    result = run_build(settings)
+    assert "published_warehouse" in result.materialized
+    return settings, result.log  # type: ignore[return-value]
+
+
 def test_definitions_have_the_graph_job_schedule_and_sensor() -> None:
     defs = load_defs()
     keys = {key.to_user_string() for key in defs.resolve_all_asset_keys()}
@@ -48,73 +88,83 @@ def test_definitions_have_the_graph_job_schedule_and_sensor() -> None:
     assert {"unique_key", "rows_reconcile", "no_negative_money"} <= checks
 
 
-def test_materialize_the_graph_in_process(settings: Settings) -> None:
-    minimal_input(settings.input_dir)
-    result = run_build(settings)
-    assert "published_warehouse" in result.materialized
+def test_materialize_the_graph_in_process(built: tuple[Settings, Path]) -> None:
+    settings, log = built
     assert counts(settings.warehouse_path) == dict.fromkeys(STAGING, 1)
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as conn:
         # the one call converts to the one patient: 1 lead, 1 primary patient, on Yandex Direct
         assert conn.execute(
             "select channel, leads, primary_patients, spend from mart_channel_weekly"
         ).fetchall() == [("Yandex Direct", 1, 1, Decimal("1000.00"))]
-    # the build file is gone; only the published warehouse remains
-    assert [p.name for p in settings.warehouse_path.parent.iterdir()] == ["warehouse.duckdb"]
+        assert conn.execute("select count(*) from mart_build_warnings").fetchall() == [(0,)]
+    # the build file is gone; only the published warehouse remains, and the run's log
+    assert leftovers(settings.warehouse_path.parent) == ["warehouse.duckdb"]
+    assert log.parent == settings.warehouse_path.parent / "logs"
+    assert "published_warehouse" in log.read_text()
 
 
 def test_a_failed_build_leaves_the_last_good_warehouse(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
+    built: tuple[Settings, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    minimal_input(settings.input_dir)
-    run_build(settings)
+    good, _ = built
+    settings = good.model_copy(update={"warehouse_path": tmp_path / "out" / "warehouse.duckdb"})
+    settings.warehouse_path.parent.mkdir()
+    shutil.copy(good.warehouse_path, settings.warehouse_path)
     before = settings.warehouse_path.read_bytes()
     reader = duckdb.connect(str(settings.warehouse_path), read_only=True)
-
-    # more data arrives, and the build breaks after the raw layer was written
-    write(
-        settings.input_dir / "calls" / "calls_2.csv",
-        "call_id,started_at,answered\nC2,2025-03-04 10:00,true\n",
-    )
 
     def broken(conn: duckdb.DuckDBPyConnection, entity) -> None:
         raise RuntimeError(f"disk full while staging {entity.name}")
 
     monkeypatch.setattr("pipelines.defs.models.run_staging_model", broken)
-    with pytest.raises(BuildError, match="disk full while staging"):
+    with pytest.raises(BuildError, match="disk full while staging") as info:
         run_build(settings)
+    # one line for the person, the whole trace in the log file the line names
+    message = str(info.value)
+    assert "\n" not in message
+    log = Path(message.rsplit("(full log: ", 1)[1].rstrip(")"))
+    text = log.read_text()
+    assert "RuntimeError: disk full while staging calls" in text and 'File "' in text
     assert settings.warehouse_path.read_bytes() == before
     assert reader.execute("select count(*) from stg_calltracking__calls").fetchall() == [(1,)]
     reader.close()
-    assert [p.name for p in settings.warehouse_path.parent.iterdir()] == ["warehouse.duckdb"]
+    assert leftovers(settings.warehouse_path.parent) == ["warehouse.duckdb"]
 
 
 def test_a_crash_while_publishing_leaves_the_old_file(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
+    built: tuple[Settings, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    minimal_input(settings.input_dir)
-    run_build(settings)
-    before = settings.warehouse_path.read_bytes()
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(built[0].warehouse_path, warehouse)
+    before = warehouse.read_bytes()
+    new_build = tmp_path / "new.duckdb"
+    duckdb.connect(str(new_build)).close()
 
     def half_copy(src: Path, dst: Path) -> None:
         Path(dst).write_bytes(Path(src).read_bytes()[:100])
         raise OSError("power cut")
 
     monkeypatch.setattr("pipelines.warehouse.shutil.copyfile", half_copy)
-    with pytest.raises(BuildError, match="power cut"):
-        run_build(settings)
-    assert settings.warehouse_path.read_bytes() == before
-    assert [p.name for p in settings.warehouse_path.parent.iterdir()] == ["warehouse.duckdb"]
+    with pytest.raises(OSError, match="power cut"):
+        publish(new_build, warehouse)
+    assert warehouse.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new.duckdb", "warehouse.duckdb"]
 
 
-def test_new_build_is_seen_by_new_readers_without_lock_errors(settings: Settings) -> None:
-    minimal_input(settings.input_dir)
-    run_build(settings)
-    old_reader = duckdb.connect(str(settings.warehouse_path), read_only=True)
-    write(settings.input_dir / "doctors" / "more.csv", "doctor_id,name\nD2,Олег Попов\n")
-    run_build(settings)  # publishes while a reader is open: no lock error
+def test_new_build_is_seen_by_new_readers_without_lock_errors(
+    built: tuple[Settings, Path], tmp_path: Path
+) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(built[0].warehouse_path, warehouse)
+    old_reader = duckdb.connect(str(warehouse), read_only=True)
+    new_build = tmp_path / "build.duckdb"
+    shutil.copy(warehouse, new_build)
+    with duckdb.connect(str(new_build)) as conn:
+        conn.execute("insert into stg_mis__doctors (doctor_id, name) values ('D2', 'Олег Попов')")
+    publish(new_build, warehouse)  # publishes while a reader is open: no lock error
     assert old_reader.execute("select count(*) from stg_mis__doctors").fetchall() == [(1,)]
     old_reader.close()
-    assert counts(settings.warehouse_path)["stg_mis__doctors"] == 2
+    assert counts(warehouse)["stg_mis__doctors"] == 2
 
 
 def test_cli_build_exits_non_zero_with_one_line(
@@ -140,7 +190,7 @@ def test_cli_build_exits_non_zero_with_one_line(
     assert code == 2
     assert (
         err == f"clinic-analytics: required input folder {settings.input_dir}/visits has no "
-        "export files (.csv, .json, .tsv, .txt, .xlsm, .xlsx)"
+        "export files (.csv, .json, .ods, .tsv, .txt, .xls, .xlsb, .xlsm, .xlsx)"
     )
     assert not settings.warehouse_path.exists()
 
@@ -156,15 +206,17 @@ def test_cli_build_without_secret_is_refused(
     assert "no phone hash secret" in capsys.readouterr().err
 
 
-def test_step_failure_reason_is_one_line(
+def test_input_error_inside_a_step_is_one_line_and_exit_2(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     minimal_input(settings.input_dir)
     monkeypatch.setattr(build_module, "precheck", lambda s: None)
     (settings.input_dir / "channels.csv").unlink()
-    with pytest.raises(BuildError) as info:
+    with pytest.raises(InputError) as info:
         run_build(settings)
-    assert str(info.value) == f"required input file {settings.input_dir}/channels.csv is missing"
+    assert str(info.value).startswith(
+        f"required input file {settings.input_dir}/channels.csv is missing (full log: "
+    )
 
 
 def test_sensor_requests_one_run_per_change(
@@ -201,3 +253,56 @@ def test_a_failing_check_blocks_publishing(
     assert message.startswith("check ")
     assert "stg_mis__visits" in message and "the warehouse was not replaced" in message
     assert not settings.warehouse_path.exists()
+
+
+def test_one_build_at_a_time(tmp_path: Path) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    second = [
+        sys.executable,
+        "-c",
+        "import sys\nfrom pathlib import Path\nfrom pipelines.build import build_lock\n"
+        "with build_lock(Path(sys.argv[1])): print('started')",
+        str(warehouse),
+    ]
+    with build_lock(warehouse):
+        refused = subprocess.run(second, capture_output=True, text=True, check=False)
+    assert refused.returncode != 0 and "started" not in refused.stdout
+    assert (
+        f"another build of {warehouse} is running (pid {os.getpid()}); "
+        "run again when it has finished" in refused.stderr
+    )
+    # released: the next build may start
+    again = subprocess.run(second, capture_output=True, text=True, check=False)
+    assert again.stdout == "started\n"
+
+
+def test_files_of_a_killed_build_are_removed_by_the_next(
+    built: tuple[Settings, Path], tmp_path: Path
+) -> None:
+    """kill -9 in the middle of a build: the warehouse stays, the leftovers go next time."""
+    input_dir = built[0].input_dir
+    warehouse = tmp_path / "out" / "warehouse.duckdb"
+    warehouse.parent.mkdir()
+    shutil.copy(built[0].warehouse_path, warehouse)
+    env = {**os.environ, "CLINIC_HASH_SECRET": SECRET}
+    cli = [sys.executable, "-m", "pipelines.cli", "build", "--input", str(input_dir)]
+    before = warehouse.read_bytes()
+    child = subprocess.Popen(
+        [*cli, "--warehouse", str(warehouse)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    build_file = warehouse.with_name(f".warehouse.duckdb.build-{child.pid}")
+    deadline = time.monotonic() + 120
+    while not build_file.exists() and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)  # polling for the file the kill must catch, not a fixed wait
+    assert build_file.exists(), "the build finished before it could be killed"
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    assert warehouse.read_bytes() == before
+    stale = [p.name for p in warehouse.parent.iterdir() if str(child.pid) in p.name]
+    assert stale  # what kill -9 leaves behind
+    removed = remove_stale_files(warehouse)
+    assert sorted(p.name for p in removed) == sorted(stale)
+    assert leftovers(warehouse.parent) == ["warehouse.duckdb"]

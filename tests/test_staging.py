@@ -202,3 +202,35 @@ def test_optional_surveys_may_be_absent(conn, settings) -> None:
     settings.input_dir.mkdir(parents=True)
     assert load_entity(conn, settings, SURVEYS).rows == 0
     assert run_staging_model(conn, SURVEYS).rows_loaded == 0
+
+
+def test_definition_16_what_is_not_a_date(conn, settings) -> None:
+    visits = (
+        "V1,P1,D1,B1,9999-12-31 10:00,x,completed,100\n"  # line 2: happened in year 9999?
+        "V2,P1,D1,B1,2099-01-10 10:00,x,scheduled,0\n"  # line 3: a booking may be ahead
+        "V3,P1,D1,B1,1999-12-31 23:59,x,completed,100\n"  # line 4: before 2000-01-01
+        "V4,P1,D1,B1,0001-01-01 00:00:00,x,cancelled,0\n"  # line 5: Open Dental's no date
+        "V5,P1,D1,B1,2025-03-05T10:00:00+03:99,x,completed,100\n"  # line 6: minutes 99
+        "V6,P1,D1,B1,2025-03-05T10:00:00+14:00,x,completed,100\n"  # line 7: the far edge
+        "V7,P1,D1,B1,2025-03-05 10:00,x,completed,1000000000.01\n"  # line 8: over the bound
+    )
+    counts = stage(conn, settings, VISITS, {"v.csv": visits})
+    assert counts.rows_loaded == 2
+    reasons = [r[2] for r in quarantine(conn)]
+    assert reasons[0].startswith("visit_at '9999-12-31 10:00' is after ")
+    assert reasons[0].endswith(", the build's date plus one day")
+    assert reasons[1:] == [
+        "visit_at '1999-12-31 23:59' is before 2000-01-01, not a plausible date",
+        "visit_at '0001-01-01 00:00:00' is a placeholder for \"no date\"",
+        "visit_at '2025-03-05T10:00:00+03:99' has a UTC offset beyond ±14:00",
+        "amount 1000000000.01 is above 1000000000.0, not a plausible amount",
+    ]
+    # optional dates: a placeholder is simply empty; a birth in the future is not a birth
+    patients = "P1,,F,0001-01-01,0000-00-00 00:00:00,\nP2,,M,01.01.2999,,\n"
+    stage(conn, settings, PATIENTS, {"p.csv": patients})
+    assert conn.execute(
+        "select patient_id, birth_date, registered_at from stg_mis__patients"
+    ).fetchall() == [("P1", None, None)]
+    assert [r[2] for r in quarantine(conn) if r[0].startswith("patients")] == [
+        "birth_date '01.01.2999' is in the future"
+    ]

@@ -2,9 +2,10 @@
 
 from datetime import timedelta
 
+import polars as pl
 import streamlit as st
 
-from dashboards import charts, data, fmt
+from dashboards import charts, data, downloads, fmt
 
 version = data.warehouse_version()
 info = data.build_info(version)
@@ -42,6 +43,16 @@ st.caption(
     f"{first_day:%d %b %Y} – {last_day:%d %b %Y}. Leads and primary patients count in the "
     f"period of the call; revenue is what those patients have paid to {as_of:%d %b %Y}." + open_note
 )
+unknown = economics.filter(
+    pl.col("spend").is_null() & (pl.col("channel") != "No call") & (pl.col("calls") > 0)
+)["channel"].to_list()
+if unknown and branch is None:
+    st.warning(
+        "No spend data for " + ", ".join(unknown) + " over some of these dates: their spend, "
+        "costs and ROMI are unknown, not zero. Add their spend exports, or declare them "
+        "free in channels.csv (`free = yes`) if they cost nothing.",
+        icon=":material/money_off:",
+    )
 shown = economics.select(
     "channel",
     "spend",
@@ -63,7 +74,7 @@ st.dataframe(
 )
 st.download_button(
     "Download this table (CSV)",
-    shown.write_csv(),
+    downloads.csv_bytes(shown),
     file_name=f"channels_{first_day}_{last_day}.csv",
     mime="text/csv",
 )

@@ -2,10 +2,14 @@
 
 import streamlit as st
 
-from dashboards import data
+from dashboards import data, downloads
 
 version = data.warehouse_version()
 st.title("Data quality")
+
+warnings = data.build_warnings(version)
+for message in warnings["message"].to_list():
+    st.warning(message, icon=":material/warning:")
 
 st.subheader("Rows per entity")
 st.caption("Rows read = loaded + quarantined + verbatim duplicates (repeats across exports).")
@@ -22,7 +26,7 @@ else:
         st.dataframe(rows.head(50), hide_index=True, width="stretch")
     st.download_button(
         "Download all quarantined rows (CSV)",
-        rows.write_csv(),
+        downloads.csv_bytes(rows),
         file_name="quarantine.csv",
         mime="text/csv",
     )
@@ -33,7 +37,36 @@ st.caption(
     "lookup), lines around the table that are not records (titles, totals), and records "
     "that are not the entity's (e.g. outbound calls)."
 )
-st.dataframe(data.ingest_files(version), hide_index=True, width="stretch")
+st.dataframe(
+    data.ingest_files(version),
+    hide_index=True,
+    width="stretch",
+    column_config={"rows": st.column_config.NumberColumn("rows", help="records read")},
+)
+
+st.subheader("References to records the exports lack")
+orphans = data.orphan_references(version)
+if orphans.is_empty():
+    st.success("Every visit names a known patient and doctor; every survey a known visit.")
+else:
+    st.caption(
+        "These rows load (a visit still counts), but the exports do not line up: a patient "
+        "or doctor export is older than the visits, or from another branch."
+    )
+    st.dataframe(orphans, hide_index=True, width="stretch")
+
+st.subheader("Phone numbers")
+st.caption(
+    "How the phones written in the exports were read: valid (with the number's country), "
+    "invalid for the clinic's default region, hidden or missing. A foreign dump read with "
+    "the wrong `default_region` shows here as invalid or foreign numbers."
+)
+st.dataframe(
+    data.phone_quality(version),
+    hide_index=True,
+    width="stretch",
+    column_config={"share": st.column_config.NumberColumn("share", format="percent")},
+)
 
 agreement = data.vendor_lead_agreement(version)
 if not agreement.is_empty():

@@ -71,6 +71,12 @@ for index, (label, column, kind, lower_is_better) in enumerate(FIGURES):
         }
     )
 st.dataframe(pl.DataFrame(table), hide_index=True, width="stretch")
+unknown = value(current, "unknown_spend")
+if unknown:
+    st.caption(
+        f"No spend data this week for {unknown}: spend, costs and ROMI above count only the "
+        "channels whose spend is known (unknown is not zero)."
+    )
 
 quarantined = int(data.load_reconciliation(version)["rows_quarantined"].sum())
 st.subheader("Data")

@@ -25,7 +25,11 @@ final as (
         getvariable('clv_horizon_days')::integer as clv_horizon_days,
         getvariable('return_window_days')::integer as return_window_days,
         getvariable('reactivation_min_months')::integer as reactivation_min_months,
-        getvariable('reactivation_max_months')::integer as reactivation_max_months
+        getvariable('reactivation_max_months')::integer as reactivation_max_months,
+        getvariable('min_plausible_date')::date as min_plausible_date,
+        getvariable('max_plausible_amount')::double as max_plausible_amount,
+        getvariable('phone_warning_share')::double as phone_warning_share,
+        getvariable('build_date')::date as build_date
     from call_days, visit_days
 )
 

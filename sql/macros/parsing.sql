@@ -1,16 +1,42 @@
 -- Parsing macros shared by every staging model.
 -- Each parse_* returns NULL for empty text and for text it cannot read; the models
--- turn "non-empty text that gave NULL" into a quarantine reason with `unreadable`.
--- Naive date-times are read in the session time zone, which the pipeline sets to the
--- clinic's `timezone` setting; text with an offset (Z, +03:00, +0300) keeps its instant.
+-- turn "non-empty text that gave NULL" into a quarantine reason (`unreadable`,
+-- `timestamp_problem`, ...). Naive date-times are read in the session time zone, which
+-- the pipeline sets to the clinic's `timezone` setting; text with an offset (Z, +03:00,
+-- +0300) keeps its instant.
 
 create or replace macro clean_text(s) as nullif(trim(s), '');
 
+-- Open Dental (and other MIS) write 0001-01-01 or 0000-00-00 for "no date": never a date.
+create or replace macro is_placeholder_date(s) as (
+    regexp_matches(trim(s), '^(0001-01-01|0000-00-00)')
+);
+
+-- An optional date field holding such a placeholder is simply empty.
+create or replace macro no_placeholder(s) as (
+    case when is_placeholder_date(s) then null else s end
+);
+
+-- The UTC offset written after a time (Z, +3, +03, +0300, +03:00); '' when there is none.
+create or replace macro utc_offset(s) as regexp_extract(
+    trim(s), '\d:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(Z|[+-]\d{1,2}(?::?\d{2})?)$', 1
+);
+
+-- Definition 16: an offset beyond ±14:00 (or with minutes past 59) is not a time zone.
+create or replace macro offset_ok(s) as regexp_full_match(
+    utc_offset(s), '|Z|[+-](0?\d|1[0-3])(:?[0-5]\d)?|[+-]14(:?00)?'
+);
+
+-- ISO 8601 (the offset checked), dd.mm.yyyy and dd/mm/yyyy (day first, as Russian exports
+-- and Calltouch write them); a placeholder for "no date" is no date.
 create or replace macro parse_timestamp(s) as (
     case
         when clean_text(s) is null then null
         when regexp_full_match(trim(s), '\d{4}-\d{1,2}-\d{1,2}([ T].+)?')
-            then try_cast(replace(trim(s), 'T', ' ') as timestamptz)
+            then case
+                when not is_placeholder_date(s) and offset_ok(s)
+                    then try_cast(replace(trim(s), 'T', ' ') as timestamptz)
+            end
         when regexp_full_match(trim(s), '\d{1,2}\.\d{1,2}\.\d{4}( .+)?')
             then try_strptime(
                 trim(s), ['%d.%m.%Y %H:%M:%S', '%d.%m.%Y %H:%M', '%d.%m.%Y']
@@ -24,7 +50,7 @@ create or replace macro parse_timestamp(s) as (
 
 create or replace macro parse_date(s) as (
     case
-        when clean_text(s) is null then null
+        when clean_text(s) is null or is_placeholder_date(s) then null
         when regexp_matches(trim(s), '^\d{4}-\d{1,2}-\d{1,2}([ T]|$)')
             then try_cast(regexp_extract(trim(s), '^\d{4}-\d{1,2}-\d{1,2}') as date)
         when regexp_matches(trim(s), '^\d{1,2}\.\d{1,2}\.\d{4}( |$)')
@@ -87,7 +113,10 @@ create or replace macro parse_bool(s) as (
     end
 );
 
--- Quarantine reasons, worded for the clinic's analyst.
+-- Quarantine reasons, worded for the clinic's analyst. A value echoed in a reason is
+-- quoted, cut to 60 characters, and has its phone-like digit runs masked.
+create or replace macro shown(s) as '''' || left(mask_phones(trim(s)), 60) || '''';
+
 create or replace macro missing(column_name, s) as (
     case when clean_text(s) is null then column_name || ' is missing' end
 );
@@ -95,12 +124,63 @@ create or replace macro missing(column_name, s) as (
 create or replace macro unreadable(column_name, s, parsed, expected) as (
     case
         when clean_text(s) is not null and parsed is null
-            then column_name || ' ''' || left(trim(s), 60) || ''' is not ' || expected
+            then column_name || ' ' || shown(s) || ' is not ' || expected
     end
 );
 
 create or replace macro negative(column_name, value) as (
     case when value < 0 then column_name || ' ' || value || ' is negative' end
+);
+
+-- An amount beyond any clinic's single row (a typo, or 9999999999999999.99 written for
+-- "unknown") would overflow the sums and swamp every total.
+create or replace macro implausible_money(column_name, value) as (
+    case
+        when value > getvariable('max_plausible_amount')
+            then column_name || ' ' || value || ' is above '
+                || getvariable('max_plausible_amount') || ', not a plausible amount'
+    end
+);
+
+-- Definition 16, the window a local day must fall in: not before min_plausible_date, and
+-- (unless future_ok: a booking) not after the build's own date plus one day.
+create or replace macro date_window_problem(column_name, s, local_day, future_ok) as (
+    case
+        when local_day < getvariable('min_plausible_date')
+            then column_name || ' ' || shown(s) || ' is before '
+                || getvariable('min_plausible_date') || ', not a plausible date'
+        when not future_ok and local_day > getvariable('build_date') + 1
+            then column_name || ' ' || shown(s) || ' is after '
+                || (getvariable('build_date') + 1) || ', the build''s date plus one day'
+    end
+);
+
+-- Why a date-time field is not a date (definition 16); NULL when it is one, or is empty.
+-- `parsed` is parse_timestamp(s), computed once by the model.
+create or replace macro timestamp_problem(column_name, s, parsed, future_ok) as (
+    case
+        when clean_text(s) is null then null
+        when parsed is not null
+            then date_window_problem(
+                column_name, s, timezone(getvariable('timezone'), parsed)::date, future_ok
+            )
+        when is_placeholder_date(s)
+            then column_name || ' ' || shown(s) || ' is a placeholder for "no date"'
+        when not offset_ok(s)
+            then column_name || ' ' || shown(s) || ' has a UTC offset beyond ±14:00'
+        else column_name || ' ' || shown(s) || ' is not a date-time'
+    end
+);
+
+-- The same for a date field; `parsed` is parse_date(s).
+create or replace macro date_problem(column_name, s, parsed, future_ok) as (
+    case
+        when clean_text(s) is null then null
+        when parsed is not null then date_window_problem(column_name, s, parsed, future_ok)
+        when is_placeholder_date(s)
+            then column_name || ' ' || shown(s) || ' is a placeholder for "no date"'
+        else column_name || ' ' || shown(s) || ' is not a date'
+    end
 );
 
 -- The reason for a row: the reader's own, else every check that failed, else NULL.

@@ -6,7 +6,7 @@ create or replace macro channel_economics(first_day, last_day) as table
     with ranged as (
         select
             channel,
-            sum(spend) as spend,
+            known_sum(spend) as spend,
             sum(calls)::bigint as calls,
             sum(leads)::bigint as leads,
             sum(primary_patients)::bigint as primary_patients,

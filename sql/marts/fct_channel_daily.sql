@@ -3,6 +3,9 @@
 -- no branch: exports do not split it), calls and leads on the call's day, converted leads
 -- (and their patients' revenue to date) on the lead call's day, and patients with no
 -- converting lead ('No call') on their first visit's day.
+-- Unknown is not zero (definition 8): a row's spend is NULL on a day outside the dates
+-- its channel's spend exports cover (first to last spend date), unless channels.csv
+-- declares the channel free (then 0 everywhere). Any aggregate over a NULL is unknown.
 with spend as (
     select
         int_channel_map.channel,
@@ -67,19 +70,40 @@ facts as (
     from no_call_patients
 ),
 
+coverage as (
+    select channel, min(day) as first_spend_day, max(day) as last_spend_day
+    from spend
+    group by channel
+),
+
+free_channels as (
+    select channel
+    from stg_clinic__channel_rules
+    group by channel
+    having bool_or(free)
+),
+
 final as (
     select
-        channel,
-        day,
-        branch_id,
-        sum(spend)::decimal(18, 2) as spend,
-        sum(calls)::bigint as calls,
-        sum(missed_calls)::bigint as missed_calls,
-        sum(leads)::bigint as leads,
-        sum(primary_patients)::bigint as primary_patients,
-        sum(revenue_to_date)::decimal(18, 2) as revenue_to_date
+        facts.channel,
+        facts.day,
+        facts.branch_id,
+        case
+            when free_channels.channel is not null then 0
+            when facts.day between coverage.first_spend_day and coverage.last_spend_day
+                then sum(facts.spend)
+        end::decimal(38, 2) as spend,
+        sum(facts.calls)::bigint as calls,
+        sum(facts.missed_calls)::bigint as missed_calls,
+        sum(facts.leads)::bigint as leads,
+        sum(facts.primary_patients)::bigint as primary_patients,
+        sum(facts.revenue_to_date)::decimal(38, 2) as revenue_to_date
     from facts
-    group by channel, day, branch_id
+    left join coverage using (channel)
+    left join free_channels using (channel)
+    group by
+        facts.channel, facts.day, facts.branch_id, free_channels.channel,
+        coverage.first_spend_day, coverage.last_spend_day
 )
 
 select * from final

@@ -83,9 +83,9 @@ doctor_surveys as (
 ),
 
 doctors as (
-    select doctor_id, name from stg_mis__doctors
+    select doctor_id, name, provider_kind from stg_mis__doctors
     union
-    select doctor_id, doctor_id as name from doctor_values
+    select doctor_id, doctor_id as name, null as provider_kind from doctor_values
     where doctor_id not in (select doctor_id from stg_mis__doctors)
 ),
 
@@ -101,7 +101,8 @@ final as (
         doctor_values.return_rate,
         coalesce(doctor_surveys.surveys, 0) as surveys,
         doctor_surveys.score_mean,
-        doctor_surveys.nps
+        doctor_surveys.nps,
+        doctors.provider_kind
     from doctors
     left join doctor_values using (doctor_id)
     left join doctor_surveys using (doctor_id)

@@ -19,14 +19,15 @@ typed as (
         raw,
         reject_reason(parse_error, [
             missing('date', t.date),
-            unreadable('date', t.date, parse_date(t.date), 'a date'),
+            date_problem('date', t.date, parse_date(t.date), false),
             missing('source', t.source),
             missing('cost', t.cost),
             unreadable('cost', t.cost, parse_money(t.cost), 'an amount of money'),
             negative('cost', parse_money(t.cost)),
+            implausible_money('cost', parse_money(t.cost)),
             case
                 when upper(clean_text(t.currency)) <> getvariable('currency')
-                    then 'currency ''' || trim(t.currency) || ''' is not '
+                    then 'currency ' || shown(t.currency) || ' is not '
                         || getvariable('currency') || ', the currency of this deployment'
             end,
             unreadable('clicks', t.clicks, parse_int(t.clicks), 'a whole number'),

@@ -27,7 +27,7 @@ typed as (
         reject_reason(parse_error, [
             missing('call_id', t.call_id),
             missing('started_at', t.started_at),
-            unreadable('started_at', t.started_at, parse_timestamp(t.started_at), 'a date-time'),
+            timestamp_problem('started_at', t.started_at, parse_timestamp(t.started_at), false),
             missing('answered', t.answered),
             unreadable('answered', t.answered, parse_bool(t.answered), 'true or false'),
             unreadable('duration_s', t.duration_s, parse_seconds(t.duration_s), 'a number of seconds'),

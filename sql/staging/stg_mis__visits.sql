@@ -31,16 +31,20 @@ typed as (
             missing('visit_id', t.visit_id),
             missing('patient_id', t.patient_id),
             missing('visit_at', t.visit_at),
-            unreadable('visit_at', t.visit_at, parse_timestamp(t.visit_at), 'a date-time'),
+            -- a booking may lie in the future; anything that happened may not
+            timestamp_problem(
+                'visit_at', t.visit_at, parse_timestamp(t.visit_at), status_text = 'scheduled'
+            ),
             missing('status', t.status),
             case
                 when clean_text(t.status) is not null
                     and status_text not in ('completed', 'cancelled', 'no_show', 'noshow', 'scheduled')
-                    then 'status ''' || trim(t.status)
-                        || ''' is not one of completed, cancelled, no_show, scheduled'
+                    then 'status ' || shown(t.status)
+                        || ' is not one of completed, cancelled, no_show, scheduled'
             end,
             unreadable('amount', t.amount, parse_money(t.amount), 'an amount of money'),
-            negative('amount', parse_money(t.amount))
+            negative('amount', parse_money(t.amount)),
+            implausible_money('amount', parse_money(t.amount))
         ]) as reject_reason
     from normalised
 )

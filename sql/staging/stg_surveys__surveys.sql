@@ -19,7 +19,7 @@ typed as (
                 when parse_int(t.score) not between 0 and 10
                     then 'score ' || parse_int(t.score) || ' is outside 0 to 10'
             end,
-            unreadable('answered_at', t.answered_at, parse_timestamp(t.answered_at), 'a date-time')
+            timestamp_problem('answered_at', t.answered_at, parse_timestamp(t.answered_at), false)
         ]) as reject_reason
     from raw_rows
 )

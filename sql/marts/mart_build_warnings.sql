@@ -1,0 +1,86 @@
+-- What a person should know about this build before trusting its figures, one line each:
+-- files that could not be read (quarantined whole), phone numbers that do not fit the
+-- clinic's region, references to records the input lacks, a free channel with spend.
+-- The build prints these on stderr; the data-quality page and the digest show them.
+with parameters as (
+    select * from int_parameters
+),
+
+rejected_files as (
+    select
+        'file not read' as kind,
+        entity,
+        source_file || ': ' || rejected || '; the file was quarantined, the others loaded'
+            as message
+    from ingest_files
+    where rejected is not null
+),
+
+phones as (
+    select
+        entity,
+        sum(phones) filter (where status <> 'missing') as written,
+        sum(phones) filter (where status = 'invalid') as invalid,
+        sum(phones) filter (
+            where status = 'identified' and region <> getvariable('default_region')
+        ) as foreign_phones
+    from phone_quality
+    group by entity
+),
+
+phone_warnings as (
+    select
+        'phone region' as kind,
+        phones.entity,
+        phones.entity || ': ' || round(
+            100.0 * (phones.invalid + coalesce(phones.foreign_phones, 0)) / phones.written, 1
+        ) || '% of ' || phones.written || ' phone numbers are invalid for '
+        || getvariable('default_region') || ' (' || phones.invalid || ') or belong to another '
+        || 'country (' || coalesce(phones.foreign_phones, 0) || '): check default_region'
+            as message
+    from phones
+    cross join parameters
+    where phones.entity = 'patients'
+        and phones.written > 0
+        and (phones.invalid + coalesce(phones.foreign_phones, 0))
+            > parameters.phone_warning_share * phones.written
+),
+
+orphan_warnings as (
+    select
+        'orphan references' as kind,
+        entity,
+        entity || ': ' || sum(rows) || ' rows in ' || count(*) || ' file(s) name a '
+        || reference || ' missing from ' || missing_from || '/ (e.g. '
+        || min(example) || ')' as message
+    from mart_orphan_references
+    group by entity, reference, missing_from
+),
+
+free_spend as (
+    select
+        'free channel with spend' as kind,
+        'ad_spend' as entity,
+        'channel ' || channel || ' is declared free in channels.csv, yet spend exports hold '
+        || sum(cost) || ' for it: that spend is not counted' as message
+    from stg_ads__ad_spend
+    inner join int_channel_map using (source, medium, campaign)
+    where channel in (
+        select channel from stg_clinic__channel_rules group by channel having bool_or(free)
+    )
+    group by channel
+    having sum(cost) > 0
+),
+
+final as (
+    select * from rejected_files
+    union all
+    select * from phone_warnings
+    union all
+    select * from orphan_warnings
+    union all
+    select * from free_spend
+)
+
+select * from final
+order by kind, entity, message
