@@ -28,9 +28,9 @@ import dagster as dg
 import duckdb
 
 from pipelines.defs.resources import build_resources
-from pipelines.entities import ENTITIES
-from pipelines.ingest import entity_files
-from pipelines.readers import InputError
+from pipelines.ingest.entities import ENTITIES
+from pipelines.ingest.loader import entity_files
+from pipelines.ingest.readers import InputError
 from pipelines.settings import Settings
 
 

@@ -10,7 +10,7 @@ import tempfile
 import traceback
 from pathlib import Path
 
-from pipelines.readers import InputError
+from pipelines.ingest.readers import InputError
 from pipelines.settings import Settings, SettingsError, ensure_secret_file, load_settings
 
 DASHBOARD_APP = Path(__file__).resolve().parent.parent / "dashboards" / "streamlit_app.py"
@@ -99,7 +99,7 @@ def _settings(path: Path | None, warehouse: Path | None = None) -> Settings:
 def _demo_data(
     out: Path, seed: int, scale: float, settings: Settings, form: str = "canonical"
 ) -> int:
-    from pipelines.demo_data import write_demo  # noqa: PLC0415  (numpy only when asked)
+    from pipelines.demo.generator import write_demo  # noqa: PLC0415  (numpy only when asked)
 
     summary = write_demo(out, seed=seed, scale=scale, settings=settings, form=form)
     print(summary)

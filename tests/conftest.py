@@ -9,12 +9,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.admin_ranking import materialize_admin_conversion
-from pipelines.entities import ENTITIES
-from pipelines.ingest import load_entity
+from pipelines.ingest.entities import ENTITIES
+from pipelines.ingest.loader import load_entity
+from pipelines.ingest.staging import run_staging_model
+from pipelines.models.admin_ranking import materialize_admin_conversion
+from pipelines.models.graph import discover, materialize, run_order
 from pipelines.settings import Settings, load_settings
-from pipelines.sql_models import discover, materialize, run_order
-from pipelines.staging import run_staging_model
 from pipelines.warehouse import prepare_session
 
 SECRET = "test-secret-not-for-production"
@@ -198,7 +198,7 @@ def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, 
     """A demo clinic (scale 0.3) built once through Dagster, for tests that read a whole
     warehouse: privacy, invariants, dashboard pages, the browser."""
     from pipelines.build import run_build  # noqa: PLC0415  (loads the Dagster definitions)
-    from pipelines.demo_data import write_demo  # noqa: PLC0415
+    from pipelines.demo.generator import write_demo  # noqa: PLC0415
 
     root = tmp_path_factory.mktemp("demo")
     settings = Settings(

@@ -16,9 +16,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from pipelines.cli import main
-from pipelines.entities import VISITS
-from pipelines.ingest import load_entity
-from pipelines.readers import InputError
+from pipelines.ingest.entities import VISITS
+from pipelines.ingest.loader import load_entity
+from pipelines.ingest.readers import InputError
 from pipelines.settings import load_settings
 from tests.conftest import HEADERS, SECRET, minimal_input, write
 from tests.test_demo_and_privacy import assert_no_phone_in

@@ -10,13 +10,13 @@ import duckdb
 import polars as pl
 import pytest
 
-from pipelines.entities import AD_SPEND, CALLS, DOCTORS, PATIENTS
-from pipelines.entities import VISITS as VISITS_ENTITY
-from pipelines.ingest import load_entity
-from pipelines.phones import keyed_hash
-from pipelines.readers import InputError
+from pipelines.ingest.entities import AD_SPEND, CALLS, DOCTORS, PATIENTS
+from pipelines.ingest.entities import VISITS as VISITS_ENTITY
+from pipelines.ingest.loader import load_entity
+from pipelines.ingest.phones import keyed_hash
+from pipelines.ingest.readers import InputError
+from pipelines.ingest.staging import run_staging_model
 from pipelines.settings import Settings, load_settings
-from pipelines.staging import run_staging_model
 from tests.conftest import SECRET, write
 from tests.test_demo_and_privacy import assert_no_phone_in, input_phone_digits
 
@@ -407,7 +407,7 @@ def test_vendor_forms_build_identical_marts(demo_warehouse, tmp_path) -> None:
     """The demo written as Calltouch, CallRail, Google Ads, Yandex Direct and Open Dental
     exports builds the very marts of the canonical demo (same seed, same scale)."""
     from pipelines.build import run_build  # noqa: PLC0415  (loads the Dagster definitions)
-    from pipelines.demo_data import write_demo  # noqa: PLC0415
+    from pipelines.demo.generator import write_demo  # noqa: PLC0415
 
     canonical_settings, canonical = demo_warehouse
     settings = Settings(

@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 from scipy import stats
 
-from pipelines.admin_ranking import fit_prior, rank_administrators
+from pipelines.models.admin_ranking import fit_prior, rank_administrators
 from tests.conftest import build_clinic, call, patient, phone, rows, visit
 
 

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from pipelines.phones import PhoneStatus, identify, keyed_hash, phone_map, to_e164
+from pipelines.ingest.phones import PhoneStatus, identify, keyed_hash, phone_map, to_e164
 
 SAME_MOBILE = [
     "+7 (916) 123-45-67",

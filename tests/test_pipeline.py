@@ -21,7 +21,7 @@ import duckdb
 import pytest
 
 from pipelines import build as build_module
-from pipelines import staging
+from pipelines.ingest import staging
 from pipelines.build import (
     BuildError,
     build_lock,
@@ -31,7 +31,7 @@ from pipelines.build import (
 )
 from pipelines.cli import main
 from pipelines.defs.sensors import input_folder_sensor
-from pipelines.readers import InputError
+from pipelines.ingest.readers import InputError
 from pipelines.settings import Settings, load_settings
 from pipelines.warehouse import publish
 from tests.conftest import SECRET, minimal_input, write

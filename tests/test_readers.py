@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipelines.entities import CALLS
-from pipelines.formats import vocabulary
-from pipelines.readers import (
+from pipelines.ingest.entities import CALLS
+from pipelines.ingest.formats import vocabulary
+from pipelines.ingest.readers import (
     SMALL_FILE_BYTES,
     FileRejectedError,
     InputError,

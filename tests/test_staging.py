@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 import duckdb
 import pytest
 
-from pipelines.entities import AD_SPEND, CALLS, PATIENTS, SURVEYS, VISITS, Entity
-from pipelines.ingest import load_entity
-from pipelines.phones import keyed_hash
-from pipelines.readers import InputError
+from pipelines.ingest.entities import AD_SPEND, CALLS, PATIENTS, SURVEYS, VISITS, Entity
+from pipelines.ingest.loader import load_entity
+from pipelines.ingest.phones import keyed_hash
+from pipelines.ingest.readers import InputError
+from pipelines.ingest.staging import run_staging_model
 from pipelines.settings import Settings
-from pipelines.staging import run_staging_model
 from tests.conftest import HEADERS, SECRET, write
 
 

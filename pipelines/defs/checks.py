@@ -10,7 +10,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from pipelines.defs.resources import warehouse_session
-from pipelines.entities import ENTITIES, Entity
+from pipelines.ingest.entities import ENTITIES, Entity
 from pipelines.settings import Settings
 
 

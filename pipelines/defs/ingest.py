@@ -6,8 +6,8 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from pipelines.defs.resources import warehouse_session
-from pipelines.entities import ENTITIES, Entity
-from pipelines.ingest import load_entity
+from pipelines.ingest.entities import ENTITIES, Entity
+from pipelines.ingest.loader import load_entity
 from pipelines.settings import Settings
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from pipelines.admin_ranking import materialize_admin_conversion
 from pipelines.defs.resources import warehouse_session
-from pipelines.entities import ENTITIES, Entity
+from pipelines.ingest.entities import ENTITIES, Entity
+from pipelines.ingest.staging import run_staging_model
+from pipelines.models.admin_ranking import materialize_admin_conversion
+from pipelines.models.graph import PYTHON_MODELS, SqlModel, discover, materialize
 from pipelines.settings import Settings
-from pipelines.sql_models import PYTHON_MODELS, SqlModel, discover, materialize
-from pipelines.staging import run_staging_model
 
 
 def staging_asset(entity: Entity) -> dg.AssetsDefinition:

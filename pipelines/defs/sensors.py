@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 
 from pipelines.defs.schedules import build_warehouse_job
-from pipelines.readers import SUPPORTED_SUFFIXES
+from pipelines.ingest.readers import SUPPORTED_SUFFIXES
 from pipelines.settings import load_settings
 
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import duckdb
 import yaml
 
-from pipelines.entities import Entity
-from pipelines.readers import FileReport, InputError, normalise_header
+from pipelines.ingest.entities import Entity
+from pipelines.ingest.readers import FileReport, InputError, normalise_header
 from pipelines.settings import Settings
 
 Expressions = Callable[[Settings], dict[str, str]]

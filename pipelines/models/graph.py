@@ -15,7 +15,7 @@ from graphlib import TopologicalSorter
 
 import duckdb
 
-from pipelines.entities import ENTITIES
+from pipelines.ingest.entities import ENTITIES
 from pipelines.warehouse import SQL_DIR
 
 LAYERS = ("intermediate", "marts")

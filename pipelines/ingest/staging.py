@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from pipelines.entities import Entity
+from pipelines.ingest.entities import Entity
 from pipelines.warehouse import sql_file
 
 META = ("source_file", "line", "raw", "reject_reason")

@@ -20,8 +20,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipelines.entities import Entity
-from pipelines.formats import (
+from pipelines.ingest.entities import Entity
+from pipelines.ingest.formats import (
     canonical_select,
     check_lookups,
     find_mapping,
@@ -31,8 +31,8 @@ from pipelines.formats import (
     prepare_lookups,
     vocabulary,
 )
-from pipelines.phones import e164_map, phone_map
-from pipelines.readers import (
+from pipelines.ingest.phones import e164_map, phone_map
+from pipelines.ingest.readers import (
     SUPPORTED_SUFFIXES,
     FileRead,
     FileRejectedError,

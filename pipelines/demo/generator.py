@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from pipelines.demo_vendor import write_vendor_forms
-from pipelines.entities import VISITS
+from pipelines.demo.vendor import write_vendor_forms
+from pipelines.ingest.entities import VISITS
 from pipelines.settings import Settings
 
 START = date(2024, 11, 18)  # a Monday
