@@ -22,7 +22,7 @@ from pipelines.ingest.entities import CALLS
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import minimal_input  # noqa: E402
+from tests.clinic import minimal_input  # noqa: E402
 
 HEADER = ",".join(c for c in CALLS.columns if c != "vendor_lead_flag")
 

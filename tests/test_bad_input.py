@@ -20,7 +20,7 @@ from pipelines.ingest.entities import VISITS
 from pipelines.ingest.loader import load_entity
 from pipelines.ingest.readers import InputError
 from pipelines.settings import load_settings
-from tests.conftest import HEADERS, SECRET, minimal_input, write
+from tests.clinic import HEADERS, SECRET, minimal_input, write
 from tests.test_demo_and_privacy import assert_no_phone_in
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboards" / "streamlit_app.py")

@@ -17,7 +17,7 @@ from pipelines.ingest.phones import keyed_hash
 from pipelines.ingest.readers import InputError
 from pipelines.ingest.staging import run_staging_model
 from pipelines.settings import Settings, load_settings
-from tests.conftest import SECRET, write
+from tests.clinic import SECRET, write
 from tests.test_demo_and_privacy import assert_no_phone_in, input_phone_digits
 
 CALLTOUCH_RECORD = {

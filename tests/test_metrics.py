@@ -15,7 +15,7 @@ import pytest
 from scipy import stats
 
 from pipelines.models.admin_ranking import fit_prior, rank_administrators
-from tests.conftest import build_clinic, call, patient, phone, rows, visit
+from tests.clinic import build_clinic, call, patient, phone, rows, visit
 
 
 def test_def1_phone_identity_and_unidentified_callers(tmp_path: Path) -> None:

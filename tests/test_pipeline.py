@@ -21,7 +21,6 @@ import duckdb
 import pytest
 
 from pipelines import build as build_module
-from pipelines.ingest import staging
 from pipelines.build import (
     BuildError,
     build_lock,
@@ -31,10 +30,11 @@ from pipelines.build import (
 )
 from pipelines.cli import main
 from pipelines.defs.sensors import input_folder_sensor
+from pipelines.ingest import staging
 from pipelines.ingest.readers import InputError
 from pipelines.settings import Settings, load_settings
 from pipelines.warehouse import publish
-from tests.conftest import SECRET, minimal_input, write
+from tests.clinic import SECRET, minimal_input, write
 
 STAGING = [
     "stg_calltracking__calls",
@@ -116,7 +116,7 @@ def test_a_failed_build_leaves_the_last_good_warehouse(
     def broken(conn: duckdb.DuckDBPyConnection, entity) -> None:
         raise RuntimeError(f"disk full while staging {entity.name}")
 
-    monkeypatch.setattr("pipelines.defs.models.run_staging_model", broken)
+    monkeypatch.setattr("pipelines.models.graph.run_staging_model", broken)
     with pytest.raises(BuildError, match="disk full while staging") as info:
         run_build(settings)
     # one line for the person, the whole trace in the log file the line names
@@ -246,7 +246,7 @@ def test_a_failing_check_blocks_publishing(
             conn.execute("insert into stg_mis__visits select * from stg_mis__visits")
         return counts
 
-    monkeypatch.setattr("pipelines.defs.models.run_staging_model", gate_with_a_bug)
+    monkeypatch.setattr("pipelines.models.graph.run_staging_model", gate_with_a_bug)
     with pytest.raises(BuildError) as info:
         run_build(settings)
     message = str(info.value)

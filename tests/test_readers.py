@@ -20,7 +20,7 @@ from pipelines.ingest.readers import (
     normalise_header,
     read_file,
 )
-from tests.conftest import write
+from tests.clinic import write
 
 ABC = frozenset({"a", "b", "c"})
 CALL_COLUMNS = vocabulary(CALLS)

@@ -13,7 +13,7 @@ from pipelines.ingest.phones import keyed_hash
 from pipelines.ingest.readers import InputError
 from pipelines.ingest.staging import run_staging_model
 from pipelines.settings import Settings
-from tests.conftest import HEADERS, SECRET, write
+from tests.clinic import HEADERS, SECRET, write
 
 
 def stage(

@@ -7,16 +7,12 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from pipelines.defs.models import mart_admin_conversion, sql_model_assets, staging_assets
+from pipelines.models.graph import models
 from pipelines.settings import Settings
 from pipelines.warehouse import checkpoint, publish
 
 
-@dg.asset(
-    group_name="publish",
-    kinds={"duckdb"},
-    deps=[a.key for a in (*staging_assets, *sql_model_assets, mart_admin_conversion)],
-)
+@dg.asset(group_name="publish", kinds={"duckdb"}, deps=list(models()))
 def published_warehouse(
     settings: dg.ResourceParam[Settings], duckdb: DuckDBResource
 ) -> dg.MaterializeResult:
@@ -25,13 +21,12 @@ def published_warehouse(
     It runs only when every upstream asset and blocking check of the run succeeded, so a
     failed build never replaces the last good warehouse.
     """
-    cfg = settings
     build = Path(duckdb.database)
     checkpoint(build)
-    publish(build, cfg.warehouse_path)
+    publish(build, settings.warehouse_path)
     return dg.MaterializeResult(
         metadata={
-            "path": str(cfg.warehouse_path),
-            "bytes": cfg.warehouse_path.stat().st_size,
+            "path": str(settings.warehouse_path),
+            "bytes": settings.warehouse_path.stat().st_size,
         }
     )

@@ -405,7 +405,7 @@ def referenced_columns(expressions: Iterable[str]) -> set[str]:
     """The column names SQL expressions read, from DuckDB's own parser (no guessing)."""
     select = ", ".join(f"({e})" for e in expressions) or "1"
     tree = json.loads(
-        duckdb.execute("select json_serialize_sql(?)", [f"select {select}"]).fetchone()[0]
+        duckdb.execute("select json_serialize_sql(?)", [f"select {select}"]).fetchall()[0][0]
     )
     found: set[str] = set()
 

@@ -82,10 +82,15 @@ def rank_administrators(counts: pl.DataFrame, credible_mass: float = 0.9) -> pl.
     )
 
 
-def materialize_admin_conversion(conn: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """Rank `int_admin_leads` and store it as `mart_admin_conversion`."""
+def materialize_admin_conversion(conn: duckdb.DuckDBPyConnection) -> dict[str, float]:
+    """Rank `int_admin_leads` and store it as `mart_admin_conversion`; what it reports."""
     ranked = rank_administrators(conn.sql("select * from int_admin_leads order by admin_id").pl())
     conn.register("_ranked", ranked)
     conn.execute("create or replace table mart_admin_conversion as select * from _ranked")
     conn.unregister("_ranked")
-    return ranked
+    alpha, beta = (ranked["prior_alpha"][0], ranked["prior_beta"][0]) if ranked.height else (0, 0)
+    return {
+        "dagster/row_count": ranked.height,
+        "prior_alpha": float(alpha),
+        "prior_beta": float(beta),
+    }

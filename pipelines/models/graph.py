@@ -1,26 +1,52 @@
-"""The SQL models of `sql/intermediate/` and `sql/marts/`: discovery, dependencies, runs.
+"""The model graph: every table a build makes, in one registry, built by one function.
 
-A model is one file; its name is the table's (and the Dagster asset's). Its dependencies
-are the other tables its SQL names, found by word match against every known table, so no
-templating language is needed. A file that starts with `create` (after comments) defines
-something other than a table, e.g. the `channel_economics` macro, and runs as written.
+A model is a table (and a Dagster asset of the same name) with the models it reads:
+
+* `raw_<entity>`: the entity's export files as read (pipelines/ingest/loader.py);
+* `stg_<source>__<entity>`: typed and validated through the gate (pipelines/ingest/staging.py);
+* the SQL files of `sql/intermediate/` and `sql/marts/`, one model per file, whose
+  dependencies are the other tables each file names (found by word match against every
+  known table, so no templating language is needed); a file that starts with `create`
+  defines something other than a table (the `channel_economics` macro) and runs as written;
+* models computed in Python (Polars, SciPy), declared in `PYTHON_MODELS`.
+
+`build(conn, settings)` runs any selection in dependency order. The Dagster assets (one
+multi-asset per layer, pipelines/defs/models.py) and the tests both call it, so there is
+one build order, not two.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from graphlib import TopologicalSorter
+from typing import Any
 
 import duckdb
 
-from pipelines.ingest.entities import ENTITIES
+from pipelines.ingest.entities import ENTITIES, Entity
+from pipelines.ingest.loader import load_entity
+from pipelines.ingest.staging import run_staging_model
+from pipelines.models.admin_ranking import materialize_admin_conversion
+from pipelines.settings import Settings
 from pipelines.warehouse import SQL_DIR
 
-LAYERS = ("intermediate", "marts")
-PYTHON_MODELS = {"mart_admin_conversion": ("int_admin_leads",)}
-"""Models computed in Python (Polars, SciPy), with the tables they read."""
+LAYERS = ("raw", "staging", "intermediate", "marts")
+SQL_LAYERS = ("intermediate", "marts")
+Metadata = dict[str, Any]
+Runner = Callable[[duckdb.DuckDBPyConnection, Settings], Metadata]
+PYTHON_MODELS: dict[str, tuple[str, tuple[str, ...], Runner, str]] = {
+    "mart_admin_conversion": (
+        "marts",
+        ("int_admin_leads",),
+        lambda conn, settings: materialize_admin_conversion(conn),
+        "Administrators ranked by the posterior mean of an empirical-Bayes beta-binomial, with "
+        "90% credible intervals and the raw rate beside it (pipelines/models/admin_ranking.py).",
+    ),
+}
+"""Models computed in Python: layer, the tables they read, how to run, what they are."""
 LOADER_TABLES = {
     "ingest_files": tuple(e.raw_table for e in ENTITIES),
     "phone_quality": tuple(e.raw_table for e in ENTITIES if e.personal_phone_columns),
@@ -30,44 +56,100 @@ _COMMENT = re.compile(r"--[^\n]*")
 
 
 @dataclass(frozen=True)
-class SqlModel:
+class Model:
     name: str
     layer: str
-    sql: str
     deps: tuple[str, ...]
+    description: str
+    run: Runner
 
-    @property
-    def is_statement(self) -> bool:
-        return _COMMENT.sub("", self.sql).lstrip().lower().startswith("create")
+
+def _raw(entity: Entity) -> Model:
+    def run(conn: duckdb.DuckDBPyConnection, settings: Settings) -> Metadata:
+        report = load_entity(conn, settings, entity)
+        return {
+            "dagster/row_count": report.rows,
+            "files": len(report.files),
+            "files_not_read": len(report.rejected),
+            "unreadable_rows": report.malformed,
+        }
+
+    return Model(
+        entity.raw_table,
+        "raw",
+        (),
+        f"Every file under `{entity.location}` of the input folder, as text, one row per "
+        "record with its file and line; patient phones replaced by their keyed hash.",
+        run,
+    )
+
+
+def _staging(entity: Entity) -> Model:
+    def run(conn: duckdb.DuckDBPyConnection, settings: Settings) -> Metadata:
+        counts = run_staging_model(conn, entity)
+        return {
+            "dagster/row_count": counts.rows_loaded,
+            "rows_read": counts.rows_read,
+            "rows_quarantined": counts.rows_quarantined,
+            "rows_duplicate": counts.rows_duplicate,
+        }
+
+    return Model(
+        entity.staging_model,
+        "staging",
+        (entity.raw_table,),
+        f"{entity.name}: typed and validated (sql/staging/{entity.staging_model}.sql), exact "
+        "repeats dropped, superseded versions and unreadable rows sent to `quarantine`, "
+        "counts written to `load_reconciliation`.",
+        run,
+    )
+
+
+def _sql(name: str, layer: str, sql: str, deps: tuple[str, ...]) -> Model:
+    statement = _COMMENT.sub("", sql).lstrip().lower().startswith("create")
+
+    def run(conn: duckdb.DuckDBPyConnection, settings: Settings) -> Metadata:
+        if statement:
+            conn.execute(sql)
+            return {}
+        conn.execute(f"create or replace table {name} as\n{sql}")
+        return {"dagster/row_count": conn.execute(f"select count(*) from {name}").fetchall()[0][0]}
+
+    first_line = sql.strip().splitlines()[0].lstrip("- ").strip()
+    return Model(name, layer, deps, f"{first_line} (sql/{layer}/{name}.sql)", run)
 
 
 @cache
-def discover() -> tuple[SqlModel, ...]:
-    files = [(layer, path) for layer in LAYERS for path in sorted((SQL_DIR / layer).glob("*.sql"))]
+def models() -> dict[str, Model]:
+    """Every model by name, in dependency order."""
+    found: list[Model] = [_raw(e) for e in ENTITIES] + [_staging(e) for e in ENTITIES]
+    files = [(layer, p) for layer in SQL_LAYERS for p in sorted((SQL_DIR / layer).glob("*.sql"))]
     known = {e.staging_model for e in ENTITIES} | {p.stem for _, p in files} | set(PYTHON_MODELS)
-    models = []
     for layer, path in files:
         sql = path.read_text(encoding="utf-8")
         code = _COMMENT.sub("", sql)
         names = {n for n in known | set(LOADER_TABLES) if re.search(rf"\b{n}\b", code)}
         deps = {LOADER_TABLES.get(n, (n,)) for n in names - {path.stem}}
-        deps = tuple(sorted({d for group in deps for d in group}))
-        models.append(SqlModel(path.stem, layer, sql, deps))
-    return tuple(models)
+        found.append(_sql(path.stem, layer, sql, tuple(sorted({d for g in deps for d in g}))))
+    for name, (layer, deps, run, description) in PYTHON_MODELS.items():
+        found.append(Model(name, layer, deps, description, run))
+    by_name = {m.name: m for m in found}
+    order = TopologicalSorter({m.name: set(m.deps) for m in found}).static_order()
+    return {name: by_name[name] for name in order}
 
 
-def run_order() -> list[str]:
-    """Every model (SQL and Python) after the models it reads; source tables excluded."""
-    graph = {m.name: set(m.deps) for m in discover()} | {
-        name: set(deps) for name, deps in PYTHON_MODELS.items()
-    }
-    return [n for n in TopologicalSorter(graph).static_order() if n in graph]
+def build(
+    conn: duckdb.DuckDBPyConnection, settings: Settings, names: Iterable[str] | None = None
+) -> Iterator[tuple[Model, Metadata]]:
+    """Run the named models (all by default) in dependency order; yields each with what
+    it reports (row counts). The models a selection reads must already be built."""
+    wanted = None if names is None else set(names)
+    for model in models().values():
+        if wanted is None or model.name in wanted:
+            yield model, model.run(conn, settings)
 
 
-def materialize(conn: duckdb.DuckDBPyConnection, model: SqlModel) -> int | None:
-    """Build one model; the row count of a table, None for a statement model."""
-    if model.is_statement:
-        conn.execute(model.sql)
-        return None
-    conn.execute(f"create or replace table {model.name} as\n{model.sql}")
-    return conn.execute(f"select count(*) from {model.name}").fetchall()[0][0]
+def build_all(conn: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """Every model, for a caller that needs only the tables (tests, benchmarks)."""
+    for _ in build(conn, settings):
+        pass

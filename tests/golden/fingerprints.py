@@ -56,7 +56,7 @@ def fingerprint(
             rows, digest = conn.execute(
                 f"select count(*), md5(coalesce(string_agg(r, chr(10) order by r), '')) "
                 f"from (select concat_ws(chr(31), {shown}) as r from {table})"
-            ).fetchone()
+            ).fetchall()[0]
             out[table] = {"columns": names, "rows": rows, "digest": digest}
     return out
 

@@ -1,0 +1,133 @@
+"""The invariants a wrong number would break, checked on the tables of every build.
+
+Each check counts what offends it (zero passes) and says what it found. All are blocking:
+the Dagster multi-asset that builds a table yields its checks' results, and a failed one
+stops everything downstream, so the published warehouse stays the last good one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+import duckdb
+
+from pipelines.ingest.entities import ENTITIES, Entity
+
+MART_KEYS = {
+    "fct_leads": ("call_id",),
+    "fct_primary_patients": ("patient_id",),
+    "mart_channel_weekly": ("week_start", "channel"),
+    "mart_admin_conversion": ("admin_id",),
+    "mart_doctor_clv": ("doctor_id",),
+    "mart_missed_calls": ("weekday", "hour"),
+    "mart_reactivation": ("patient_id",),
+}
+MART_MONEY = {
+    "mart_channel_weekly": ("spend", "revenue_to_date"),
+    "fct_primary_patients": ("revenue_to_date",),
+    "mart_reactivation": ("revenue_to_date",),
+}
+
+
+@dataclass(frozen=True)
+class Check:
+    table: str
+    name: str
+    description: str
+    sql: str
+    """One row: the number of offending rows first, then what to report beside it."""
+    metrics: tuple[str, ...]
+
+    def evaluate(self, conn: duckdb.DuckDBPyConnection) -> tuple[bool, dict[str, int]]:
+        row = conn.execute(self.sql).fetchall()[0]
+        return row[0] == 0, {m: int(v or 0) for m, v in zip(self.metrics, row, strict=True)}
+
+
+def unique_key(table: str, key: tuple[str, ...]) -> Check:
+    columns = ", ".join(key)
+    return Check(
+        table,
+        "unique_key",
+        f"({columns}) identifies one row.",
+        f"select count(*) - count(distinct ({columns})) from {table}",
+        ("duplicate_keys",),
+    )
+
+
+def no_negative_money(table: str, columns: tuple[str, ...]) -> Check:
+    return Check(
+        table,
+        "no_negative_money",
+        f"No negative {', '.join(columns)}.",
+        f"select count(*) from {table} where {' or '.join(f'{c} < 0' for c in columns)}",
+        ("negative_rows",),
+    )
+
+
+def rows_reconcile(entity: Entity) -> Check:
+    return Check(
+        entity.staging_model,
+        "rows_reconcile",
+        "Rows read = rows loaded + rows quarantined + verbatim duplicates.",
+        f"""
+        with counts as (
+            select
+                (select count(*) from {entity.raw_table}) as rows_read,
+                (select count(*) from {entity.staging_model}) as rows_loaded,
+                (select count(*) from quarantine where entity = '{entity.name}')
+                    as rows_quarantined,
+                (select rows_duplicate from load_reconciliation
+                    where entity = '{entity.name}') as rows_duplicate
+        )
+        select
+            case when rows_duplicate is null then 1
+                else abs(rows_read - rows_loaded - rows_quarantined - rows_duplicate) end,
+            rows_read, rows_loaded, rows_quarantined, rows_duplicate
+        from counts
+        """,
+        ("mismatch", "rows_read", "rows_loaded", "rows_quarantined", "rows_duplicate"),
+    )
+
+
+ATTRIBUTION = Check(
+    "mart_admin_conversion",
+    "attribution_reconciles",
+    "Converted leads = primary patients credited to a lead = the administrators' and the "
+    "channels' primary patients (outside 'No call'); each patient credited once.",
+    """
+    with totals as (
+        select
+            (select count(*) from fct_leads where converted) as converted_leads,
+            (select count(*) from fct_primary_patients where lead_call_id is not null)
+                as credited_patients,
+            (select count(distinct patient_id) from fct_leads where converted)
+                as distinct_patients,
+            (select coalesce(sum(primary_patients), 0) from mart_admin_conversion)
+                + (select count(*) from fct_leads where converted and admin_id is null)
+                as by_admin,
+            (select coalesce(sum(primary_patients), 0) from mart_channel_weekly
+                where channel <> 'No call') as by_channel
+    )
+    select (converted_leads <> credited_patients)::int + (converted_leads <> distinct_patients)::int
+        + (converted_leads <> by_admin)::int + (converted_leads <> by_channel)::int
+    from totals
+    """,
+    ("mismatches",),
+)
+
+
+@cache
+def checks() -> tuple[Check, ...]:
+    return (
+        *(unique_key(e.staging_model, e.key) for e in ENTITIES),
+        *(rows_reconcile(e) for e in ENTITIES),
+        *(no_negative_money(e.staging_model, e.money_columns) for e in ENTITIES if e.money_columns),
+        *(unique_key(table, key) for table, key in MART_KEYS.items()),
+        *(no_negative_money(table, columns) for table, columns in MART_MONEY.items()),
+        ATTRIBUTION,
+    )
+
+
+def checks_on(tables: set[str]) -> list[Check]:
+    return [c for c in checks() if c.table in tables]
