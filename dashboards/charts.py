@@ -176,7 +176,7 @@ def missed_heatmap(missed: pl.DataFrame) -> go.Figure:
     return fig
 
 
-def doctor_scatter(clv: pl.DataFrame, x_column: str, currency: str) -> go.Figure:
+def doctor_scatter(clv: pl.DataFrame, x_column: str, currency: str, horizon_days: int) -> go.Figure:
     """CLV against satisfaction; quadrant lines at the medians. High CLV with unhappy
     patients (top left: above the CLV median, left of the satisfaction median) is the
     over-treatment warning."""
@@ -186,7 +186,7 @@ def doctor_scatter(clv: pl.DataFrame, x_column: str, currency: str) -> go.Figure
     scale = 50 / max(float(sizes.max() or 1), 1.0)
     hover = [
         f"<b>{r['doctor_name']}</b><br>primary patients {r['primary_patients']}<br>"
-        f"CLV to date {r['clv_to_date']:,.0f}<br>CLV 365 d {r['clv_365']:,.0f} "
+        f"CLV to date {r['clv_to_date']:,.0f}<br>CLV {horizon_days} d {r['clv_365']:,.0f} "
         f"({r['clv_365_patients']} mature)<br>repeat visits {r['repeat_visits_per_primary']:.2f}"
         f"<br>return rate {(r['return_rate'] or 0) * 100:.1f}%<br>surveys {r['surveys']}, "
         f"mean {r['score_mean']:.2f}, NPS {r['nps']:.1f}"
@@ -209,9 +209,9 @@ def doctor_scatter(clv: pl.DataFrame, x_column: str, currency: str) -> go.Figure
         fig.add_vline(x=float(rows[x_column].median()), line_dash="dash", line_color="grey")
         fig.add_hline(y=float(rows["clv_365"].median()), line_dash="dash", line_color="grey")
     fig.update_layout(
-        title="Doctors: 365-day value of their primary patients against satisfaction",
+        title=f"Doctors: {horizon_days}-day value of their primary patients against satisfaction",
         xaxis_title=x_label,
-        yaxis_title=f"CLV over 365 days, {money_axis(currency)}",
+        yaxis_title=f"CLV over {horizon_days} days, {money_axis(currency)}",
         showlegend=False,
     )
     return fig

@@ -58,43 +58,10 @@ def branches(version: Version) -> list[str]:
 
 
 def weekly_totals(version: Version) -> pl.DataFrame:
-    """All channels together, per ISO week: the Overview's figures. The ratios are the
-    warehouse's own `cost_per` and `romi` macros, as in the channel marts; cost per primary
-    and ROMI count the patients leads brought (not walk-ins). Unknown is not zero: spend
-    and the ratios are over the channels whose spend that week is known, and the others
-    are named in `unknown_spend` (the page says so) instead of counting as free."""
+    """All channels together, per ISO week: the warehouse's `channel_totals` macro."""
     return query(
-        """
-        with weekly as (
-            select
-                week_start,
-                sum(spend) as spend,
-                sum(calls)::bigint as calls,
-                sum(missed_calls)::bigint as missed_calls,
-                sum(leads)::bigint as leads,
-                sum(primary_patients)::bigint as primary_patients,
-                sum(leads) filter (where spend is not null)::bigint as priced_leads,
-                sum(primary_patients) filter (
-                    where spend is not null and channel <> 'No call'
-                )::bigint as priced_primary,
-                sum(revenue_to_date) filter (where spend is not null and channel <> 'No call')
-                    as priced_revenue,
-                string_agg(channel, ', ' order by channel) filter (
-                    where spend is null and channel <> 'No call'
-                ) as unknown_spend
-            from mart_channel_weekly
-            group by 1
-        )
-
-        select
-            *,
-            cost_per(spend, priced_leads) as cost_per_lead,
-            cost_per(spend, priced_primary) as cost_per_primary,
-            romi(priced_revenue, spend) as romi,
-            missed_calls / nullif(calls, 0) as missed_rate
-        from weekly
-        order by week_start
-        """,
+        "select *, period_start as week_start "
+        "from channel_totals('-infinity'::date, 'infinity'::date, by_week := true)",
         version,
     )
 
@@ -102,29 +69,10 @@ def weekly_totals(version: Version) -> pl.DataFrame:
 def channel_range(
     version: Version, first_day: date, last_day: date, branch: str | None
 ) -> pl.DataFrame:
-    """Channel economics over a date range; for one branch, spend-based figures are NULL
-    because ad platforms do not split spend by branch."""
-    if branch is None:
-        return query(
-            "select * from channel_economics(?::date, ?::date)", version, (first_day, last_day)
-        )
+    """Channel economics over a date range (and one branch): the warehouse's
+    `channel_economics` macro, the very definition the weekly mart uses."""
     return query(
-        """
-        select
-            channel,
-            null::decimal(18, 2) as spend,
-            sum(calls)::bigint as calls,
-            sum(leads)::bigint as leads,
-            sum(primary_patients)::bigint as primary_patients,
-            null::double as cost_per_lead,
-            null::double as cost_per_primary,
-            sum(revenue_to_date) as revenue_to_date,
-            null::double as romi
-        from fct_channel_daily
-        where day between ? and ? and branch_id = ?
-        group by channel
-        order by channel
-        """,
+        "select * from channel_economics(?::date, ?::date, branch := ?)",
         version,
         (first_day, last_day, branch),
     )

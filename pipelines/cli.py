@@ -99,7 +99,7 @@ def _settings(path: Path | None, warehouse: Path | None = None) -> Settings:
 def _demo_data(
     out: Path, seed: int, scale: float, settings: Settings, form: str = "canonical"
 ) -> int:
-    from pipelines.demo.generator import write_demo  # noqa: PLC0415  (numpy only when asked)
+    from pipelines.demo import write_demo  # noqa: PLC0415  (numpy only when asked)
 
     summary = write_demo(out, seed=seed, scale=scale, settings=settings, form=form)
     print(summary)

@@ -28,6 +28,14 @@ from pydantic_settings import (
 )
 
 DEFAULT_SETTINGS_FILE = Path("clinic-analytics.toml")
+AD_PLATFORMS = ("yandex_direct", "google_ads", "meta_ads", "vk_ads")
+
+
+def sql_field(*default: Any, **kwargs: Any) -> Any:
+    """A settings field that SQL models and format specs read with `getvariable(name)`."""
+    return Field(*default, json_schema_extra={"sql": True}, **kwargs)
+
+
 _settings_file: ContextVar[Path | None] = ContextVar("settings_file", default=None)
 
 
@@ -40,25 +48,27 @@ class Settings(BaseSettings):
         env_prefix="CLINIC_", env_nested_delimiter="__", extra="forbid", frozen=True
     )
 
-    # --- METRICS.md settings -------------------------------------------------------
-    timezone: str = "Europe/Moscow"
-    default_region: str = "RU"
-    currency: str = "RUB"
-    target_call_min_duration_s: int = Field(30, ge=0)
-    attribution_window_days: int = Field(30, ge=1)
-    clv_horizon_days: int = Field(365, ge=1)
-    return_window_days: int = Field(180, ge=1)
-    reactivation_min_months: int = Field(18, ge=0)
-    reactivation_max_months: int = Field(36, ge=1)
-    vat_rate_to_strip: dict[str, float] = Field(
-        default_factory=lambda: {
-            "yandex_direct": 0.0,
-            "google_ads": 0.0,
-            "meta_ads": 0.0,
-            "vk_ads": 0.0,
-        }
+    # --- METRICS.md settings (SQL reads every field declared with `sql_field`) ---------
+    timezone: str = sql_field("Europe/Moscow")
+    default_region: str = sql_field("RU")
+    currency: str = sql_field("RUB")
+    target_call_min_duration_s: int = sql_field(30, ge=0)
+    attribution_window_days: int = sql_field(30, ge=1)
+    clv_horizon_days: int = sql_field(365, ge=1)
+    return_window_days: int = sql_field(180, ge=1)
+    reactivation_min_months: int = sql_field(18, ge=0)
+    reactivation_max_months: int = sql_field(36, ge=1)
+    min_plausible_date: date = sql_field(date(2000, 1, 1))
+    """Definition 16: an earlier timestamp is not a date (a 1900 or 0001 placeholder)."""
+    as_of: date | None = sql_field(None)
+    """Last data day; None means the latest local date of any call or completed visit."""
+
+    # --- vendor exports --------------------------------------------------------------
+    vat_rate_to_strip: dict[str, float] = sql_field(
+        default_factory=lambda: dict.fromkeys(AD_PLATFORMS, 0.0)
     )
-    ad_platform_utm: dict[str, tuple[str, str]] = Field(
+    """Per ad platform: the VAT rate included in its exported cost, removed on reading."""
+    ad_platform_utm: dict[str, tuple[str, str]] = sql_field(
         default_factory=lambda: {
             "google_ads": ("google", "cpc"),
             "yandex_direct": ("yandex", "cpc"),
@@ -67,17 +77,13 @@ class Settings(BaseSettings):
         }
     )
     """Ad platforms' reports carry no UTM: the source/medium their spend is booked under."""
-    yandex_cost_in_micros: bool = True
+    yandex_cost_in_micros: bool = sql_field(True)
     """Yandex Direct Reports API `Cost` is ×1,000,000 unless requested otherwise."""
-    as_of: date | None = None
-    """Last data day; None means the latest local date of any call or completed visit."""
-    min_plausible_date: date = date(2000, 1, 1)
-    """Definition 16: an earlier timestamp is not a date (a 1900 or 0001 placeholder)."""
 
     # --- trust in the input ----------------------------------------------------------
-    max_plausible_amount: float = Field(1_000_000_000, gt=0)
+    max_plausible_amount: float = sql_field(1_000_000_000, gt=0)
     """A cost or amount above this in one row is a typo or a stand-in for unknown."""
-    phone_warning_share: float = Field(0.1, ge=0, le=1)
+    phone_warning_share: float = sql_field(0.1, ge=0, le=1)
     """Warn when more than this share of patient phones is invalid for `default_region`
     or belongs to another country (a foreign dump read with the wrong region)."""
 
@@ -151,7 +157,7 @@ class Settings(BaseSettings):
         for platform, rate in value.items():
             if not 0 <= rate < 1:
                 raise ValueError(f"VAT rate for {platform} must be in [0, 1), got {rate}")
-        return value
+        return dict.fromkeys(AD_PLATFORMS, 0.0) | value  # a file naming one keeps the rest
 
     @model_validator(mode="after")
     def _reactivation_window(self) -> Settings:
@@ -181,22 +187,22 @@ class Settings(BaseSettings):
         )
 
     def sql_variables(self) -> dict[str, Any]:
-        """Settings that SQL models read with getvariable(); as_of is resolved in SQL."""
-        return {
-            "timezone": self.timezone,
-            "default_region": self.default_region,
-            "currency": self.currency,
-            "target_call_min_duration_s": self.target_call_min_duration_s,
-            "attribution_window_days": self.attribution_window_days,
-            "clv_horizon_days": self.clv_horizon_days,
-            "return_window_days": self.return_window_days,
-            "reactivation_min_months": self.reactivation_min_months,
-            "reactivation_max_months": self.reactivation_max_months,
-            "as_of_setting": self.as_of,
-            "min_plausible_date": self.min_plausible_date,
-            "max_plausible_amount": self.max_plausible_amount,
-            "phone_warning_share": self.phone_warning_share,
+        """Every `sql_field` as a DuckDB variable of its name (`as_of` as `as_of_setting`:
+        the resolved `as_of` is SQL's own), plus `settings`, a struct of the scalar ones
+        that `int_parameters` spreads into columns. A new setting is one field above."""
+        fields = type(self).model_fields
+        values = {
+            name: getattr(self, name)
+            for name, info in fields.items()
+            if (info.json_schema_extra or {}).get("sql")
         }
+        scalars = {
+            name: value
+            for name, value in values.items()
+            if value is not None and not isinstance(value, dict)
+        }
+        values["as_of_setting"] = values.pop("as_of")
+        return values | {"settings": scalars}
 
 
 def load_settings(settings_file: Path | str | None = None, **overrides: Any) -> Settings:

@@ -48,7 +48,7 @@ def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, 
     """A demo clinic (scale 0.3) built once through Dagster, for tests that read a whole
     warehouse: privacy, invariants, dashboard pages, the browser."""
     from pipelines.build import run_build  # noqa: PLC0415  (loads the Dagster definitions)
-    from pipelines.demo.generator import write_demo  # noqa: PLC0415
+    from pipelines.demo import write_demo  # noqa: PLC0415
 
     root = tmp_path_factory.mktemp("demo")
     settings = Settings(

@@ -233,9 +233,8 @@ def test_open_dental_without_procedurelog_is_refused(conn, settings) -> None:
     with pytest.raises(InputError) as info:
         load_entity(conn, settings, VISITS)
     assert str(info.value) == (
-        "visits/appointment.csv is an Open Dental appointment export but procedurelog.csv is "
-        "not beside it in visits/: without the procedures' fees every amount would be 0; add "
-        "it from the same dump"
+        "visits/appointment.csv (opendental_appointment) needs procedurelog.csv beside it in "
+        "visits/: without it every amount would be 0; add it from the same dump"
     )
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipelines.demo.generator import write_demo
+from pipelines.demo import write_demo
 from pipelines.settings import Settings
 
 PHONE_RUN = re.compile(r"\+?\d[\d\s()\-]*\d")

@@ -17,6 +17,7 @@ from pipelines.ingest.phones import keyed_hash
 from pipelines.ingest.readers import InputError
 from pipelines.ingest.staging import run_staging_model
 from pipelines.settings import Settings, load_settings
+from pipelines.warehouse import prepare_session
 from tests.clinic import SECRET, write
 from tests.test_demo_and_privacy import assert_no_phone_in, input_phone_digits
 
@@ -217,6 +218,7 @@ def test_google_ads_api_yandex_direct_and_meta(tmp_path, conn) -> None:
             "meta_ads": ("facebook", "paid_social"),
         },
     )
+    prepare_session(conn, settings)  # formats read the settings as the session's variables
     folder = settings.input_dir / "ad_spend"
     write(
         folder / "google_api.csv",
@@ -314,7 +316,7 @@ def test_open_dental_dump(conn, settings: Settings) -> None:
     ]
     assert conn.execute(
         "select format, rows, skipped_rows from ingest_files where entity = 'visits' order by 1"
-    ).fetchall() == [("lookup", 0, 0), ("opendental_appointment", 3, 2)]
+    ).fetchall() == [("lookup:procedurelog", 0, 0), ("opendental_appointment", 3, 2)]
     # no date is ever stored from a placeholder
     assert conn.execute("select min(visit_at) > '2000-01-01' from stg_mis__visits").fetchall() == [
         (True,)
@@ -407,7 +409,7 @@ def test_vendor_forms_build_identical_marts(demo_warehouse, tmp_path) -> None:
     """The demo written as Calltouch, CallRail, Google Ads, Yandex Direct and Open Dental
     exports builds the very marts of the canonical demo (same seed, same scale)."""
     from pipelines.build import run_build  # noqa: PLC0415  (loads the Dagster definitions)
-    from pipelines.demo.generator import write_demo  # noqa: PLC0415
+    from pipelines.demo import write_demo  # noqa: PLC0415
 
     canonical_settings, canonical = demo_warehouse
     settings = Settings(
@@ -466,7 +468,7 @@ def test_vendor_forms_build_identical_marts(demo_warehouse, tmp_path) -> None:
         "opendental_patient",
         "opendental_appointment",
         "opendental_provider",
-        "lookup",
+        "lookup:procedurelog",
     } <= formats_used
     # JSON, cp1251 CSV and the Open Dental dump hold the same phones: none reaches a table
     phones = input_phone_digits(canonical_settings.input_dir)
@@ -498,3 +500,62 @@ def test_callrail_csv_and_calltouch_xlsx(conn, settings: Settings) -> None:
         ("calls/callrail.csv", "callrail", 1, 1),
         ("calls/calltouch.xlsx", "calltouch", 1, 0),
     ]
+
+
+def test_calltouch_web_journal_is_a_spec_file_with_no_python(conn, settings: Settings) -> None:
+    """The journal a manager downloads from Calltouch's web interface, with Russian headers
+    (pipelines/ingest/formats/calltouch_journal.yaml), as a Windows-1251 `;` CSV."""
+    write(
+        settings.input_dir / "calls" / "journal.csv",
+        "Номер звонка;Дата;Номер абонента;Куда звонили;Источник;Канал;Кампания;"
+        "Длительность;Ожидание;Статус;Уникальный;Целевой;Менеджер;Теги\n"
+        "9001;03.03.2025 10:15:00;8 916 123-45-67;+7 495 100-01-10;yandex;cpc;implants;"
+        "00:01:35;7;Успешный;Да;Да;Ирина Иванова;первичный\n"
+        "9002;03.03.2025 11:00:00;+7 916 765-43-21;+7 495 100-01-10;google;organic;"
+        "<не указано>;0;40;Неуспешный;Да;Нет;;\n",
+        encoding="cp1251",
+    )
+    report = load_entity(conn, settings, CALLS)
+    counts = run_staging_model(conn, CALLS)
+    assert (report.files[0].format, counts.rows_loaded) == ("calltouch_journal", 2)
+    got = calls(conn)
+    first = got["9001"]
+    assert first["started_at"] == datetime(2025, 3, 3, 7, 15, tzinfo=UTC)
+    assert first["caller_phone_hash"] == keyed_hash("+79161234567", SECRET.encode())
+    assert (first["source"], first["medium"], first["campaign"]) == ("yandex", "cpc", "implants")
+    assert (first["answered"], first["duration_s"], first["wait_s"]) == (True, 95, 7)
+    assert (first["admin_id"], first["tags"], first["vendor_lead_flag"]) == (
+        "Ирина Иванова",
+        "первичный",
+        True,
+    )
+    second = got["9002"]
+    # a placeholder campaign is no campaign; unique but not target: not the tracker's lead
+    assert (second["answered"], second["campaign"], second["vendor_lead_flag"]) == (
+        False,
+        "",
+        False,
+    )
+
+
+def test_an_analysts_own_format_is_recognised_by_its_signature(conn, settings: Settings) -> None:
+    """A format spec in the input folder's formats/ works like a built-in one: found by its
+    signature in any file of its entity, its expressions plain SQL."""
+    write(
+        settings.input_dir / "formats" / "ringostat.yaml",
+        "name: ringostat\nentity: calls\nsignature: [calldate, caller, disposition]\n"
+        "columns:\n  call_id: uniqueid\n  started_at: calldate\n  caller_phone: caller\n"
+        "  answered: disposition = 'ANSWERED'\n  duration_s: billsec\n  wait_s: waittime\n",
+    )
+    write(
+        settings.input_dir / "calls" / "ringostat.csv",
+        "uniqueid;calldate;caller;disposition;billsec;waittime\n"
+        "r-1;2025-03-03 10:00:00;+79161234567;ANSWERED;61;4\n"
+        "r-2;2025-03-03 10:05:00;+79161234568;NO ANSWER;0;30\n",
+    )
+    report = load_entity(conn, settings, CALLS)
+    run_staging_model(conn, CALLS)
+    assert report.files[0].format == "ringostat"
+    got = calls(conn)
+    assert (got["r-1"]["answered"], got["r-1"]["duration_s"]) == (True, 61)
+    assert (got["r-2"]["answered"], got["r-2"]["wait_s"]) == (False, 30)

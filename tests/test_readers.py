@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipelines.ingest.entities import CALLS
-from pipelines.ingest.formats import vocabulary
+from pipelines.ingest.formats import builtin_specs, vocabulary
 from pipelines.ingest.readers import (
     SMALL_FILE_BYTES,
     FileRejectedError,
@@ -23,7 +23,7 @@ from pipelines.ingest.readers import (
 from tests.clinic import write
 
 ABC = frozenset({"a", "b", "c"})
-CALL_COLUMNS = vocabulary(CALLS)
+CALL_COLUMNS = vocabulary(CALLS, [s for s in builtin_specs() if s.entity == "calls"])
 
 
 def read(

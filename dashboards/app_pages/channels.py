@@ -34,9 +34,11 @@ if branch is not None:
         "Ad platforms do not split spend by branch, so spend, costs and ROMI are shown for "
         "all branches only."
     )
+window = info["attribution_window_days"]
 open_note = (
-    " Conversions of the last 30 days can still grow."
-    if as_of < last_day + timedelta(days=info["attribution_window_days"])
+    f" Leads of the last {window} days (the attribution window) can still convert: "
+    "the figures are incomplete."
+    if economics.height and economics["window_open"].any()
     else ""
 )
 st.caption(

@@ -5,7 +5,8 @@ import streamlit as st
 from dashboards import charts, data, fmt
 
 version = data.warehouse_version()
-currency = data.build_info(version)["currency"]
+info = data.build_info(version)
+currency = info["currency"]
 st.title("Doctors")
 
 clv = fmt.to_float(data.doctor_clv(version))
@@ -16,7 +17,9 @@ st.caption(
     "the number of primary patients."
 )
 st.plotly_chart(
-    charts.doctor_scatter(clv, "nps" if axis == "NPS" else "score_mean", currency),
+    charts.doctor_scatter(
+        clv, "nps" if axis == "NPS" else "score_mean", currency, info["clv_horizon_days"]
+    ),
     width="stretch",
 )
 st.dataframe(

@@ -5,7 +5,6 @@ clinic's build pays Dagster's per-step cost four times, not sixty. A subset (one
 picked in the UI) builds only what was selected.
 """
 
-
 from collections.abc import Iterator
 
 import dagster as dg

@@ -22,13 +22,17 @@ import polars as pl
 
 from pipelines.ingest.entities import Entity
 from pipelines.ingest.formats import (
-    canonical_select,
+    MAPPING_SUFFIXES,
+    META,
+    FormatSpec,
+    Lookup,
     check_lookups,
+    detect,
     find_mapping,
-    is_lookup,
-    load_lookup,
-    mapping_select,
-    prepare_lookups,
+    lookup_for,
+    mapping_spec,
+    select,
+    specs_for,
     vocabulary,
 )
 from pipelines.ingest.phones import e164_map, phone_map
@@ -46,7 +50,6 @@ from pipelines.settings import Settings
 _READ = "_raw_read"
 PHONE_SEPARATORS = r"[;,]"
 """Between several numbers in one MIS phone field (`;` per METRICS.md, `,` seen too)."""
-MAPPING_SUFFIXES = (".mapping.yaml", "_mapping.yaml")
 
 
 @dataclass
@@ -131,10 +134,10 @@ def _input_file(path: Path, root: Path, input_dir: Path) -> InputFile:
 
 @dataclass
 class _Group:
-    """Files read in Python with the same header and the same mapping: mapped once."""
+    """Files read in Python with the same header and the same format: mapped once."""
 
     rows: TextRows
-    mapping: Path | None
+    spec: FormatSpec | None
     reports: list[FileReport] = field(default_factory=list)
 
 
@@ -205,21 +208,28 @@ def _read_files(
     """Read each export file; the selects that give the entity's records in canonical form.
 
     A file is mapped by an analyst's mapping file when one is beside it, else by the
-    vendor format its headers show, else by canonical column names. A lookup file (Open
-    Dental's procedurelog) feeds its sibling's mapping and holds no records itself.
+    format its headers show (pipelines/ingest/formats), else by canonical column names. A
+    lookup file (Open Dental's procedurelog) feeds its sibling's format and holds no
+    records itself.
     """
-    prepare_lookups(conn, entity)
+    specs = specs_for(settings.input_dir, entity)
+    for spec in specs:
+        if spec.lookup is not None:
+            spec.lookup.create(conn)
+    vocabularies: dict[Path | None, frozenset[str]] = {None: vocabulary(entity, specs)}
     groups: dict[tuple, _Group] = {}
     selects: list[str] = []
     rejected = TextRows([])
     for number, item in enumerate(entity_files(settings.input_dir, entity)):
-        mapping = find_mapping(item.path)
+        mapping_file = find_mapping(item.path)
+        mapping = mapping_spec(mapping_file, entity) if mapping_file else None
+        if mapping_file not in vocabularies:
+            vocabularies[mapping_file] = vocabulary(entity, [mapping])  # type: ignore[list-item]
+        table = f"_file_{number}"
         try:
             if item.problem:
                 raise FileRejectedError(item.problem)
-            read = read_file(
-                conn, item.path, item.source_file, vocabulary(entity, mapping), f"_file_{number}"
-            )
+            read = read_file(conn, item.path, item.source_file, vocabularies[mapping_file], table)
         except FileRejectedError as exc:
             file_report = FileReport(source_file=item.source_file, rejected=str(exc))
             file_report.format = "not read"
@@ -227,34 +237,27 @@ def _read_files(
             rejected.append(item.source_file, None, None, f"file not read: {exc}")
             continue
         report.files.append(read.report)
-        if _load_lookup(conn, entity, read, f"_file_{number}"):
+        if _load_lookup(conn, lookup_for(entity, read.headers, specs), read, table):
             continue
+        spec = mapping or detect(entity, read.headers, specs)
         if read.table is not None:
-            selects.append(
-                _select(conn, entity, settings, read.table, read.headers, mapping, [read.report])
-            )
+            selects.append(_select(conn, entity, spec, read.table, read.headers, [read.report]))
             continue
         assert read.rows is not None
-        group = groups.setdefault(
-            (tuple(read.headers), mapping), _Group(TextRows(read.headers), mapping)
-        )
+        key = (tuple(read.headers), spec.label if spec else None, mapping_file)
+        group = groups.setdefault(key, _Group(TextRows(read.headers), spec))
         group.rows.extend(read.rows)
         group.reports.append(read.report)
     for number, group in enumerate(groups.values()):
         table = f"_group_{number}"
         _frame_table(conn, group.rows.frame(), table)
-        selects.append(
-            _select(conn, entity, settings, table, group.rows.headers, group.mapping, group.reports)
-        )
-    check_lookups(conn, entity, report.files)
+        selects.append(_select(conn, entity, group.spec, table, group.rows.headers, group.reports))
+    check_lookups(specs, entity, report.files)
+    nulls = ", ".join(f'null::varchar as "{c}"' for c in entity.columns)
     if len(rejected):
         _frame_table(conn, rejected.frame(), "_rejected_files")
-        nulls = ", ".join(f'null::varchar as "{c}"' for c in entity.columns)
-        selects.append(
-            f"select {nulls}, _source_file, _line, _parse_error, _raw from _rejected_files"
-        )
+        selects.append(f"select {nulls}, {META} from _rejected_files")
     if not selects:
-        nulls = ", ".join(f'null::varchar as "{c}"' for c in entity.columns)
         selects.append(
             f"select {nulls}, null::varchar as _source_file, null::bigint as _line, "
             "null::varchar as _parse_error, null::varchar as _raw where false"
@@ -263,16 +266,15 @@ def _read_files(
 
 
 def _load_lookup(
-    conn: duckdb.DuckDBPyConnection, entity: Entity, read: FileRead, table: str
+    conn: duckdb.DuckDBPyConnection, lookup: Lookup | None, read: FileRead, table: str
 ) -> bool:
-    """Feed a lookup file (procedurelog) to its sibling's mapping; True when it was one."""
-    if not is_lookup(entity, read.headers):
+    """Feed a lookup file (procedurelog) to its sibling's format; True when it was one."""
+    if lookup is None:
         return False
-    if read.table is None:
-        assert read.rows is not None
+    if read.rows is not None:
         _frame_table(conn, read.rows.frame(), table)
-    load_lookup(conn, entity, table)
-    read.report.format = "lookup"
+    lookup.load(conn, table)
+    read.report.format = f"lookup:{lookup.name}"
     read.report.rows = 0
     return True
 
@@ -280,19 +282,14 @@ def _load_lookup(
 def _select(
     conn: duckdb.DuckDBPyConnection,
     entity: Entity,
-    settings: Settings,
+    spec: FormatSpec | None,
     table: str,
     headers: list[str],
-    mapping: Path | None,
     reports: list[FileReport],
 ) -> str:
     """The canonical select of one table of records, and each file's report filled in."""
     first = reports[0]
-    if mapping is not None:
-        select = mapping_select(entity, table, headers, mapping, first)
-        skipped = None
-    else:
-        select, skipped = canonical_select(entity, table, headers, settings, first)
+    query, skipped = select(entity, spec, table, headers, first)
     for other in reports[1:]:
         other.format = first.format
         other.missing_columns = first.missing_columns
@@ -303,7 +300,7 @@ def _select(
         for file_report in reports:
             file_report.skipped_rows = by_file.get(file_report.source_file, 0)
             file_report.rows -= file_report.skipped_rows
-    return select
+    return query
 
 
 def _frame_table(conn: duckdb.DuckDBPyConnection, frame: pl.DataFrame, table: str) -> None:

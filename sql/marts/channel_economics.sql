@@ -1,37 +1,61 @@
--- channel_economics(first_day, last_day): definition 8 for any date range, as a table
--- macro stored in the warehouse, so the dashboard and any analyst get the same numbers
--- as the weekly mart: select * from channel_economics(date '2026-07-01', date '2026-09-30').
--- window_open: the range's last day + attribution window is after as_of.
-create or replace macro channel_economics(first_day, last_day) as table
-    with ranged as (
+-- channel_economics(first_day, last_day, branch := null, by_week := false): definition 8,
+-- the one definition of channel economics. It serves the weekly mart (by_week), any date
+-- range on the Channels page, one branch, and the totals of the Overview (channel_totals):
+--     select * from channel_economics(date '2026-07-01', date '2026-09-30');
+--     select * from channel_economics(date '2026-07-01', date '2026-09-30', branch := 'B1');
+-- Spend is unknown (NULL) when any day with activity in the period lies outside the
+-- channel's spend data, and for one branch (ad platforms do not split spend by branch);
+-- the ratios built on it are NULL too, as they are when the divisor is 0.
+-- window_open: the period's last day + attribution window is after as_of (its leads can
+-- still convert).
+create or replace macro channel_economics(
+    first_day, last_day, branch := null, by_week := false
+) as table
+    with daily as (
+        select *
+        from fct_channel_daily
+        where
+            day between first_day and last_day
+            and (branch is null or branch_id = branch)
+    ),
+
+    periods as (
         select
+            case
+                when by_week then date_trunc('week', day)::date else first_day::date
+            end as period_start,
             channel,
-            known_sum(spend) as spend,
+            case when branch is null then known_sum(spend) end as spend,
             sum(calls)::bigint as calls,
+            sum(missed_calls)::bigint as missed_calls,
             sum(leads)::bigint as leads,
             sum(primary_patients)::bigint as primary_patients,
             sum(revenue_to_date) as revenue_to_date
-        from fct_channel_daily
-        where day between first_day and last_day
-        group by channel
+        from daily
+        group by all
     ),
 
     final as (
         select
-            ranged.channel,
-            ranged.spend,
-            ranged.calls,
-            ranged.leads,
-            ranged.primary_patients,
-            cost_per(ranged.spend, ranged.leads) as cost_per_lead,
-            cost_per(ranged.spend, ranged.primary_patients) as cost_per_primary,
-            ranged.revenue_to_date,
-            romi(ranged.revenue_to_date, ranged.spend) as romi,
-            last_day::date + int_parameters.attribution_window_days > int_parameters.as_of
+            periods.period_start,
+            case
+                when by_week then periods.period_start + 6 else last_day::date
+            end as period_end,
+            periods.channel,
+            periods.spend,
+            periods.calls,
+            periods.missed_calls,
+            periods.leads,
+            periods.primary_patients,
+            cost_per(periods.spend, periods.leads) as cost_per_lead,
+            cost_per(periods.spend, periods.primary_patients) as cost_per_primary,
+            periods.revenue_to_date,
+            romi(periods.revenue_to_date, periods.spend) as romi,
+            period_end + int_parameters.attribution_window_days > int_parameters.as_of
                 as window_open
-        from ranged
+        from periods
         cross join int_parameters
     )
 
     select * from final
-    order by channel
+    order by period_start, channel

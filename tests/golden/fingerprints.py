@@ -77,10 +77,8 @@ def build_demo(root: Path, seed: int) -> Path:
 
 
 def _write_demo(settings: object, seed: int) -> None:
-    try:
-        from pipelines.demo import write_demo  # noqa: PLC0415
-    except ImportError:
-        from pipelines.demo.generator import write_demo  # noqa: PLC0415
+    from pipelines.demo import write_demo  # noqa: PLC0415
+
     write_demo(settings.input_dir, seed=seed, scale=SCALE, settings=settings)
 
 

@@ -1,5 +1,3 @@
--- Loaded before parsing.sql (macro files run in name order; a macro must exist before
--- another one names it).
 -- Phone numbers are personal data. Text the pipeline keeps (the raw layer's text fields,
 -- the text of an unreadable row, a value echoed in a quarantine reason) has every
 -- phone-like digit run masked: ten or more digits (a number with its area code),
