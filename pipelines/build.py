@@ -29,7 +29,7 @@ import duckdb
 
 from pipelines.defs.resources import build_resources
 from pipelines.ingest.entities import ENTITIES
-from pipelines.ingest.loader import entity_files
+from pipelines.ingest.files import entity_files
 from pipelines.ingest.readers import InputError
 from pipelines.settings import Settings
 
@@ -50,8 +50,6 @@ class BuildResult:
 
 def precheck(settings: Settings) -> None:
     """Fail in a second, with the folder's name, rather than minutes into a run."""
-    if not settings.input_dir.is_dir():
-        raise InputError(f"input folder {settings.input_dir} does not exist")
     for entity in ENTITIES:
         entity_files(settings.input_dir, entity)
     settings.secret_key()

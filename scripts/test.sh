@@ -12,5 +12,7 @@ if [ ! -x /usr/bin/chromium ]; then
   fi
 fi
 ruff check .
+ruff format --check --quiet .
+sqlfluff lint --processes 2 --disable-progress-bar sql
 CLINIC_HASH_SECRET=definitions-check dg check defs 2>&1 | tail -n 2
 exec pytest -q "$@"

@@ -233,6 +233,14 @@ def test_sensor_requests_one_run_per_change(
     assert len(later.run_requests) == 1
     assert later.run_requests[0].run_key != first.run_requests[0].run_key
     assert "calls/calls_2.csv" in json.loads(later.cursor)
+    # a mapping file or an input format changes what the build makes: a new run too
+    write(settings.input_dir / "visits" / "_mapping.yaml", "columns: {visit_id: Номер}\n")
+    mapped = input_folder_sensor(dg.build_sensor_context(cursor=later.cursor))
+    assert len(mapped.run_requests) == 1
+    write(settings.input_dir / "formats" / "mine.yaml", "name: mine\n")
+    own = input_folder_sensor(dg.build_sensor_context(cursor=mapped.cursor))
+    assert len(own.run_requests) == 1
+    assert {"visits/_mapping.yaml", "formats/mine.yaml"} <= set(json.loads(own.cursor))
 
 
 def test_a_failing_check_blocks_publishing(

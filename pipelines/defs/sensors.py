@@ -9,18 +9,15 @@ from pathlib import Path
 import dagster as dg
 
 from pipelines.defs.schedules import build_warehouse_job
-from pipelines.ingest.readers import SUPPORTED_SUFFIXES
+from pipelines.ingest.files import watched_files
 from pipelines.settings import load_settings
 
 
 def input_state(input_dir: Path) -> dict[str, list[int]]:
-    """Export file (relative path) → [modification time ns, size]."""
-    if not input_dir.is_dir():
-        return {}
+    """Every file a build reads (pipelines/ingest/files.py) → [modification time ns, size]."""
     return {
         p.relative_to(input_dir).as_posix(): [p.stat().st_mtime_ns, p.stat().st_size]
-        for p in sorted(input_dir.rglob("*"))
-        if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES
+        for p in watched_files(input_dir)
     }
 
 

@@ -17,17 +17,12 @@ from pathlib import Path
 
 import polars as pl
 
+from pipelines.demo.folders import empty_entity_folders
 from pipelines.settings import Settings
-
-BROKEN_CALL_PREFIX = "BAD"
 
 
 def write_vendor_forms(canonical: Path, out: Path, settings: Settings) -> None:
-    for sub in ("calls", "ad_spend", "patients", "visits", "doctors", "administrators", "surveys"):
-        (out / sub).mkdir(parents=True, exist_ok=True)
-        for old in (out / sub).iterdir():
-            if old.is_file():
-                old.unlink()
+    empty_entity_folders(out)
     _calls(canonical, out / "calls", settings.timezone)
     _spend(canonical, out / "ad_spend")
     _patients(canonical, out / "patients")
@@ -69,7 +64,7 @@ def _tracker_flags(paths: list[Path], timezone: str) -> dict[str, bool]:
             number=pl.col("caller_phone").str.replace_all(r"\D", "").str.slice(-10),
         )
         .filter(pl.col("local").is_not_null() & (pl.col("number").str.len_chars() == 10))
-        .sort("local")
+        .sort(["local", "call_id"])  # ties (a planted broken copy of a call) by id
     )
     first = calls.unique(subset="number", keep="first")
     flagged = first.filter(

@@ -21,8 +21,8 @@ import duckdb
 import polars as pl
 
 from pipelines.ingest.entities import Entity
+from pipelines.ingest.files import entity_files, require_input_dir
 from pipelines.ingest.formats import (
-    MAPPING_SUFFIXES,
     META,
     FormatSpec,
     Lookup,
@@ -37,7 +37,6 @@ from pipelines.ingest.formats import (
 )
 from pipelines.ingest.phones import e164_map, phone_map
 from pipelines.ingest.readers import (
-    SUPPORTED_SUFFIXES,
     FileRead,
     FileRejectedError,
     FileReport,
@@ -70,68 +69,6 @@ class LoadReport:
         return [f for f in self.files if f.rejected]
 
 
-@dataclass(frozen=True)
-class InputFile:
-    path: Path
-    source_file: str
-    """The path relative to the input folder, as quarantine and the dashboard name it."""
-    problem: str = ""
-    """Why the file is not read (a link out of the input folder, an unknown type)."""
-
-
-def entity_files(input_dir: Path, entity: Entity) -> list[InputFile]:
-    """The entity's export files, sorted by name (the later name wins a conflict), each
-    with the reason it cannot be read when it cannot; mapping files are not exports.
-
-    A required entity with no folder or no files stops the run with a message naming
-    the folder; an optional one (surveys) simply loads nothing. A file that resolves
-    outside the input folder (a symbolic link to /etc/passwd) is never opened.
-    """
-    root = input_dir.resolve()
-    if entity.single_file:
-        path = input_dir / entity.single_file
-        if path.is_file() or path.is_symlink():
-            return [_input_file(path, root, input_dir)]
-        if entity.required:
-            raise InputError(f"required input file {path} is missing")
-        return []
-    folder = input_dir / entity.name
-    if not folder.is_dir():
-        if entity.required:
-            raise InputError(f"required input folder {folder} is missing")
-        return []
-    files = [
-        _input_file(p, root, input_dir)
-        for p in sorted(folder.iterdir())
-        if not p.name.startswith(".") and not p.name.endswith(MAPPING_SUFFIXES)
-    ]
-    if entity.required and not any(not f.problem for f in files):
-        raise InputError(
-            f"required input folder {folder} has no export files "
-            f"({', '.join(sorted(SUPPORTED_SUFFIXES))})"
-        )
-    return files
-
-
-def _input_file(path: Path, root: Path, input_dir: Path) -> InputFile:
-    source_file = path.relative_to(input_dir).as_posix()
-    resolved = path.resolve()
-    if not resolved.is_relative_to(root):
-        problem = "a link to a file outside the input folder: not read"
-    elif resolved.is_dir():
-        problem = "a folder: put export files directly in the entity's folder"
-    elif not resolved.is_file():
-        problem = "not a regular file"
-    elif path.suffix.lower() not in SUPPORTED_SUFFIXES:
-        problem = (
-            f"unsupported file type {path.suffix or '(none)'!r}: "
-            f"export as {', '.join(sorted(SUPPORTED_SUFFIXES))}"
-        )
-    else:
-        problem = ""
-    return InputFile(path, source_file, problem)
-
-
 @dataclass
 class _Group:
     """Files read in Python with the same header and the same format: mapped once."""
@@ -142,9 +79,7 @@ class _Group:
 
 
 def load_entity(conn: duckdb.DuckDBPyConnection, settings: Settings, entity: Entity) -> LoadReport:
-    input_dir = settings.input_dir
-    if not input_dir.is_dir():
-        raise InputError(f"input folder {input_dir} does not exist")
+    require_input_dir(settings.input_dir)
     report = LoadReport(entity=entity.name)
     selects = _read_files(conn, settings, entity, report)
     if entity.required and report.files and all(f.rejected for f in report.files):

@@ -38,7 +38,7 @@ final as (
         localised.answered,
         localised.duration_s,
         localised.answered
-            and localised.duration_s >= localised.target_call_min_duration_s as is_target,
+        and localised.duration_s >= localised.target_call_min_duration_s as is_target,
         channels.channel,
         coalesce(operators.admin_id, localised.admin_id) as admin_id,
         localised.branch_id,

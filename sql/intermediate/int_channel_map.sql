@@ -2,9 +2,17 @@
 -- ordered glob rules of channels.csv: the first matching rule wins, no match is 'Other'.
 -- Matching the few distinct combinations, not every call, keeps this cheap at any volume.
 with combinations as (
-    select distinct source, medium, campaign from stg_calltracking__calls
+    select distinct
+        source,
+        medium,
+        campaign
+    from stg_calltracking__calls
     union
-    select distinct source, medium, campaign from stg_ads__ad_spend
+    select distinct
+        source,
+        medium,
+        campaign
+    from stg_ads__ad_spend
 ),
 
 rules as (
@@ -19,9 +27,10 @@ first_matches as (
         arg_min(rules.channel, rules.rule_order) as channel
     from combinations
     inner join rules
-        on lower(combinations.source) glob rules.source_pattern
-        and lower(combinations.medium) glob rules.medium_pattern
-        and lower(combinations.campaign) glob rules.campaign_pattern
+        on
+            lower(combinations.source) glob rules.source_pattern
+            and lower(combinations.medium) glob rules.medium_pattern
+            and lower(combinations.campaign) glob rules.campaign_pattern
     group by all
 ),
 

@@ -20,7 +20,8 @@ final as (
         visits.amount
     from visits
     cross join parameters
-    where visits.status = 'completed'
+    where
+        visits.status = 'completed'
         and timezone(parameters.timezone, visits.visit_at)::date <= parameters.as_of
 )
 

@@ -20,9 +20,10 @@ candidates as (
     cross join parameters
     inner join int_patient_phones using (phone_hash)
     inner join int_first_visits using (patient_id)
-    where int_first_visits.first_visit_at > leads.started_at
+    where
+        int_first_visits.first_visit_at > leads.started_at
         and int_first_visits.first_visit_at
-            <= leads.started_at + to_days(parameters.attribution_window_days)
+        <= leads.started_at + to_days(parameters.attribution_window_days)
 ),
 
 first_patient_per_lead as (

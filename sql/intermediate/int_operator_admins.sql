@@ -7,11 +7,23 @@ with administrators as (
 ),
 
 operator_keys as (
-    select lower(admin_id) as operator, admin_id, 1 as priority from administrators
+    select
+        lower(admin_id) as operator,
+        admin_id,
+        1 as priority
+    from administrators
     union all
-    select lower(name) as operator, admin_id, 2 as priority from administrators
+    select
+        lower(name) as operator,
+        admin_id,
+        2 as priority
+    from administrators
     union all
-    select unnest(aliases) as operator, admin_id, 3 as priority from administrators
+    select
+        unnest(aliases) as operator,
+        admin_id,
+        3 as priority
+    from administrators
 ),
 
 final as (

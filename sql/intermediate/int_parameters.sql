@@ -19,7 +19,8 @@ final as (
             getvariable('as_of_setting')::date,
             greatest(call_days.last_day, visit_days.last_day)
         ) as as_of,
-        unnest(getvariable('settings')),
+        -- one column per setting
+        unnest(getvariable('settings')),  -- noqa: AL03
         getvariable('build_date')::date as build_date
     from call_days, visit_days
 )

@@ -5,7 +5,9 @@ with patients as (
 ),
 
 final as (
-    select distinct patient_id, unnest(phone_hashes) as phone_hash
+    select distinct
+        patient_id,
+        unnest(phone_hashes) as phone_hash
     from patients
 )
 

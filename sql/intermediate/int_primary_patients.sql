@@ -5,7 +5,8 @@ with first_visits as (
 ),
 
 conversions as (
-    select * from int_lead_conversions where converted
+    select * from int_lead_conversions
+    where converted
 ),
 
 revenue as (

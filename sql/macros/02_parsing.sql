@@ -78,7 +78,8 @@ create or replace macro parse_int(s) as (
 create or replace macro parse_seconds(s) as (
     case
         when regexp_full_match(trim(s), '\d{1,3}:\d{2}:\d{2}')
-            then 3600 * split_part(trim(s), ':', 1)::bigint
+            then
+                3600 * split_part(trim(s), ':', 1)::bigint
                 + 60 * split_part(trim(s), ':', 2)::bigint
                 + split_part(trim(s), ':', 3)::bigint
         when regexp_full_match(trim(s), '\d{1,4}:\d{2}')
@@ -96,7 +97,8 @@ create or replace macro money_text(s) as regexp_replace(
 
 create or replace macro parse_money(s) as try_cast(
     case
-        when money_text(s) like '%,%' and money_text(s) like '%.%'
+        when
+            money_text(s) like '%,%' and money_text(s) like '%.%'
             and regexp_matches(money_text(s), ',\d*$')
             then replace(replace(money_text(s), '.', ''), ',', '.')
         when money_text(s) like '%,%' and money_text(s) like '%.%'
@@ -137,7 +139,8 @@ create or replace macro negative(column_name, value) as (
 create or replace macro implausible_money(column_name, value) as (
     case
         when value > getvariable('max_plausible_amount')
-            then column_name || ' ' || value || ' is above '
+            then
+                column_name || ' ' || value || ' is above '
                 || getvariable('max_plausible_amount') || ', not a plausible amount'
     end
 );
@@ -147,10 +150,12 @@ create or replace macro implausible_money(column_name, value) as (
 create or replace macro date_window_problem(column_name, s, local_day, future_ok) as (
     case
         when local_day < getvariable('min_plausible_date')
-            then column_name || ' ' || shown(s) || ' is before '
+            then
+                column_name || ' ' || shown(s) || ' is before '
                 || getvariable('min_plausible_date') || ', not a plausible date'
         when not future_ok and local_day > getvariable('build_date') + 1
-            then column_name || ' ' || shown(s) || ' is after '
+            then
+                column_name || ' ' || shown(s) || ' is after '
                 || (getvariable('build_date') + 1) || ', the build''s date plus one day'
     end
 );
@@ -185,7 +190,10 @@ create or replace macro date_problem(column_name, s, parsed, future_ok) as (
 
 -- The reason for a row: the reader's own, else every check that failed, else NULL.
 create or replace macro reject_reason(parse_error, reasons) as (
-    coalesce(parse_error, nullif(array_to_string(list_filter(reasons, lambda r: r is not null), '; '), ''))
+    coalesce(
+        parse_error,
+        nullif(array_to_string(list_filter(reasons, lambda r: r is not null), '; '), '')
+    )
 );
 
 -- A UTM value, or NULL for the placeholders trackers write when there is none.

@@ -7,7 +7,7 @@ create or replace macro tag_names(tags) as (
     case
         when trim(tags) like '[%'
             then nullif(array_to_string(flatten(list_transform(
-                json_extract(tags, '$[*]')::json [],
+                json_extract(tags, '$[*]')::json[],
                 lambda t: case
                     when json_type(t) = 'OBJECT'
                         then from_json(json_extract(t, '$.names'), '["VARCHAR"]')
@@ -30,8 +30,10 @@ create or replace macro platform_medium(platform) as getvariable('ad_platform_ut
 create or replace macro platform_cost(cost, platform, in_micros) as coalesce(
     round(
         parse_money(cost)
-        / ((case when in_micros then 1000000 else 1 end)
-            * (1 + getvariable('vat_rate_to_strip')[platform])),
+        / (
+            (case when in_micros then 1000000 else 1 end)
+            * (1 + getvariable('vat_rate_to_strip')[platform])
+        ),
         2
     )::varchar,
     cost

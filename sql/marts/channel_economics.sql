@@ -39,7 +39,7 @@ create or replace macro channel_economics(
         select
             periods.period_start,
             case
-                when by_week then periods.period_start + 6 else last_day::date
+                when by_week then periods.period_start + 6 else last_day::date  -- noqa: RF02
             end as period_end,
             periods.channel,
             periods.spend,

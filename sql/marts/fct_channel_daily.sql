@@ -40,7 +40,7 @@ leads as (
         coalesce(sum(int_primary_patients.revenue_to_date), 0) as revenue_to_date
     from int_lead_conversions
     left join int_primary_patients
-        on int_primary_patients.lead_call_id = int_lead_conversions.call_id
+        on int_lead_conversions.call_id = int_primary_patients.lead_call_id
     group by all
 ),
 
@@ -57,21 +57,60 @@ no_call_patients as (
 ),
 
 facts as (
-    select channel, day, branch_id, spend, 0 as calls, 0 as missed_calls, 0 as leads,
-        0 as primary_patients, 0 as revenue_to_date
+    select
+        channel,
+        day,
+        branch_id,
+        spend,
+        0 as calls,
+        0 as missed_calls,
+        0 as leads,
+        0 as primary_patients,
+        0 as revenue_to_date
     from spend
     union all
-    select channel, day, branch_id, 0, calls, missed_calls, 0, 0, 0 from calls
+    select
+        channel,
+        day,
+        branch_id,
+        0 as spend,
+        calls,
+        missed_calls,
+        0 as leads,
+        0 as primary_patients,
+        0 as revenue_to_date
+    from calls
     union all
-    select channel, day, branch_id, 0, 0, 0, leads, primary_patients, revenue_to_date
+    select
+        channel,
+        day,
+        branch_id,
+        0 as spend,
+        0 as calls,
+        0 as missed_calls,
+        leads,
+        primary_patients,
+        revenue_to_date
     from leads
     union all
-    select channel, day, branch_id, 0, 0, 0, 0, primary_patients, revenue_to_date
+    select
+        channel,
+        day,
+        branch_id,
+        0 as spend,
+        0 as calls,
+        0 as missed_calls,
+        0 as leads,
+        primary_patients,
+        revenue_to_date
     from no_call_patients
 ),
 
 coverage as (
-    select channel, min(day) as first_spend_day, max(day) as last_spend_day
+    select
+        channel,
+        min(day) as first_spend_day,
+        max(day) as last_spend_day
     from spend
     group by channel
 ),

@@ -40,10 +40,11 @@ phone_warnings as (
             as message
     from phones
     cross join parameters
-    where phones.entity = 'patients'
+    where
+        phones.entity = 'patients'
         and phones.written > 0
         and (phones.invalid + coalesce(phones.foreign_phones, 0))
-            > parameters.phone_warning_share * phones.written
+        > parameters.phone_warning_share * phones.written
 ),
 
 orphan_warnings as (
@@ -61,15 +62,19 @@ free_spend as (
     select
         'free channel with spend' as kind,
         'ad_spend' as entity,
-        'channel ' || channel || ' is declared free in channels.csv, yet spend exports hold '
-        || sum(cost) || ' for it: that spend is not counted' as message
+        'channel ' || int_channel_map.channel
+        || ' is declared free in channels.csv, yet spend exports hold '
+        || sum(stg_ads__ad_spend.cost) || ' for it: that spend is not counted' as message
     from stg_ads__ad_spend
     inner join int_channel_map using (source, medium, campaign)
-    where channel in (
-        select channel from stg_clinic__channel_rules group by channel having bool_or(free)
-    )
-    group by channel
-    having sum(cost) > 0
+    where
+        int_channel_map.channel in (
+            select rules.channel from stg_clinic__channel_rules as rules
+            group by rules.channel
+            having bool_or(rules.free)
+        )
+    group by int_channel_map.channel
+    having sum(stg_ads__ad_spend.cost) > 0
 ),
 
 final as (

@@ -20,9 +20,9 @@ patient_windows as (
         primary_patients.first_visit_at as t0,
         primary_patients.revenue_to_date,
         primary_patients.first_visit_local::date
-            <= parameters.as_of - parameters.clv_horizon_days as is_mature,
+        <= parameters.as_of - parameters.clv_horizon_days as is_mature,
         primary_patients.first_visit_local::date
-            <= parameters.as_of - parameters.return_window_days as can_return,
+        <= parameters.as_of - parameters.return_window_days as can_return,
         parameters.clv_horizon_days,
         parameters.return_window_days
     from primary_patients
@@ -38,22 +38,23 @@ patient_values as (
         any_value(patient_windows.can_return) as can_return,
         coalesce(sum(completed_visits.amount) filter (
             where completed_visits.visit_at
-                < patient_windows.t0 + to_days(patient_windows.clv_horizon_days)
+            < patient_windows.t0 + to_days(patient_windows.clv_horizon_days)
         ), 0) as revenue_horizon,
         count(completed_visits.visit_id) filter (
             where completed_visits.visit_at > patient_windows.t0
-                and completed_visits.visit_at
-                    < patient_windows.t0 + to_days(patient_windows.clv_horizon_days)
+            and completed_visits.visit_at
+            < patient_windows.t0 + to_days(patient_windows.clv_horizon_days)
         ) as repeat_visits_horizon,
         count(completed_visits.visit_id) filter (
             where completed_visits.visit_at > patient_windows.t0
-                and completed_visits.visit_at
-                    <= patient_windows.t0 + to_days(patient_windows.return_window_days)
+            and completed_visits.visit_at
+            <= patient_windows.t0 + to_days(patient_windows.return_window_days)
         ) > 0 as returned
     from patient_windows
     left join completed_visits
-        on completed_visits.patient_id = patient_windows.patient_id
-        and completed_visits.visit_at >= patient_windows.t0
+        on
+            patient_windows.patient_id = completed_visits.patient_id
+            and patient_windows.t0 <= completed_visits.visit_at
     group by patient_windows.patient_id
 ),
 
@@ -75,18 +76,29 @@ doctor_surveys as (
         visits.doctor_id,
         count(*)::bigint as surveys,
         avg(surveys.score) as score_mean,
-        100.0 * (count(*) filter (where surveys.score >= 9)
-            - count(*) filter (where surveys.score <= 6)) / count(*) as nps
+        100.0 * (
+            count(*) filter (where surveys.score >= 9)
+            - count(*) filter (where surveys.score <= 6)
+        ) / count(*
+        ) as nps
     from stg_surveys__surveys as surveys
     inner join stg_mis__visits as visits using (visit_id)
     group by visits.doctor_id
 ),
 
 doctors as (
-    select doctor_id, name, provider_kind from stg_mis__doctors
+    select
+        doctor_id,
+        name,
+        provider_kind
+    from stg_mis__doctors
     union
-    select doctor_id, doctor_id as name, null as provider_kind from doctor_values
-    where doctor_id not in (select doctor_id from stg_mis__doctors)
+    select
+        doctor_id,
+        doctor_id as name,
+        null as provider_kind
+    from doctor_values
+    where doctor_id not in (select known.doctor_id from stg_mis__doctors as known)
 ),
 
 final as (

@@ -7,7 +7,10 @@ with calls as (
 ),
 
 answered_calls as (
-    select phone_hash, started_at from calls
+    select
+        phone_hash,
+        started_at
+    from calls
     where answered and phone_hash is not null
 ),
 
@@ -18,15 +21,19 @@ missed_calls as (
         count(answered_calls.started_at) > 0 as recovered
     from calls
     left join answered_calls
-        on answered_calls.phone_hash = calls.phone_hash
-        and answered_calls.started_at > calls.started_at
-        and answered_calls.started_at <= calls.started_at + interval 24 hour
+        on
+            calls.phone_hash = answered_calls.phone_hash
+            and calls.started_at < answered_calls.started_at
+            and answered_calls.started_at <= calls.started_at + interval 24 hour
     where not calls.answered
     group by calls.call_id
 ),
 
 calls_per_cell as (
-    select isodow(started_local) as weekday, hour(started_local) as hour, count(*)::bigint as calls
+    select
+        isodow(started_local) as weekday,
+        hour(started_local) as hour,
+        count(*)::bigint as calls
     from calls
     group by all
 ),
@@ -42,9 +49,11 @@ missed_per_cell as (
 ),
 
 cells as (
-    select weekdays.weekday::integer as weekday, hours.hour::integer as hour
-    from range(1, 8) as weekdays(weekday)
-    cross join range(0, 24) as hours(hour)
+    select
+        weekdays.weekday::integer as weekday,
+        hours.hour::integer as hour
+    from range(1, 8) as weekdays (weekday)
+    cross join range(0, 24) as hours (hour)
 ),
 
 final as (

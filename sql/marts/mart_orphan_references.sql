@@ -16,21 +16,39 @@ calls as (
 
 orphans as (
     select
-        'visits' as entity, visits.source_file, 'patient_id' as reference,
-        'patients' as missing_from, visits.patient_id as missing_id
+        'visits' as entity,
+        visits.source_file,
+        'patient_id' as reference,
+        'patients' as missing_from,
+        visits.patient_id as missing_id
     from visits
     anti join stg_mis__patients using (patient_id)
     union all
-    select 'visits', visits.source_file, 'doctor_id', 'doctors', visits.doctor_id
+    select
+        'visits' as entity,
+        visits.source_file,
+        'doctor_id' as reference,
+        'doctors' as missing_from,
+        visits.doctor_id as missing_id
     from visits
     anti join stg_mis__doctors using (doctor_id)
     where visits.doctor_id is not null
     union all
-    select 'surveys', surveys.source_file, 'visit_id', 'visits', surveys.visit_id
+    select
+        'surveys' as entity,
+        surveys.source_file,
+        'visit_id' as reference,
+        'visits' as missing_from,
+        surveys.visit_id as missing_id
     from surveys
     anti join stg_mis__visits using (visit_id)
     union all
-    select 'calls', calls.source_file, 'admin_id', 'administrators', calls.admin_id
+    select
+        'calls' as entity,
+        calls.source_file,
+        'admin_id' as reference,
+        'administrators' as missing_from,
+        calls.admin_id as missing_id
     from calls
     left join int_operator_admins on int_operator_admins.operator = lower(calls.admin_id)
     where calls.admin_id is not null and int_operator_admins.operator is null

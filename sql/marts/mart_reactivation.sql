@@ -27,10 +27,11 @@ lapsed as (
         parameters.as_of
     from last_visits
     cross join parameters
-    where last_visits.last_visit_day
-            > parameters.as_of - to_months(parameters.reactivation_max_months)
+    where
+        last_visits.last_visit_day
+        > parameters.as_of - to_months(parameters.reactivation_max_months)
         and last_visits.last_visit_day
-            <= parameters.as_of - to_months(parameters.reactivation_min_months)
+        <= parameters.as_of - to_months(parameters.reactivation_min_months)
 ),
 
 final as (
@@ -39,7 +40,8 @@ final as (
         lapsed.last_visit_at,
         lapsed.month_boundaries - case
             when lapsed.last_visit_day + to_months(lapsed.month_boundaries) > lapsed.as_of
-                then 1 else 0
+                then 1
+            else 0
         end as months_since,
         int_primary_patients.primary_doctor_id,
         doctors.name as primary_doctor_name,
@@ -49,9 +51,9 @@ final as (
     inner join stg_mis__patients as patients using (patient_id)
     left join int_primary_patients using (patient_id)
     left join stg_mis__doctors as doctors
-        on doctors.doctor_id = int_primary_patients.primary_doctor_id
+        on int_primary_patients.primary_doctor_id = doctors.doctor_id
     where patients.contact_consent
 )
 
 select * from final
-order by months_since desc, patient_id
+order by months_since desc, patient_id asc

@@ -11,7 +11,9 @@ leads as (
 ),
 
 earliest_target as (
-    select phone_hash, min(started_at) as first_target_at
+    select
+        phone_hash,
+        min(started_at) as first_target_at
     from int_calls
     where is_target and phone_hash is not null
     group by phone_hash
@@ -45,4 +47,4 @@ final as (
 )
 
 select * from final
-order by tracker, calls desc
+order by tracker asc, calls desc

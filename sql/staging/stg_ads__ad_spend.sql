@@ -27,7 +27,8 @@ typed as (
             implausible_money('cost', parse_money(t.cost)),
             case
                 when upper(clean_text(t.currency)) <> getvariable('currency')
-                    then 'currency ' || shown(t.currency) || ' is not '
+                    then
+                        'currency ' || shown(t.currency) || ' is not '
                         || getvariable('currency') || ', the currency of this deployment'
             end,
             unreadable('clicks', t.clicks, parse_int(t.clicks), 'a whole number'),

@@ -8,8 +8,8 @@ typed as (
     select
         clean_text(t.call_id) as call_id,
         parse_timestamp(t.started_at) as started_at,
-        t.caller_phone_hash as caller_phone_hash,
-        t.caller_phone_status as caller_phone_status,
+        t.caller_phone_hash,
+        t.caller_phone_status,
         clean_text(t.tracking_phone) as tracking_phone,
         coalesce(lower(clean_text(t.source)), '') as source,
         coalesce(lower(clean_text(t.medium)), '') as medium,
@@ -30,7 +30,9 @@ typed as (
             timestamp_problem('started_at', t.started_at, parse_timestamp(t.started_at), false),
             missing('answered', t.answered),
             unreadable('answered', t.answered, parse_bool(t.answered), 'true or false'),
-            unreadable('duration_s', t.duration_s, parse_seconds(t.duration_s), 'a number of seconds'),
+            unreadable(
+                'duration_s', t.duration_s, parse_seconds(t.duration_s), 'a number of seconds'
+            ),
             negative('duration_s', parse_seconds(t.duration_s)),
             unreadable('wait_s', t.wait_s, parse_seconds(t.wait_s), 'a number of seconds'),
             negative('wait_s', parse_seconds(t.wait_s))

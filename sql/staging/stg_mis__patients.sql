@@ -22,7 +22,9 @@ typed as (
         reject_reason(parse_error, [
             missing('patient_id', t.patient_id),
             -- a placeholder birth date is no birth date; one before 2000 is a grown-up
-            unreadable('birth_date', no_placeholder(t.birth_date), parse_date(t.birth_date), 'a date'),
+            unreadable(
+                'birth_date', no_placeholder(t.birth_date), parse_date(t.birth_date), 'a date'
+            ),
             case
                 when parse_date(t.birth_date) > getvariable('build_date')
                     then 'birth_date ' || shown(t.birth_date) || ' is in the future'
@@ -33,7 +35,9 @@ typed as (
                 parse_timestamp(t.registered_at),
                 false
             ),
-            unreadable('contact_consent', t.contact_consent, parse_bool(t.contact_consent), 'true or false')
+            unreadable(
+                'contact_consent', t.contact_consent, parse_bool(t.contact_consent), 'true or false'
+            )
         ]) as reject_reason
     from raw_rows
 )

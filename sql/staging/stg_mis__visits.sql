@@ -37,9 +37,13 @@ typed as (
             ),
             missing('status', t.status),
             case
-                when clean_text(t.status) is not null
-                    and status_text not in ('completed', 'cancelled', 'no_show', 'noshow', 'scheduled')
-                    then 'status ' || shown(t.status)
+                when
+                    clean_text(t.status) is not null
+                    and status_text not in (
+                        'completed', 'cancelled', 'no_show', 'noshow', 'scheduled'
+                    )
+                    then
+                        'status ' || shown(t.status)
                         || ' is not one of completed, cancelled, no_show, scheduled'
             end,
             unreadable('amount', t.amount, parse_money(t.amount), 'an amount of money'),
