@@ -21,7 +21,7 @@ import duckdb
 import polars as pl
 
 from pipelines.ingest.entities import Entity
-from pipelines.ingest.files import entity_files, require_input_dir
+from pipelines.ingest.files import entity_files
 from pipelines.ingest.formats import (
     META,
     FormatSpec,
@@ -79,7 +79,6 @@ class _Group:
 
 
 def load_entity(conn: duckdb.DuckDBPyConnection, settings: Settings, entity: Entity) -> LoadReport:
-    require_input_dir(settings.input_dir)
     report = LoadReport(entity=entity.name)
     selects = _read_files(conn, settings, entity, report)
     if entity.required and report.files and all(f.rejected for f in report.files):
@@ -147,6 +146,7 @@ def _read_files(
     lookup file (Open Dental's procedurelog) feeds its sibling's format and holds no
     records itself.
     """
+    files = entity_files(settings.input_dir, entity)
     specs = specs_for(settings.input_dir, entity)
     for spec in specs:
         if spec.lookup is not None:
@@ -155,7 +155,7 @@ def _read_files(
     groups: dict[tuple, _Group] = {}
     selects: list[str] = []
     rejected = TextRows([])
-    for number, item in enumerate(entity_files(settings.input_dir, entity)):
+    for number, item in enumerate(files):
         mapping_file = find_mapping(item.path)
         mapping = mapping_spec(mapping_file, entity) if mapping_file else None
         if mapping_file not in vocabularies:

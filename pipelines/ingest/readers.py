@@ -7,9 +7,8 @@ header line naming any of the entity's columns, a link out of the input folder) 
 `FileRejectedError`: the loader quarantines it as a whole and the other files load. Nothing is
 typed here; typing is SQL's job in `sql/staging/`.
 
-Text is decoded line by line when the file is not valid UTF-8 as a whole: each line is
-UTF-8 if it can be, else Windows-1251 (Russian Excel's encoding), else it cannot be read
-and its record is quarantined. So a file that mixes both keeps every name readable.
+Bytes become text in pipelines/ingest/decoding.py (line by line when a file mixes
+encodings).
 
 Small files are parsed by Python's csv module and gathered column-wise with the other
 files of the same header, so ten thousand one-row files cost about what one file does.
@@ -20,7 +19,6 @@ the physical line of every record, reads them.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import functools
 import json
@@ -29,10 +27,11 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import polars as pl
+
+from pipelines.ingest.decoding import CHUNK, decode, file_head, is_utf8, split_lines
 
 CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
 JSON_SUFFIXES = {".json"}
@@ -50,8 +49,6 @@ SMALL_FILE_BYTES = 1 << 20
 RAW_TEXT_CHARS = 1_000
 """An unreadable record keeps at most this much of its text (masked) for the analyst."""
 _SUMMARY = re.compile(r'^\s*"?(total|итого|всего)\b', re.IGNORECASE)
-_CHUNK = 1 << 24
-_NUL_SHARE_UTF16 = 0.3
 
 
 class InputError(Exception):
@@ -196,112 +193,11 @@ def read_file(
         return _read_json(path, vocabulary, report)
     if suffix not in CSV_SUFFIXES:
         raise FileRejectedError(f"unsupported file type {suffix!r}")
-    if size > SMALL_FILE_BYTES and _is_utf8(path):
+    if size > SMALL_FILE_BYTES and is_utf8(path):
         fast = _read_csv_fast(conn, path, vocabulary, table, report)
         if fast is not None:
             return fast
     return _read_csv_text(path, vocabulary, report)
-
-
-# --- decoding ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Decoded:
-    lines: list[str]
-    """Physical lines without their line ends; `lines[0]` is line 1."""
-    encoding: str
-    bad_lines: frozenset[int]
-    """1-based physical lines that are neither UTF-8 nor Windows-1251 text."""
-
-
-def decode(data: bytes) -> Decoded:
-    """Bytes → physical lines: UTF-16 by its BOM (or by its NUL bytes), UTF-8 when the whole
-    file is, else line by line UTF-8 or Windows-1251, else a line that cannot be read."""
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or _looks_utf16(data):
-        return _decode_utf16(data)
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    else:
-        encoding = "utf-8-sig" if data.startswith(codecs.BOM_UTF8) else "utf-8"
-        return Decoded(_split_lines(text), encoding, frozenset())
-    lines: list[str] = []
-    bad: set[int] = set()
-    kinds: set[str] = set()
-    for number, chunk in enumerate(_physical(data.split(b"\n")), start=1):
-        try:
-            lines.append(chunk.decode("utf-8-sig" if number == 1 else "utf-8"))
-            if not chunk.isascii():
-                kinds.add("utf-8")
-        except UnicodeDecodeError:
-            try:
-                lines.append(chunk.decode("cp1251"))
-                kinds.add("cp1251")
-            except UnicodeDecodeError:
-                lines.append(chunk.decode("cp1251", errors="replace"))
-                bad.add(number)
-    encoding = "+".join(sorted(kinds)) or "cp1251"
-    if bad:
-        encoding += " (undecodable lines)"
-    return Decoded([line.removesuffix("\r") for line in lines], encoding, frozenset(bad))
-
-
-def _looks_utf16(data: bytes) -> bool:
-    head = data[:4096]
-    return len(head) >= 4 and head.count(0) / len(head) > _NUL_SHARE_UTF16
-
-
-def _decode_utf16(data: bytes) -> Decoded:
-    if data.startswith(codecs.BOM_UTF16_BE):
-        codec, body = "utf-16-be", data[2:]
-    elif data.startswith(codecs.BOM_UTF16_LE):
-        codec, body = "utf-16-le", data[2:]
-    else:  # no BOM: the NUL bytes sit in the high half of each ASCII character
-        codec = "utf-16-le" if data[1:200:2].count(0) >= data[0:200:2].count(0) else "utf-16-be"
-        body = data
-    try:
-        return Decoded(_split_lines(body.decode(codec)), "utf-16", frozenset())
-    except UnicodeDecodeError:
-        lines = _split_lines(body.decode(codec, errors="replace"))
-        bad = frozenset(i for i, line in enumerate(lines, start=1) if "\ufffd" in line)
-        return Decoded(lines, "utf-16 (undecodable lines)", bad)
-
-
-def _split_lines(text: str) -> list[str]:
-    """Physical lines; `\\r\\n` and `\\n` end a line (a file of bare `\\r` ends too)."""
-    if "\n" not in text and "\r" in text:
-        text = text.replace("\r", "\n")
-    return [line.removesuffix("\r") for line in _physical(text.split("\n"))]
-
-
-def _physical(parts: list[Any]) -> list[Any]:
-    """Pieces of a split on line ends → physical lines: a final line end ends the last
-    line, it does not start an empty one."""
-    return parts[:-1] if len(parts) > 1 and not parts[-1] else parts
-
-
-def _is_utf8(path: Path) -> bool:
-    head = _head(path)
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return False
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    try:
-        with path.open("rb") as handle:
-            while chunk := handle.read(_CHUNK):
-                if b"\x00" in chunk:
-                    return False
-                decoder.decode(chunk)
-            decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
-def _head(path: Path, size: int = 4) -> bytes:
-    with path.open("rb") as handle:
-        return handle.read(size)
 
 
 # --- the header line ----------------------------------------------------------------------
@@ -454,8 +350,8 @@ def _read_csv_fast(
     report: FileReport,
 ) -> FileRead | None:
     """DuckDB's parallel read of a large UTF-8 file, when it is provably line-exact."""
-    head = _head(path, 1 << 16).decode("utf-8-sig", errors="ignore")
-    head_lines = _split_lines(head)[:-1] or [head]
+    head = file_head(path, 1 << 16).decode("utf-8-sig", errors="ignore")
+    head_lines = split_lines(head)[:-1] or [head]
     header_index, split = find_header(_text_candidates(head_lines), vocabulary)
     delimiter = DELIMITERS[split]
     tail = _tail_lines(path)
@@ -506,7 +402,7 @@ def _tail_lines(path: Path) -> list[str]:
     """The last lines of a large file (the first, probably partial, one dropped)."""
     with path.open("rb") as handle:
         handle.seek(max(0, path.stat().st_size - 65_536))
-        return _split_lines(handle.read().decode("utf-8", errors="replace"))[1:]
+        return split_lines(handle.read().decode("utf-8", errors="replace"))[1:]
 
 
 def _copy_lines(path: Path, target: Path, skip_head: int, skip_tail: int) -> None:
@@ -524,7 +420,7 @@ def _count_lines(path: Path) -> tuple[int, bool]:
     blank = False
     last = b"\n"
     with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
+        while chunk := handle.read(CHUNK):
             lines += chunk.count(b"\n")
             blank = (
                 blank
