@@ -17,6 +17,7 @@ import fcntl
 import logging
 import os
 import re
+import tempfile
 import time
 import warnings
 from collections.abc import Iterator
@@ -32,6 +33,7 @@ from pipelines.ingest.entities import ENTITIES
 from pipelines.ingest.files import entity_files
 from pipelines.ingest.readers import InputError
 from pipelines.settings import Settings
+from pipelines.warehouse import WarehousePathError, ensure_replaceable
 
 
 class BuildError(Exception):
@@ -49,10 +51,23 @@ class BuildResult:
 
 
 def precheck(settings: Settings) -> None:
-    """Fail in a second, with the folder's name, rather than minutes into a run."""
+    """Fail in a second, naming the folder or file, rather than minutes into a run: the
+    input's required files, the secret, a warehouse path that is ours to replace, and
+    folders the build can write in."""
     for entity in ENTITIES:
         entity_files(settings.input_dir, entity)
     settings.secret_key()
+    try:
+        ensure_replaceable(settings.warehouse_path)
+    except WarehousePathError as exc:
+        raise InputError(str(exc)) from exc
+    for folder in (settings.warehouse_path.parent, settings.resolved_log_dir):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        except OSError as exc:
+            raise InputError(f"cannot write in {folder}: {exc.strerror or exc}") from exc
 
 
 def load_defs() -> dg.Definitions:

@@ -19,7 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -52,12 +52,12 @@ class Settings(BaseSettings):
     timezone: str = sql_field("Europe/Moscow")
     default_region: str = sql_field("RU")
     currency: str = sql_field("RUB")
-    target_call_min_duration_s: int = sql_field(30, ge=0)
-    attribution_window_days: int = sql_field(30, ge=1)
-    clv_horizon_days: int = sql_field(365, ge=1)
-    return_window_days: int = sql_field(180, ge=1)
-    reactivation_min_months: int = sql_field(18, ge=0)
-    reactivation_max_months: int = sql_field(36, ge=1)
+    target_call_min_duration_s: int = sql_field(30, ge=0, le=3600)
+    attribution_window_days: int = sql_field(30, ge=1, le=3650)
+    clv_horizon_days: int = sql_field(365, ge=1, le=3650)
+    return_window_days: int = sql_field(180, ge=1, le=3650)
+    reactivation_min_months: int = sql_field(18, ge=0, le=600)
+    reactivation_max_months: int = sql_field(36, ge=1, le=600)
     min_plausible_date: date = sql_field(date(2000, 1, 1))
     """Definition 16: an earlier timestamp is not a date (a 1900 or 0001 placeholder)."""
     as_of: date | None = sql_field(None)
@@ -104,7 +104,7 @@ class Settings(BaseSettings):
     dashboard_password: SecretStr | None = None
 
     # --- engine --------------------------------------------------------------------
-    duckdb_threads: int | None = None
+    duckdb_threads: int | None = Field(None, ge=1, le=1024)
     duckdb_memory_limit: str | None = None
 
     # --- dashboard sign-in ---
@@ -160,9 +160,22 @@ class Settings(BaseSettings):
         return dict.fromkeys(AD_PLATFORMS, 0.0) | value  # a file naming one keeps the rest
 
     @model_validator(mode="after")
-    def _reactivation_window(self) -> Settings:
+    def _consistent(self) -> Settings:
+        """Settings that pass one by one but cannot work together, or would quarantine
+        every row and publish an empty warehouse over a good one."""
         if self.reactivation_min_months >= self.reactivation_max_months:
             raise ValueError("reactivation_min_months must be below reactivation_max_months")
+        if self.min_plausible_date > date.today():
+            raise ValueError(
+                f"min_plausible_date {self.min_plausible_date} is in the future: every "
+                "timestamp would be refused"
+            )
+        if self.as_of is not None and self.as_of < self.min_plausible_date:
+            raise ValueError(
+                f"as_of {self.as_of} is before min_plausible_date {self.min_plausible_date}"
+            )
+        if self.login_delay_max_s < self.login_delay_base_s:
+            raise ValueError("login_delay_max_s must not be below login_delay_base_s")
         return self
 
     @property
@@ -175,7 +188,7 @@ class Settings(BaseSettings):
 
     def secret_key(self) -> bytes:
         """The HMAC key; a missing one stops the build rather than hashing with a guess."""
-        if self.hash_secret is not None and self.hash_secret.get_secret_value():
+        if self.hash_secret is not None and self.hash_secret.get_secret_value().strip():
             return self.hash_secret.get_secret_value().encode()
         if self.hash_secret_file.is_file():
             key = self.hash_secret_file.read_text(encoding="utf-8").strip()
@@ -211,20 +224,41 @@ def load_settings(settings_file: Path | str | None = None, **overrides: Any) -> 
     if settings_file is not None:
         path = Path(settings_file)
         if not path.is_file():
-            raise SettingsError(f"settings file {path} does not exist")
+            raise SettingsError(f"settings file {path} {_not_a_file(path)}")
     elif os.environ.get("CLINIC_SETTINGS_FILE"):
         path = Path(os.environ["CLINIC_SETTINGS_FILE"])
         if not path.is_file():
-            raise SettingsError(f"CLINIC_SETTINGS_FILE={path} does not exist")
+            raise SettingsError(f"CLINIC_SETTINGS_FILE={path} {_not_a_file(path)}")
     else:
         path = DEFAULT_SETTINGS_FILE if DEFAULT_SETTINGS_FILE.is_file() else None
     token = _settings_file.set(path)
     try:
         return Settings(**overrides)
-    except ValueError as exc:
-        raise SettingsError(f"invalid settings ({path or 'environment'}): {exc}") from exc
+    except ValidationError as exc:
+        raise SettingsError(
+            f"invalid settings ({path or 'environment'}): {_one_line(exc)}"
+        ) from exc
+    except ValueError as exc:  # a TOML file that is not TOML
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SettingsError(f"invalid settings ({path or 'environment'}): {reason}") from exc
     finally:
         _settings_file.reset(token)
+
+
+def _not_a_file(path: Path) -> str:
+    return "is a folder, not a file" if path.is_dir() else "does not exist"
+
+
+def _one_line(error: ValidationError) -> str:
+    """pydantic's several lines per problem as one: `name: what is wrong (got 'x')`."""
+    parts = []
+    for item in error.errors():
+        name = ".".join(str(p) for p in item.get("loc", ())) or "settings"
+        got = item.get("input")
+        shown = "" if isinstance(got, dict) or got is None else f" (got {str(got)[:40]!r})"
+        message = str(item.get("msg", "invalid")).removeprefix("Value error, ")
+        parts.append(f"{name}: {message}{shown}")
+    return "; ".join(parts)
 
 
 def ensure_secret_file(path: Path) -> bool:

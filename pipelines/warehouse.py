@@ -54,6 +54,33 @@ def build_date(settings: Settings) -> date:
     return datetime.now(ZoneInfo(settings.timezone)).date()
 
 
+DUCKDB_MAGIC = b"DUCK"
+"""Bytes 8-11 of every DuckDB database file."""
+
+
+class WarehousePathError(ValueError):
+    """The warehouse path names something that is not ours to replace."""
+
+
+def ensure_replaceable(warehouse_path: Path) -> None:
+    """Refuse to publish over anything but a DuckDB file (or nothing): a typo in
+    `--warehouse` must not overwrite a spreadsheet, a link's target or /dev/null."""
+    if warehouse_path.is_symlink():
+        raise WarehousePathError(
+            f"warehouse {warehouse_path} is a symbolic link: give the real path"
+        )
+    if not warehouse_path.exists():
+        return
+    if not warehouse_path.is_file():
+        raise WarehousePathError(f"warehouse {warehouse_path} is not a regular file")
+    with warehouse_path.open("rb") as handle:
+        head = handle.read(12)
+    if head[8:12] != DUCKDB_MAGIC:
+        raise WarehousePathError(
+            f"{warehouse_path} exists and is not a DuckDB warehouse: refusing to replace it"
+        )
+
+
 def publish(build_path: Path, warehouse_path: Path) -> None:
     """Copy the finished build beside the warehouse, then rename it into place.
 
@@ -61,6 +88,7 @@ def publish(build_path: Path, warehouse_path: Path) -> None:
     system, so a crash at any point leaves either the previous warehouse or the new one.
     The caller must hold no open connection to `build_path` (its WAL would be missing).
     """
+    ensure_replaceable(warehouse_path)
     warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = warehouse_path.with_name(f".{warehouse_path.name}.{os.getpid()}.tmp")
     try:

@@ -25,7 +25,17 @@ from tests.test_demo_and_privacy import assert_no_phone_in
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboards" / "streamlit_app.py")
 CALLS = HEADERS["calls"] + "\n"
-PLANTED_PHONES = {"9162220000", "9167771235", "9161234567", "4957654321", "9163330000"}
+PLANTED_PHONES = {
+    "9162220000",
+    "9167771235",
+    "9161234567",
+    "4957654321",
+    "9163330000",
+    "9164440001",
+    "9164440002",
+    "9164440003",
+    "9164440004",
+}
 
 
 def call_line(call_id: str, started_at: str, admin: str = "A1", phone: str = "+7 916 222-00-00"):
@@ -76,7 +86,27 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, list[str], P
     outside = write(root / "outside" / "secret.csv", "root:x:0:0:root:/root:/bin/bash\n")
     (calls / "k_link.csv").symlink_to(outside)
     write(calls / "notes.docx", "not an export")
+    (calls / "l_loop.csv").symlink_to(calls / "l_loop.csv")
+    write(calls / ".hidden.csv", CALLS + call_line("H1", "2025-03-04 14:00:00"))
+    (
+        calls
+        / "m_\udcff_name\nwith newline.csv".encode("utf-8", "surrogateescape").decode(
+            "utf-8", "surrogateescape"
+        )
+    ).write_text(CALLS + call_line("N1", "2025-03-04 15:00:00"))
+    # a phone in a file name, in a header name, in free text written every which way, and
+    # as an odd identifier: masked wherever it would be kept
+    write(
+        calls / "n_89164440001.csv",
+        CALLS.replace("tags", "tags,Client 8 916 444 00 02")
+        + call_line("P1", "2025-03-04 16:00:00").replace(",\n", ",ph8.916.444.00.03,x\n")
+        + call_line('"{""x"": ""89164440004""}"', "2025-03-04 16:10:00"),
+    )
     write(input_dir / "doctors" / "fake.xlsx", "this is not a zip")
+    write(
+        input_dir / "channels.csv",
+        "source,medium,campaign,channel,free\nyandex,cpc,*,Yandex Direct,\n*,organic,*,SEO,maybe\n",
+    )
     write(
         input_dir / "ad_spend" / "huge.csv",
         HEADERS["ad_spend"] + "\n2025-03-04,yandex,cpc,brand,9999999999999999.99,RUB,1,1\n",
@@ -112,6 +142,10 @@ def test_bad_files_are_one_line_each_and_the_rest_loads(hostile) -> None:
     assert code == 0
     prefix = "clinic-analytics: warning: "
     assert lines == [
+        prefix + "channels.csv line 3: free 'maybe' is not yes or no; the row was not used, "
+        "so the calls and spend it maps may fall to Other",
+        prefix + "calls/.hidden.csv: a hidden file (its name starts with '.'): not read; "
+        "the file was quarantined, the others loaded",
         prefix + "calls/d_junk.csv: no header line: none of its first 30 lines names the "
         "entity's columns (a file without a header, or an export of something else); "
         "the file was quarantined, the others loaded",
@@ -119,6 +153,8 @@ def test_bad_files_are_one_line_each_and_the_rest_loads(hostile) -> None:
         "entity's columns (a file without a header, or an export of something else); "
         "the file was quarantined, the others loaded",
         prefix + "calls/k_link.csv: a link to a file outside the input folder: not read; "
+        "the file was quarantined, the others loaded",
+        prefix + "calls/l_loop.csv: a link that leads nowhere (missing, or a loop); "
         "the file was quarantined, the others loaded",
         prefix + "calls/notes.docx: unsupported file type '.docx': export as .csv, .json, "
         ".ods, .tsv, .txt, .xls, .xlsb, .xlsm, .xlsx; the file was quarantined, the others "
@@ -145,10 +181,10 @@ def test_every_row_is_loaded_or_quarantined_with_its_line(hostile) -> None:
     )
     assert got[("calls/b_open_quote.csv", 3)] == "unreadable row: a quote opens and never closes"
     assert got[("calls/c_bad_bytes.csv", 2)] == (
-        "unreadable row: the line is neither UTF-8 nor Windows-1251 text"
+        "unreadable row: the line is not text (neither UTF-8 nor Windows-1251, or a NUL byte)"
     )
     assert got[("calls/e_utf16_odd.csv", 2)] == (
-        "unreadable row: the line is neither UTF-8 nor Windows-1251 text"
+        "unreadable row: the line is not text (neither UTF-8 nor Windows-1251, or a NUL byte)"
     )
     assert got[("calls/h_offsets.csv", 2)] == (
         "started_at '2025-03-06 10:00:00+99' has a UTC offset beyond ±14:00"
@@ -204,25 +240,27 @@ def test_data_quality_tables_show_files_orphans_and_phones(hostile) -> None:
         sql(warehouse, "select source_file, rejected from ingest_files where rejected is not null")
     )
     assert set(files) == {
+        "calls/.hidden.csv",
         "calls/d_junk.csv",
         "calls/g_no_header.csv",
         "calls/k_link.csv",
+        "calls/l_loop.csv",
         "calls/notes.docx",
         "doctors/fake.xlsx",
     }
+    # a name that is not UTF-8 or holds a newline is shown, never allowed to break a line
+    assert sql(
+        warehouse, "select count(*) from ingest_files where source_file like 'calls/m_%'"
+    ) == [(1,)]
+    (name,) = sql(
+        warehouse, "select source_file from ingest_files where source_file like 'calls/m_%'"
+    )[0]
+    assert name == "calls/m_\ufffd_name?with newline.csv"
+    # a phone in a file name or a header name is masked in what the warehouse keeps
     assert sql(
         warehouse,
-        "select entity, source_file, reference, rows, example from mart_orphan_references "
-        "order by reference",
-    ) == [
-        ("visits", "visits/v2.csv", "doctor_id", 1, "DX"),
-        ("visits", "visits/v2.csv", "patient_id", 1, "PX"),
-    ]
-    assert sql(
-        warehouse,
-        "select status, region, phones from phone_quality where entity = 'patients' "
-        "order by status, region",
-    ) == [("identified", "RU", 1), ("identified", "US", 2), ("invalid", None, 2)]
+        "select ignored_columns from ingest_files where source_file = 'calls/n_<phone>.csv'",
+    ) == [(["client_<phone>"],)]
 
 
 def test_open_dental_without_procedurelog_is_refused(conn, settings) -> None:
@@ -233,8 +271,9 @@ def test_open_dental_without_procedurelog_is_refused(conn, settings) -> None:
     with pytest.raises(InputError) as info:
         load_entity(conn, settings, VISITS)
     assert str(info.value) == (
-        "visits/appointment.csv (opendental_appointment) needs procedurelog.csv beside it in "
-        "visits/: without it every amount would be 0; add it from the same dump"
+        "visits/appointment.csv (opendental_appointment) needs procedurelog.csv, but "
+        "procedurelog.csv is not beside it in visits/: without it every amount would be 0; "
+        "add it from the same dump"
     )
 
 
@@ -257,9 +296,11 @@ def test_the_dashboard_says_so(hostile, monkeypatch: pytest.MonkeyPatch) -> None
     ]
     files = table_with(at, "not_read_because")
     assert set(files.loc[files["not_read_because"].notna(), "source_file"]) == {
+        "calls/.hidden.csv",
         "calls/d_junk.csv",
         "calls/g_no_header.csv",
         "calls/k_link.csv",
+        "calls/l_loop.csv",
         "calls/notes.docx",
         "doctors/fake.xlsx",
     }

@@ -294,7 +294,9 @@ def test_open_dental_dump(conn, settings: Settings) -> None:
         "103,12,5,2025-03-06 12:00:00,7,0,\n"
         "104,12,6,0001-01-01 00:00:00,7,0,План\n"
         # UnschedList with Open Dental's "no date": not a visit in time, skipped and counted
-        "105,12,3,0001-01-01 00:00:00,7,0,\n",
+        "105,12,3,0001-01-01 00:00:00,7,0,\n"
+        # a completed appointment with no date is an error in the dump: quarantined
+        "106,12,2,0001-01-01 00:00:00,7,0,\n",
     )
     # fees of completed procedures (status 2 or C) price the appointment: 101 = 1500 + 700;
     # the treatment-planned (1) procedure of 102 costs nothing yet
@@ -317,11 +319,14 @@ def test_open_dental_dump(conn, settings: Settings) -> None:
     ]
     assert conn.execute(
         "select format, rows, skipped_rows from ingest_files where entity = 'visits' order by 1"
-    ).fetchall() == [("lookup:procedurelog", 0, 0), ("opendental_appointment", 3, 2)]
+    ).fetchall() == [("lookup:procedurelog", 0, 0), ("opendental_appointment", 4, 2)]
     # no date is ever stored from a placeholder
     assert conn.execute("select min(visit_at) > '2000-01-01' from stg_mis__visits").fetchall() == [
         (True,)
     ]
+    assert conn.execute(
+        "select line, reason from quarantine where entity = 'visits'"
+    ).fetchall() == [(7, "visit_at '0001-01-01 00:00:00' is a placeholder for \"no date\"")]
     # the columns a format does not read are listed, as for canonical files
     assert conn.execute(
         "select source_file, ignored_columns from ingest_files "

@@ -314,3 +314,67 @@ def test_files_of_a_killed_build_are_removed_by_the_next(
     removed = remove_stale_files(warehouse)
     assert sorted(p.name for p in removed) == sorted(stale)
     assert leftovers(warehouse.parent) == ["warehouse.duckdb"]
+
+
+def test_a_warehouse_path_that_is_not_ours_is_never_replaced(
+    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    minimal_input(settings.input_dir)
+    precious = write(tmp_path / "precious.csv", "keep me\n")
+    link = tmp_path / "link.duckdb"
+    link.symlink_to(precious)
+    cli = ["build", "--input", str(settings.input_dir), "--warehouse"]
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("CLINIC_HASH_SECRET", SECRET)
+        assert main([*cli, str(precious)]) == 2
+        assert main([*cli, str(link)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"clinic-analytics: {precious} exists and is not a DuckDB warehouse: refusing to "
+        "replace it",
+        f"clinic-analytics: warehouse {link} is a symbolic link: give the real path",
+    ]
+    assert precious.read_text() == "keep me\n" and link.is_symlink()
+
+
+def test_settings_errors_are_one_line(
+    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    minimal_input(settings.input_dir)
+    cli = ["build", "--input", str(settings.input_dir), "--warehouse", str(tmp_path / "w")]
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("CLINIC_HASH_SECRET", SECRET)
+        env.setenv("CLINIC_ATTRIBUTION_WINDOW_DAYS", "abc")
+        assert main(cli) == 2
+        env.delenv("CLINIC_ATTRIBUTION_WINDOW_DAYS")
+        future = write(tmp_path / "s.toml", 'min_plausible_date = "2099-01-01"\n')
+        assert main([*cli, "--settings", str(future)]) == 2
+        assert main([*cli, "--settings", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "clinic-analytics: invalid settings (environment): attribution_window_days: Input "
+        "should be a valid integer, unable to parse string as an integer (got 'abc')",
+        f"clinic-analytics: invalid settings ({future}): settings: min_plausible_date "
+        "2099-01-01 is in the future: every timestamp would be refused",
+        f"clinic-analytics: settings file {tmp_path} is a folder, not a file",
+    ]
+
+
+def test_an_entity_entirely_quarantined_is_not_published(
+    built: tuple[Settings, Path], tmp_path: Path
+) -> None:
+    """A column renamed upstream refuses every call: the build stops, the last good
+    warehouse stays (rather than empty marts published over it)."""
+    good, _ = built
+    settings = good.model_copy(
+        update={
+            "input_dir": minimal_input(tmp_path / "input"),
+            "warehouse_path": tmp_path / "out" / "warehouse.duckdb",
+        }
+    )
+    settings.warehouse_path.parent.mkdir()
+    shutil.copy(good.warehouse_path, settings.warehouse_path)
+    before = settings.warehouse_path.read_bytes()
+    calls = settings.input_dir / "calls" / "calls.csv"
+    calls.write_text(calls.read_text().replace("started_at", "start_time"))
+    with pytest.raises(BuildError, match="check some_rows_load failed on stg_calltracking__calls"):
+        run_build(settings)
+    assert settings.warehouse_path.read_bytes() == before

@@ -103,7 +103,7 @@ def test_each_line_is_utf8_or_windows_1251_or_unreadable(conn, tmp_path: Path) -
     frame = got.rows.frame()
     assert frame["b"].to_list() == ["Наталья", "Наталья", None]
     assert frame["_parse_error"][2] == (
-        "unreadable row: the line is neither UTF-8 nor Windows-1251 text"
+        "unreadable row: the line is not text (neither UTF-8 nor Windows-1251, or a NUL byte)"
     )
     assert got.report.encoding == "cp1251+utf-8 (undecodable lines)"
 
@@ -235,3 +235,29 @@ def test_any_text_in_any_encoding_never_crashes_a_reader(
     path = tmp_path / "calls.csv"
     path.write_bytes((VALID + text).encode(encoding, errors="replace"))
     assert_reads_or_refuses(conn, path)
+
+
+def test_what_a_hostile_tester_found_loses_nothing(conn, tmp_path: Path) -> None:
+    # an unclosed quote followed by more than the csv module's field limit (128 KiB):
+    # every line it swallowed is split again; only the broken one is lost
+    rows = [f"{i},x,{'p' * 60}\n" for i in range(3000)]
+    rows[10] = '10,"never closes,p\n'
+    frame, _ = read(conn, write(tmp_path / "quote.csv", "a,b,c\n" + "".join(rows)))
+    assert frame.height == 3000
+    assert frame["_parse_error"].drop_nulls().to_list() == [
+        "unreadable row: a quote opens and never closes"
+    ]
+    # LF, CRLF and lone CR line ends in one file: every record on its own line
+    endings = ["\n", "\r\n", "\r"]
+    text = "a,b,c\n" + "".join(f"{i},x,y{endings[i % 3]}" for i in range(300))
+    frame, _ = read(conn, write(tmp_path / "endings.csv", text))
+    assert frame.height == 300 and frame["_parse_error"].null_count() == 300
+    assert frame["_line"].to_list() == list(range(2, 302))
+    # a NUL byte is not text; a byte-order mark inside the file (two exports pasted
+    # together) is dropped, not kept in a key
+    data = b"a,b,c\n1,ya\x00ndex,z\n\xef\xbb\xbf2,x,y\n"
+    path = tmp_path / "nul.csv"
+    path.write_bytes(data)
+    frame, _ = read(conn, path)
+    assert frame["a"].to_list() == [None, "2"]
+    assert "NUL" in frame["_parse_error"][0]

@@ -9,6 +9,7 @@ together) keeps every name readable instead of turning `Наталья` into `Р
 from __future__ import annotations
 
 import codecs
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,12 +29,16 @@ class Decoded:
     """Physical lines without their line ends; `lines[0]` is line 1."""
     encoding: str
     bad_lines: frozenset[int]
-    """1-based physical lines that are neither UTF-8 nor Windows-1251 text."""
+    """1-based physical lines that are not text: neither UTF-8 nor Windows-1251, or
+    holding a NUL byte."""
 
 
 def decode(data: bytes) -> Decoded:
     """Bytes → physical lines: UTF-16 by its BOM (or by its NUL bytes), UTF-8 when the whole
-    file is, else line by line UTF-8 or Windows-1251, else a line that cannot be read."""
+    file is, else line by line UTF-8 or Windows-1251, else a line that cannot be read.
+
+    A line ends at LF, CRLF or a lone CR, whatever mixture a file has; a byte-order mark
+    inside the text (two exports pasted together) is dropped, not kept in a field."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or _looks_utf16(data):
         return _decode_utf16(data)
     try:
@@ -42,11 +47,13 @@ def decode(data: bytes) -> Decoded:
         pass
     else:
         encoding = "utf-8-sig" if data.startswith(codecs.BOM_UTF8) else "utf-8"
-        return Decoded(split_lines(text), encoding, frozenset())
+        lines = split_lines(text)
+        return Decoded(lines, encoding, _nul_lines(lines))
     lines: list[str] = []
     bad: set[int] = set()
     kinds: set[str] = set()
-    for number, chunk in enumerate(_physical(data.split(b"\n")), start=1):
+    one_ending = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    for number, chunk in enumerate(_physical(one_ending.split(b"\n")), start=1):
         try:
             lines.append(chunk.decode("utf-8-sig" if number == 1 else "utf-8"))
             if not chunk.isascii():
@@ -61,7 +68,12 @@ def decode(data: bytes) -> Decoded:
     encoding = "+".join(sorted(kinds)) or "cp1251"
     if bad:
         encoding += " (undecodable lines)"
-    return Decoded([line.removesuffix("\r") for line in lines], encoding, frozenset(bad))
+    lines = [line.replace("\ufeff", "") for line in lines]
+    return Decoded(lines, encoding, frozenset(bad) | _nul_lines(lines))
+
+
+def _nul_lines(lines: list[str]) -> frozenset[int]:
+    return frozenset(i for i, line in enumerate(lines, start=1) if "\x00" in line)
 
 
 def _looks_utf16(data: bytes) -> bool:
@@ -78,18 +90,18 @@ def _decode_utf16(data: bytes) -> Decoded:
         codec = "utf-16-le" if data[1:200:2].count(0) >= data[0:200:2].count(0) else "utf-16-be"
         body = data
     try:
-        return Decoded(split_lines(body.decode(codec)), "utf-16", frozenset())
+        lines = split_lines(body.decode(codec))
+        return Decoded(lines, "utf-16", _nul_lines(lines))
     except UnicodeDecodeError:
         lines = split_lines(body.decode(codec, errors="replace"))
         bad = frozenset(i for i, line in enumerate(lines, start=1) if "\ufffd" in line)
-        return Decoded(lines, "utf-16 (undecodable lines)", bad)
+        return Decoded(lines, "utf-16 (undecodable lines)", bad | _nul_lines(lines))
 
 
 def split_lines(text: str) -> list[str]:
-    """Physical lines; `\\r\\n` and `\\n` end a line (a file of bare `\\r` ends too)."""
-    if "\n" not in text and "\r" in text:
-        text = text.replace("\r", "\n")
-    return [line.removesuffix("\r") for line in _physical(text.split("\n"))]
+    """Physical lines: LF, CRLF and a lone CR each end one; byte-order marks dropped."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\ufeff", "")
+    return _physical(text.split("\n"))
 
 
 def _physical(parts: list[Any]) -> list[Any]:
@@ -98,16 +110,22 @@ def _physical(parts: list[Any]) -> list[Any]:
     return parts[:-1] if len(parts) > 1 and not parts[-1] else parts
 
 
-def is_utf8(path: Path) -> bool:
-    head = file_head(path)
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+_NOT_PLAIN = re.compile(rb"\x00|\r(?!\n)|\xef\xbb\xbf")
+
+
+def is_plain_utf8(path: Path) -> bool:
+    """Valid UTF-8 with nothing DuckDB's reader would keep that we would not: no NUL, no
+    lone CR line end, no byte-order mark but at the very start."""
+    if file_head(path).startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return False
     decoder = codecs.getincrementaldecoder("utf-8")()
     try:
         with path.open("rb") as handle:
+            first = True
             while chunk := handle.read(CHUNK):
-                if b"\x00" in chunk:
+                if _NOT_PLAIN.search(chunk, 3 if first else 0):
                     return False
+                first = False
                 decoder.decode(chunk)
             decoder.decode(b"", final=True)
     except UnicodeDecodeError:

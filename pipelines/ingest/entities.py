@@ -25,9 +25,11 @@ class Entity:
     """The clinic's own numbers (tracking lines): normalised, kept in clear."""
     money_columns: tuple[str, ...] = field(default=())
     identifier_columns: tuple[str, ...] = ()
-    """Keys and references to other records, kept as written; every other text column of
-    the raw layer has its phone-like digit runs masked (a phone typed into a comment, or
-    into a date field, must not survive there)."""
+    """Keys and references to other records, kept as written when they look like
+    identifiers (letters, digits, `-_.:/@`); every other text column of the raw layer, and
+    an identifier holding anything else (spaces, brackets, a JSON object), has its
+    phone-like digit runs masked: a phone typed into a comment, a date field or an odd
+    key must not survive there."""
 
     @property
     def raw_table(self) -> str:
@@ -60,7 +62,7 @@ CALLS = Entity(
     staging_model="stg_calltracking__calls",
     personal_phone_columns=("caller_phone",),
     clinic_phone_columns=("tracking_phone",),
-    identifier_columns=("call_id", "admin_id", "branch_id"),
+    identifier_columns=("call_id", "branch_id"),
 )
 AD_SPEND = Entity(
     name="ad_spend",

@@ -5,7 +5,8 @@ An entity's exports are the files directly in its folder (`calls/`, ...), sorted
 (the later name wins a conflict); `channels.csv` sits at the root. Mapping files beside
 exports and format specs in `formats/` are not exports, but they change what a build
 makes, so the sensor watches them too. A file that cannot be read is listed with the
-reason (a link out of the input folder is never opened), so nothing is skipped silently.
+reason (a link out of the input folder is never opened, a hidden file is not read), so
+nothing is skipped silently.
 """
 
 from __future__ import annotations
@@ -16,6 +17,13 @@ from pathlib import Path
 from pipelines.ingest.entities import ENTITIES, Entity
 from pipelines.ingest.formats import INPUT_FORMATS_DIR, MAPPING_SUFFIXES
 from pipelines.ingest.readers import SUPPORTED_SUFFIXES, InputError
+
+
+def display_name(name: str) -> str:
+    """A file's name as the warehouse and the one-line messages show it: bytes that are
+    not UTF-8 as U+FFFD, control characters (a newline in a name) as '?'."""
+    text = name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return "".join(ch if ch.isprintable() else "?" for ch in text)
 
 
 def require_input_dir(input_dir: Path) -> None:
@@ -57,7 +65,7 @@ def entity_files(input_dir: Path, entity: Entity) -> list[InputFile]:
     files = [
         _input_file(p, root, input_dir)
         for p in sorted(folder.iterdir())
-        if not p.name.startswith(".") and not p.name.endswith(MAPPING_SUFFIXES)
+        if not p.name.endswith(MAPPING_SUFFIXES)
     ]
     if entity.required and not any(not f.problem for f in files):
         raise InputError(
@@ -68,9 +76,14 @@ def entity_files(input_dir: Path, entity: Entity) -> list[InputFile]:
 
 
 def _input_file(path: Path, root: Path, input_dir: Path) -> InputFile:
-    source_file = path.relative_to(input_dir).as_posix()
-    resolved = path.resolve()
-    if not resolved.is_relative_to(root):
+    source_file = display_name(path.relative_to(input_dir).as_posix())
+    try:
+        resolved = path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return InputFile(path, source_file, "a link that leads nowhere (missing, or a loop)")
+    if path.name.startswith("."):
+        problem = "a hidden file (its name starts with '.'): not read"
+    elif not resolved.is_relative_to(root):
         problem = "a link to a file outside the input folder: not read"
     elif resolved.is_dir():
         problem = "a folder: put export files directly in the entity's folder"

@@ -21,7 +21,7 @@ import duckdb
 import polars as pl
 
 from pipelines.ingest.entities import Entity
-from pipelines.ingest.files import entity_files
+from pipelines.ingest.files import InputFile, entity_files
 from pipelines.ingest.formats import (
     META,
     FormatSpec,
@@ -31,6 +31,7 @@ from pipelines.ingest.formats import (
     find_mapping,
     lookup_for,
     mapping_spec,
+    refused,
     select,
     specs_for,
     vocabulary,
@@ -86,17 +87,7 @@ def load_entity(conn: duckdb.DuckDBPyConnection, settings: Settings, entity: Ent
         raise InputError(f"no file of required {entity.location} could be read ({reasons})")
     conn.execute(f"create or replace temp view {_READ} as {' union all '.join(selects)}")
     key = settings.secret_key() if entity.personal_phone_columns else b""
-    # identifiers join records; money must reach its plausibility check as written
-    kept_as_written = (
-        *entity.identifier_columns,
-        *entity.clinic_phone_columns,
-        *entity.money_columns,
-    )
-    select = [
-        f'r."{c}"' if c in kept_as_written else f'mask_phones(r."{c}") as "{c}"'
-        for c in entity.columns
-        if c not in entity.personal_phone_columns
-    ]
+    select = [_masked(entity, c) for c in entity.columns if c not in entity.personal_phone_columns]
     joins: list[str] = []
     for column in entity.personal_phone_columns:
         alias = f"{column}_map"
@@ -124,7 +115,12 @@ def load_entity(conn: duckdb.DuckDBPyConnection, settings: Settings, entity: Ent
         conn.register(alias, e164_map(_distinct(conn, column), settings.default_region))
         select[select.index(f'r."{column}"')] = f'coalesce({alias}.e164, r."{column}") as {column}'
         joins.append(f'left join {alias} on {alias}.raw is not distinct from r."{column}"')
-    select += ["r._source_file", "r._line", "r._parse_error", "mask_phones(r._raw) as _raw"]
+    select += [
+        "mask_phones(r._source_file) as _source_file",
+        "r._line",
+        "r._parse_error",
+        "mask_phones(r._raw) as _raw",
+    ]
     conn.execute(
         f"create or replace table {entity.raw_table} as "
         f"select {', '.join(select)} from {_READ} r "
@@ -136,6 +132,26 @@ def load_entity(conn: duckdb.DuckDBPyConnection, settings: Settings, entity: Ent
     return report
 
 
+def _masked(entity: Entity, column: str) -> str:
+    """A raw column with phone-like digit runs masked. Identifiers (they join records) are
+    kept as written when they look like identifiers; an amount when it is a plausible one
+    (it must reach its checks as written); the clinic's own numbers are not personal."""
+    value = f'r."{column}"'
+    if column in entity.clinic_phone_columns:
+        kept = "true"
+    elif column in entity.identifier_columns:
+        kept = f"regexp_full_match({value}, '[\\w\\-.:/@]*')"
+    elif column in entity.money_columns:
+        kept = f"parse_money({value}) <= getvariable('max_plausible_amount')"
+    else:
+        kept = "false"
+    if kept == "true":
+        return value
+    if kept == "false":
+        return f'mask_phones({value}) as "{column}"'
+    return f'case when {kept} then {value} else mask_phones({value}) end as "{column}"'
+
+
 def _read_files(
     conn: duckdb.DuckDBPyConnection, settings: Settings, entity: Entity, report: LoadReport
 ) -> list[str]:
@@ -144,7 +160,8 @@ def _read_files(
     A file is mapped by an analyst's mapping file when one is beside it, else by the
     format its headers show (pipelines/ingest/formats), else by canonical column names. A
     lookup file (Open Dental's procedurelog) feeds its sibling's format and holds no
-    records itself.
+    records itself. A file that cannot be read, or that its format refuses, becomes one
+    quarantined record.
     """
     files = entity_files(settings.input_dir, entity)
     specs = specs_for(settings.input_dir, entity)
@@ -162,26 +179,24 @@ def _read_files(
             vocabularies[mapping_file] = vocabulary(entity, [mapping])  # type: ignore[list-item]
         table = f"_file_{number}"
         try:
-            if item.problem:
-                raise FileRejectedError(item.problem)
-            read = read_file(conn, item.path, item.source_file, vocabularies[mapping_file], table)
+            read = _read(conn, item, vocabularies[mapping_file], table)
+            report.files.append(read.report)
+            if _load_lookup(conn, lookup_for(entity, read.headers, specs), read, table):
+                continue
+            spec = mapping or detect(entity, read.headers, specs)
+            _refuse(conn, spec, read, table)
         except FileRejectedError as exc:
-            file_report = FileReport(source_file=item.source_file, rejected=str(exc))
-            file_report.format = "not read"
-            report.files.append(file_report)
+            if not report.files or report.files[-1].source_file != item.source_file:
+                report.files.append(FileReport(source_file=item.source_file, format="not read"))
+            report.files[-1].rejected = str(exc)
             rejected.append(item.source_file, None, None, f"file not read: {exc}")
             continue
-        report.files.append(read.report)
-        if _load_lookup(conn, lookup_for(entity, read.headers, specs), read, table):
-            continue
-        spec = mapping or detect(entity, read.headers, specs)
         if read.table is not None:
             selects.append(_select(conn, entity, spec, read.table, read.headers, [read.report]))
             continue
-        assert read.rows is not None
         key = (tuple(read.headers), spec.label if spec else None, mapping_file)
         group = groups.setdefault(key, _Group(TextRows(read.headers), spec))
-        group.rows.extend(read.rows)
+        group.rows.extend(read.rows)  # type: ignore[arg-type]
         group.reports.append(read.report)
     for number, group in enumerate(groups.values()):
         table = f"_group_{number}"
@@ -198,6 +213,28 @@ def _read_files(
             "null::varchar as _parse_error, null::varchar as _raw where false"
         )
     return selects
+
+
+def _read(
+    conn: duckdb.DuckDBPyConnection, item: InputFile, words: frozenset[str], table: str
+) -> FileRead:
+    if item.problem:
+        raise FileRejectedError(item.problem)
+    return read_file(conn, item.path, item.source_file, words, table)
+
+
+def _refuse(
+    conn: duckdb.DuckDBPyConnection, spec: FormatSpec | None, read: FileRead, table: str
+) -> None:
+    """Raise when the file's format cannot use it (a Google Ads report with no day)."""
+    if spec is None or not spec.refuse_when:
+        return
+    if read.rows is not None:
+        _frame_table(conn, read.rows.frame(), table)
+    if refused(conn, spec, table, read.headers):
+        read.report.format = spec.name
+        read.report.rows = read.report.malformed = 0
+        raise FileRejectedError(spec.refuse_reason)
 
 
 def _load_lookup(
@@ -366,5 +403,10 @@ def _record_files(conn: duckdb.DuckDBPyConnection, report: LoadReport) -> None:
         },
     )
     conn.register("_ingest_files", frame)
-    conn.execute("insert into ingest_files select *, now() from _ingest_files")
+    conn.execute(
+        "insert into ingest_files select * replace ("
+        "mask_phones(source_file) as source_file, mask_phones(rejected) as rejected, "
+        "list_transform(ignored_columns, lambda c: mask_phones(c)) as ignored_columns"
+        "), now() from _ingest_files"
+    )
     conn.unregister("_ingest_files")

@@ -31,7 +31,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipelines.ingest.decoding import CHUNK, decode, file_head, is_utf8, split_lines
+from pipelines.ingest.decoding import CHUNK, decode, file_head, is_plain_utf8, split_lines
 
 CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
 JSON_SUFFIXES = {".json"}
@@ -89,6 +89,8 @@ class TextRows:
     line: list[int | None] = field(default_factory=list)
     parse_error: list[str | None] = field(default_factory=list)
     raw: list[str | None] = field(default_factory=list)
+    preamble: list[str | None] = field(default_factory=list)
+    """Per row, its file's lines above the header (a title, a date range) for the formats."""
 
     def __post_init__(self) -> None:
         for header in self.headers:
@@ -108,6 +110,10 @@ class TextRows:
         self.line.append(line)
         self.parse_error.append(error)
         self.raw.append(raw)
+        self.preamble.append(None)
+
+    def set_preamble(self, text: str | None) -> None:
+        self.preamble = [text] * len(self.line)
 
     def extend(self, other: TextRows) -> None:
         for header in self.headers:
@@ -116,6 +122,7 @@ class TextRows:
         self.line.extend(other.line)
         self.parse_error.extend(other.parse_error)
         self.raw.extend(other.raw)
+        self.preamble.extend(other.preamble)
 
     def __len__(self) -> int:
         return len(self.line)
@@ -127,6 +134,7 @@ class TextRows:
             "_line": pl.Int64,
             "_parse_error": pl.String,
             "_raw": pl.String,
+            "_preamble": pl.String,
         }
         data = {
             **self.cells,
@@ -134,6 +142,7 @@ class TextRows:
             "_line": self.line,
             "_parse_error": self.parse_error,
             "_raw": self.raw,
+            "_preamble": self.preamble,
         }
         return pl.DataFrame(data, schema=schema)
 
@@ -193,7 +202,7 @@ def read_file(
         return _read_json(path, vocabulary, report)
     if suffix not in CSV_SUFFIXES:
         raise FileRejectedError(f"unsupported file type {suffix!r}")
-    if size > SMALL_FILE_BYTES and is_utf8(path):
+    if size > SMALL_FILE_BYTES and is_plain_utf8(path):
         fast = _read_csv_fast(conn, path, vocabulary, table, report)
         if fast is not None:
             return fast
@@ -286,7 +295,7 @@ def _read_csv_text(path: Path, vocabulary: frozenset[str], report: FileReport) -
         bad = next((n for n in range(start, end + 1) if n in decoded.bad_lines), None)
         error = csv_error
         if bad is not None:
-            error = "the line is neither UTF-8 nor Windows-1251 text"
+            error = "the line is not text (neither UTF-8 nor Windows-1251, or a NUL byte)"
         elif error is None and len(fields) != width:
             error = f"expected {width} fields as in the header, found {len(fields)}"
         if error is None:
@@ -297,7 +306,14 @@ def _read_csv_text(path: Path, vocabulary: frozenset[str], report: FileReport) -
         report.malformed += 1
     report.rows = len(rows)
     report.skipped_lines = skipped
+    rows.set_preamble(_preamble(lines[:header_index]))
     return FileRead(report, headers, rows=rows)
+
+
+def _preamble(lines: Iterable[str]) -> str | None:
+    """The non-blank lines above the header, as one text (None when there are none)."""
+    kept = [line.strip() for line in lines if line.strip()]
+    return "\n".join(kept) or None
 
 
 def _records(body: list[str], delimiter: str) -> Iterator[tuple[int, int, list[str], str | None]]:
@@ -316,8 +332,11 @@ def _records(body: list[str], delimiter: str) -> Iterator[tuple[int, int, list[s
             fields = next(reader)
         except StopIteration:
             return
-        except csv.Error as exc:
-            yield start, max(start, reader.line_num), [], str(exc)
+        except csv.Error:
+            # a field the csv module cannot take (over its size limit after a stray quote):
+            # every line it consumed is split again on its own, none is lost
+            for number in range(start, max(start, reader.line_num) + 1):
+                yield number, number, *_line_alone(body[number - 1], delimiter)
             start = reader.line_num + 1
             continue
         end = reader.line_num
@@ -386,10 +405,13 @@ def _read_csv_fast(
     headers = unique_headers(original)
     renamed = ", ".join(f'"{name}" as "{key}"' for name, key in zip(original, headers, strict=True))
     literal = report.source_file.replace("'", "''")
+    preamble = _preamble(head_lines[:header_index])
+    above = "null" if preamble is None else "'" + preamble.replace("'", "''") + "'"
     conn.execute(
         f"create or replace temp view {table} as select {renamed}, "
         f"'{literal}' as _source_file, rowid + {2 + header_index} as _line, "
-        f"null::varchar as _parse_error, null::varchar as _raw from {data}"
+        f"null::varchar as _parse_error, null::varchar as _raw, "
+        f"{above}::varchar as _preamble from {data}"
     )
     report.rows = rows
     report.reader = "duckdb"
@@ -462,6 +484,7 @@ def _read_excel(path: Path, vocabulary: frozenset[str], report: FileReport) -> F
         rows.append(report.source_file, index + 1, [v or None for v in row], None)
     report.rows = len(rows)
     report.skipped_lines = skipped
+    rows.set_preamble(_preamble(" ".join(c for c in r if c) for r in sheet[:header_index]))
     return FileRead(report, headers, rows=rows)
 
 

@@ -90,6 +90,23 @@ def rows_reconcile(entity: Entity) -> Check:
     )
 
 
+def some_rows_load(entity: Entity) -> Check:
+    """An entity whose every row was refused (a setting that rejects every date, a
+    column renamed upstream) would publish empty marts over good ones: stop instead."""
+    return Check(
+        entity.staging_model,
+        "some_rows_load",
+        "Rows were read, so some must load: an entity entirely quarantined stops the build.",
+        f"""
+        select
+            (rows_read > 0 and rows_loaded = 0)::int, rows_read, rows_loaded
+        from load_reconciliation
+        where entity = '{entity.name}'
+        """,
+        ("everything_quarantined", "rows_read", "rows_loaded"),
+    )
+
+
 ATTRIBUTION = Check(
     "mart_admin_conversion",
     "attribution_reconciles",
@@ -122,6 +139,7 @@ def checks() -> tuple[Check, ...]:
     return (
         *(unique_key(e.staging_model, e.key) for e in ENTITIES),
         *(rows_reconcile(e) for e in ENTITIES),
+        *(some_rows_load(e) for e in ENTITIES if e.required),
         *(no_negative_money(e.staging_model, e.money_columns) for e in ENTITIES if e.money_columns),
         *(unique_key(table, key) for table, key in MART_KEYS.items()),
         *(no_negative_money(table, columns) for table, columns in MART_MONEY.items()),

@@ -47,11 +47,14 @@ PYTHON_MODELS: dict[str, tuple[str, tuple[str, ...], Runner, str]] = {
     ),
 }
 """Models computed in Python: layer, the tables they read, how to run, what they are."""
-LOADER_TABLES = {
+SIDE_TABLES = {
     "ingest_files": tuple(e.raw_table for e in ENTITIES),
     "phone_quality": tuple(e.raw_table for e in ENTITIES if e.personal_phone_columns),
+    "quarantine": tuple(e.staging_model for e in ENTITIES),
+    "load_reconciliation": tuple(e.staging_model for e in ENTITIES),
 }
-"""Tables the loaders write beside the raw tables: a model reading one depends on them."""
+"""Tables the loaders and the gate write beside their models: a model reading one
+depends on every model that writes it."""
 _COMMENT = re.compile(r"--[^\n]*")
 
 
@@ -128,8 +131,8 @@ def models() -> dict[str, Model]:
     for layer, path in files:
         sql = path.read_text(encoding="utf-8")
         code = _COMMENT.sub("", sql)
-        names = {n for n in known | set(LOADER_TABLES) if re.search(rf"\b{n}\b", code)}
-        deps = {LOADER_TABLES.get(n, (n,)) for n in names - {path.stem}}
+        names = {n for n in known | set(SIDE_TABLES) if re.search(rf"\b{n}\b", code)}
+        deps = {SIDE_TABLES.get(n, (n,)) for n in names - {path.stem}}
         found.append(_sql(path.stem, layer, sql, tuple(sorted({d for g in deps for d in g}))))
     for name, (layer, deps, run, description) in PYTHON_MODELS.items():
         found.append(Model(name, layer, deps, description, run))

@@ -125,13 +125,17 @@ create or replace macro missing(column_name, s) as (
 
 create or replace macro unreadable(column_name, s, parsed, expected) as (
     case
+        when clean_text(s) is not null and parsed is null and s like '%<phone>%'
+            then column_name || ' holds a phone-like number (masked), not ' || expected
         when clean_text(s) is not null and parsed is null
             then column_name || ' ' || shown(s) || ' is not ' || expected
     end
 );
 
 create or replace macro negative(column_name, value) as (
-    case when value < 0 then column_name || ' ' || value || ' is negative' end
+    case
+        when value < 0 then column_name || ' ' || mask_phones(value::varchar) || ' is negative'
+    end
 );
 
 -- An amount beyond any clinic's single row (a typo, or 9999999999999999.99 written for
@@ -140,7 +144,7 @@ create or replace macro implausible_money(column_name, value) as (
     case
         when value > getvariable('max_plausible_amount')
             then
-                column_name || ' ' || value || ' is above '
+                column_name || ' ' || mask_phones(value::varchar) || ' is above '
                 || getvariable('max_plausible_amount') || ', not a plausible amount'
     end
 );

@@ -1,6 +1,7 @@
 -- What a person should know about this build before trusting its figures, one line each:
 -- files that could not be read (quarantined whole), phone numbers that do not fit the
--- clinic's region, references to records the input lacks, a free channel with spend.
+-- clinic's region, references to records the input lacks, a free channel with spend, a
+-- channel rule or an administrator that could not be read.
 -- The build prints these on stderr; the data-quality page and the digest show them.
 with parameters as (
     select * from int_parameters
@@ -77,8 +78,24 @@ free_spend as (
     having sum(stg_ads__ad_spend.cost) > 0
 ),
 
+setup_rows as (
+    select
+        'configuration row not used' as kind,
+        entity,
+        source_file || ' line ' || line || ': ' || reason || '; the row was not used'
+        || case
+            when entity = 'channel_rules'
+                then ', so the calls and spend it maps may fall to Other'
+            else ', so calls reported under this administrator are ranked under the raw name'
+        end as message
+    from quarantine
+    where entity in ('channel_rules', 'administrators') and kind = 'invalid'
+),
+
 final as (
     select * from rejected_files
+    union all
+    select * from setup_rows
     union all
     select * from phone_warnings
     union all

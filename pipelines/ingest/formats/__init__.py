@@ -9,7 +9,8 @@ ones), or maps one particular export with `<export>.mapping.yaml` beside it (or
 ```yaml
 name: calltouch            # a mapping file is named after itself
 entity: calls              # a mapping file's default: the folder it sits in
-signature: [callid, date, callernumber]   # normalised header names that mark the format
+signature: [callid, date, callernumber]   # normalised header names that mark the format;
+                                          # an item may list alternatives: [[day, день], cost]
 columns:                   # canonical column: a header of the export, or a SQL expression
   call_id: callid          #   over the export's normalised header names
   source: coalesce(utm_value(utmsource), lower(source))
@@ -19,6 +20,10 @@ formats:                   # optional: strptime formats of dates and date-times
   started_at: "%d.%m.%Y %H:%M"
 keep: lower(direction) = 'inbound'      # optional: the records that are the entity's
 skip_reason: outbound calls             #   and why the others are skipped (counted)
+grain: concat_ws('|', ad_id, hour)      # optional: rows of one file with the same key and
+                                        #   different grains are parts of one total: summed
+refuse_when: report_day(_preamble) is null   # optional: a file that cannot be used at all
+refuse_reason: "no Day column: download the report segmented by Day"
 lookup:                    # optional: a sibling file that feeds this one
   name: procedurelog
   file: procedurelog.csv
@@ -30,11 +35,13 @@ lookup:                    # optional: a sibling file that feeds this one
 ```
 
 Headers are compared after normalising (`Call ID` → `call_id`, `Номер звонка` →
-`номер_звонка`). A canonical column a spec does not name is empty. A column an expression
-reads that an export lacks is empty too (the optional columns are derived from the
-expressions by DuckDB's own parser); in a mapping file, written for one export, a plain
-header the export lacks is an error naming both files. Settings reach expressions as DuckDB
-variables and the helper macros of `sql/macros/05_vendor_formats.sql`.
+`номер_звонка`); `_preamble` holds the lines above the header (a title, a date range).
+When several formats match a file, the one with the longest signature wins. A canonical
+column a spec does not name is empty. A column an expression reads that an export lacks is
+empty too (the optional columns are derived from the expressions by DuckDB's own parser);
+in a mapping file, written for one export, a plain header the export lacks is an error
+naming both files. Settings reach expressions as DuckDB variables and the helper macros of
+`sql/macros/05_vendor_formats.sql`.
 """
 
 from __future__ import annotations
@@ -57,7 +64,20 @@ INPUT_FORMATS_DIR = "formats"
 """The input folder's own formats: `<input>/formats/*.yaml`."""
 MAPPING_SUFFIXES = (".mapping.yaml", "_mapping.yaml")
 META = "_source_file, _line, _parse_error, _raw"
-_KEYS = {"name", "entity", "signature", "columns", "values", "formats", "keep", "skip_reason"}
+_KEYS = {
+    "name",
+    "entity",
+    "signature",
+    "columns",
+    "values",
+    "formats",
+    "keep",
+    "skip_reason",
+    "grain",
+    "refuse_when",
+    "refuse_reason",
+    "lookup",
+}
 _LOOKUP_KEYS = {"name", "file", "signature", "columns", "rows", "join_on", "required"}
 _IDENTIFIER = re.compile(r"^\w+$")
 
@@ -91,12 +111,16 @@ class FormatSpec:
     name: str
     entity: str
     source: Path
-    signature: frozenset[str] = frozenset()
+    signature: tuple[frozenset[str], ...] = ()
+    """Header names that mark the format; each item is a set of alternatives."""
     columns: dict[str, str] = field(default_factory=dict)
     values: dict[str, dict[str, str]] = field(default_factory=dict)
     formats: dict[str, str] = field(default_factory=dict)
     keep: str | None = None
     skip_reason: str = ""
+    grain: str | None = None
+    refuse_when: str | None = None
+    refuse_reason: str = ""
     lookup: Lookup | None = None
     strict: bool = False
     """A mapping file: a plain header it names must be in the export."""
@@ -112,12 +136,14 @@ class FormatSpec:
         and the columns its SQL expressions read."""
         headers = {normalise_header(v) for v in self.columns.values() if _is_header(v)}
         sql = [v for v in self.columns.values() if not _is_header(v) and v.strip() != "null"]
-        sql += [self.keep] if self.keep else []
+        sql += [e for e in (self.keep, self.grain, self.refuse_when) if e]
         sql += [self.lookup.join_on] if self.lookup is not None else []
-        return frozenset(referenced_columns(sql) | headers | self.signature)
+        columns = referenced_columns(sql) | headers | set().union(*self.signature)
+        return frozenset(c for c in columns if not c.startswith("_"))
 
     def matches(self, headers: Iterable[str]) -> bool:
-        return bool(self.signature) and self.signature <= set(headers)
+        names = set(headers)
+        return bool(self.signature) and all(item & names for item in self.signature)
 
 
 def load_spec(path: Path, entity: str | None = None, *, strict: bool = False) -> FormatSpec:
@@ -129,7 +155,7 @@ def load_spec(path: Path, entity: str | None = None, *, strict: bool = False) ->
         raise InputError(f"{where}: not valid YAML ({str(exc).splitlines()[0]})") from exc
     if not isinstance(raw, dict) or not isinstance(raw.get("columns") or {}, dict):
         raise InputError(f"{where}: expected a mapping with a 'columns:' section")
-    unknown = sorted(set(raw) - _KEYS - {"lookup"})
+    unknown = sorted(set(raw) - _KEYS)
     if unknown:
         raise InputError(f"{where}: unknown key(s) {', '.join(unknown)}")
     entity_name = raw.get("entity", entity)
@@ -142,19 +168,38 @@ def load_spec(path: Path, entity: str | None = None, *, strict: bool = False) ->
         raise InputError(f"{where}: {', '.join(bad)} are not columns of {target.name}")
     if not strict and not raw.get("signature"):
         raise InputError(f"{where}: a format needs a 'signature:' (the headers that mark it)")
+    values = raw.get("values") or {}
+    if not isinstance(values, dict) or not all(isinstance(v, dict) for v in values.values()):
+        raise InputError(f"{where}: 'values:' maps a column to {{export code: value}}")
+    formats = raw.get("formats") or {}
+    if not isinstance(formats, dict):
+        raise InputError(f"{where}: 'formats:' maps a column to a strptime format")
+    for column, fmt in formats.items():
+        try:
+            duckdb.execute("select try_strptime('2000-01-01', ?)", [str(fmt)]).fetchall()
+        except duckdb.Error as exc:
+            raise InputError(f"{where}: {fmt!r} (for {column}) is not a strptime format") from exc
     return FormatSpec(
         name=str(raw.get("name") or path.stem),
         entity=target.name,
         source=path,
-        signature=frozenset(normalise_header(str(h)) for h in raw.get("signature") or []),
+        signature=tuple(
+            frozenset(
+                normalise_header(str(h)) for h in (item if isinstance(item, list) else [item])
+            )
+            for item in raw.get("signature") or []
+        ),
         columns=columns,
         values={
             str(k): {str(code).strip().lower(): str(v) for code, v in codes.items()}
-            for k, codes in (raw.get("values") or {}).items()
+            for k, codes in values.items()
         },
-        formats={str(k): str(v) for k, v in (raw.get("formats") or {}).items()},
+        formats={str(k): str(v) for k, v in formats.items()},
         keep=raw.get("keep"),
         skip_reason=" ".join(str(raw.get("skip_reason") or "").split()),
+        grain=raw.get("grain"),
+        refuse_when=raw.get("refuse_when"),
+        refuse_reason=" ".join(str(raw.get("refuse_reason") or "").split()),
         lookup=_lookup(raw["lookup"], where) if raw.get("lookup") else None,
         strict=strict,
     )
@@ -218,7 +263,8 @@ def detect(entity: Entity, headers: list[str], specs: Iterable[FormatSpec]) -> F
     names = set(headers)
     if set(entity.key) <= names:
         return None  # the canonical form wins when it is there
-    return next((s for s in specs if s.matches(names)), None)
+    matching = [s for s in specs if s.matches(names)]
+    return max(matching, key=lambda s: len(s.signature), default=None)
 
 
 def lookup_for(entity: Entity, headers: list[str], specs: Iterable[FormatSpec]) -> Lookup | None:
@@ -240,10 +286,17 @@ def check_lookups(specs: Iterable[FormatSpec], entity: Entity, files: list[FileR
         spec = by_label.get(f.format)
         needed = spec.lookup if spec else None
         if needed and needed.required and f"lookup:{needed.name}" not in loaded:
+            unread = next(
+                (g for g in files if g.rejected and g.source_file.endswith(needed.file)), None
+            )
+            where = (
+                f"{needed.file} beside it could not be read ({unread.rejected})"
+                if unread
+                else f"{needed.file} is not beside it in {entity.name}/"
+            )
             raise InputError(
-                f"{f.source_file} ({spec.name}) needs {needed.file} beside it in "
-                f"{entity.name}/: without it every amount would be 0; add it from the same "
-                "dump"
+                f"{f.source_file} ({spec.name}) needs {needed.file}, but {where}: without it "
+                "every amount would be 0; add it from the same dump"
             )
 
 
@@ -278,13 +331,7 @@ def select(
         )
     report.missing_columns = [c for c in entity.columns if c not in expressions]
     report.ignored_columns = [h for h in headers if h not in spec.reads]
-    absent = sorted(c for c in spec.reads if c not in present)
-    source = table
-    if absent:
-        nulls = ", ".join(f'null::varchar as "{c}"' for c in absent)
-        source = f"(select *, {nulls} from {table})"
-    if spec.lookup is not None:
-        source = f"{source} left join {spec.lookup.name} on {spec.lookup.join_on}"
+    source = _padded(spec, table, present)
     columns = ", ".join(f'({expressions.get(c, "null")})::varchar as "{c}"' for c in entity.columns)
     query = f"select {columns}, {META} from {source}"
     if spec.keep is None:
@@ -293,6 +340,29 @@ def select(
     report.skip_reason = spec.skip_reason
     skipped = f"select _source_file, count(*) from {source} where not ({kept}) group by 1"
     return f"{query} where {kept}", skipped
+
+
+def refused(
+    conn: duckdb.DuckDBPyConnection, spec: FormatSpec, table: str, headers: list[str]
+) -> bool:
+    """Whether a file of this format cannot be used at all (its `refuse_when`)."""
+    if not spec.refuse_when:
+        return False
+    source = _padded(spec, table, set(headers))
+    query = f"select coalesce(bool_or(({spec.refuse_when})), false) from {source}"
+    return bool(conn.execute(query).fetchall()[0][0])
+
+
+def _padded(spec: FormatSpec, table: str, present: set[str]) -> str:
+    """`table` with the columns the spec reads but the file lacks (empty), and its lookup."""
+    absent = sorted(c for c in spec.reads if c not in present)
+    source = table
+    if absent:
+        nulls = ", ".join(f'null::varchar as "{c}"' for c in absent)
+        source = f"(select *, {nulls} from {table})"
+    if spec.lookup is not None:
+        source = f"{source} left join {spec.lookup.name} on {spec.lookup.join_on}"
+    return source
 
 
 def _is_header(value: str) -> bool:
