@@ -117,7 +117,7 @@ def reactivation(version: Version) -> pl.DataFrame:
 def load_reconciliation(version: Version) -> pl.DataFrame:
     return query(
         """
-        select entity, rows_read, rows_loaded, rows_quarantined, rows_duplicate
+        select entity, rows_read, rows_loaded, rows_quarantined, rows_duplicate, rows_combined
         from load_reconciliation
         order by entity
         """,

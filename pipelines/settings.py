@@ -77,6 +77,12 @@ class Settings(BaseSettings):
         }
     )
     """Ad platforms' reports carry no UTM: the source/medium their spend is booked under."""
+    ad_platform_currency: dict[str, str | None] = sql_field(
+        default_factory=lambda: dict.fromkeys(AD_PLATFORMS)
+    )
+    """Per ad platform: the account's currency, for exports that do not say (Yandex Direct's
+    reports, Google Ads API rows without customer.currency_code). Unset and unsaid: the
+    rows are quarantined, never booked in the deployment's currency by assumption."""
     yandex_cost_in_micros: bool = sql_field(True)
     """Yandex Direct Reports API `Cost` is ×1,000,000 unless requested otherwise."""
 
@@ -158,6 +164,15 @@ class Settings(BaseSettings):
             if not 0 <= rate < 1:
                 raise ValueError(f"VAT rate for {platform} must be in [0, 1), got {rate}")
         return dict.fromkeys(AD_PLATFORMS, 0.0) | value  # a file naming one keeps the rest
+
+    @field_validator("ad_platform_currency")
+    @classmethod
+    def _platform_currencies(cls, value: dict[str, str | None]) -> dict[str, str | None]:
+        for platform, code in value.items():
+            if code is not None and (len(code) != 3 or not code.isalpha()):
+                raise ValueError(f"currency for {platform} must be an ISO 4217 code, got {code!r}")
+        upper = {p: None if c is None else c.upper() for p, c in value.items()}
+        return dict.fromkeys(AD_PLATFORMS) | upper
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:

@@ -63,10 +63,10 @@ def test_demo_warehouse_reconciles_and_quarantines_the_planted_rows(
 ) -> None:
     _, warehouse = demo_warehouse
     with duckdb.connect(str(warehouse), read_only=True) as conn:
-        for entity, read, loaded, quarantined, duplicate in conn.execute(
+        for entity, read, loaded, quarantined, duplicate, combined in conn.execute(
             "select * from load_reconciliation"
         ).fetchall():
-            assert read == loaded + quarantined + duplicate, entity
+            assert read == loaded + quarantined + duplicate + combined, entity
         reasons = {
             r[0]
             for r in conn.execute("select reason from quarantine where kind = 'invalid'").fetchall()

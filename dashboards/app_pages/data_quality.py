@@ -12,7 +12,10 @@ for message in warnings["message"].to_list():
     st.warning(message, icon=":material/warning:")
 
 st.subheader("Rows per entity")
-st.caption("Rows read = loaded + quarantined + verbatim duplicates (repeats across exports).")
+st.caption(
+    "Rows read = loaded + quarantined + verbatim duplicates (repeats across exports) + "
+    "parts combined (an ad's or an hour's spend summed into its day and campaign)."
+)
 st.dataframe(data.load_reconciliation(version), hide_index=True, width="stretch")
 
 st.subheader("Quarantined rows by reason")

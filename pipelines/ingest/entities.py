@@ -24,6 +24,10 @@ class Entity:
     clinic_phone_columns: tuple[str, ...] = ()
     """The clinic's own numbers (tracking lines): normalised, kept in clear."""
     money_columns: tuple[str, ...] = field(default=())
+    part_column: str | None = None
+    """A column naming a part of a total (an ad, an hour, a device): rows of one file with
+    the same key and different parts are summed by the staging gate."""
+    summed_columns: tuple[str, ...] = ()
     identifier_columns: tuple[str, ...] = ()
     """Keys and references to other records, kept as written when they look like
     identifiers (letters, digits, `-_.:/@`); every other text column of the raw layer, and
@@ -75,10 +79,13 @@ AD_SPEND = Entity(
         "currency",
         "clicks",
         "impressions",
+        "grain",
     ),
     key=("date", "source", "medium", "campaign"),
     staging_model="stg_ads__ad_spend",
     money_columns=("cost",),
+    part_column="grain",
+    summed_columns=("cost", "clicks", "impressions"),
 )
 PATIENTS = Entity(
     name="patients",

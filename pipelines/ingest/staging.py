@@ -5,12 +5,17 @@ a `reject_reason`. The gate then applies the rules of METRICS.md "Inputs" the sa
 for every entity:
 
 1. a row with a reject_reason goes to `quarantine` (before duplicates are looked for);
-2. rows with the same key and the same facts are one record: the repeats are counted
+2. for an entity whose rows may be parts of a total (ad spend by ad, hour or device:
+   `Entity.part_column`), rows of one file with the same key are first made one: the same
+   part twice is a repeat or a version (as below, within the file), and different parts
+   are summed (counted as combined), the money at full precision until the sum;
+3. rows with the same key and the same facts are one record: the repeats are counted
    as duplicates and dropped (facts are compared after parsing, so a timestamp written
    two ways is the same fact);
-3. of the remaining versions of a key, the one from the file that sorts last by name
+4. of the remaining versions of a key, the one from the file that sorts last by name
    (within a file, the later line) wins; the others go to `quarantine` as superseded;
-4. what remains is the staging table, and the counts go to `load_reconciliation`.
+5. what remains is the staging table, money rounded to the kopeck, and the counts go to
+   `load_reconciliation`: read = loaded + quarantined + duplicate + combined.
 
 Each staging asset replaces only its own entity's rows in `quarantine` and
 `load_reconciliation`, so re-running one asset is safe.
@@ -25,7 +30,7 @@ import duckdb
 from pipelines.ingest.entities import Entity
 from pipelines.warehouse import sql_file
 
-META = ("source_file", "line", "raw", "reject_reason")
+META = ("source_file", "line", "raw", "reject_reason", "_parts")
 QUARANTINE_DDL = """
 create table if not exists quarantine (
     source_file varchar, line bigint, entity varchar, reason varchar, raw varchar,
@@ -35,9 +40,10 @@ create table if not exists quarantine (
 RECONCILIATION_DDL = """
 create table if not exists load_reconciliation (
     entity varchar primary key, rows_read bigint, rows_loaded bigint,
-    rows_quarantined bigint, rows_duplicate bigint
+    rows_quarantined bigint, rows_duplicate bigint, rows_combined bigint
 )
 """
+_ORDER = "source_file desc, line desc"
 
 
 @dataclass(frozen=True)
@@ -46,46 +52,12 @@ class GateCounts:
     rows_loaded: int
     rows_quarantined: int
     rows_duplicate: int
+    rows_combined: int = 0
 
 
 def run_staging_model(conn: duckdb.DuckDBPyConnection, entity: Entity) -> GateCounts:
     model = entity.staging_model
-    key = ", ".join(entity.key)
-    order = "source_file desc, line desc"
     conn.execute(f"create or replace temp table _staged as {sql_file('staging', model)}")
-    conn.execute(
-        f"""
-        create or replace temp table _versions as
-        with valid_rows as (
-            select *, hash(*columns(* exclude ({", ".join(META)}))) as _facts
-            from _staged
-            where reject_reason is null
-        ),
-
-        repeats as (
-            select *, row_number() over (partition by {key}, _facts order by {order}) as _repeat
-            from valid_rows
-        )
-
-        select
-            *,
-            row_number() over (partition by {key} order by {order}) as _version,
-            first_value(source_file) over (partition by {key} order by {order}) as _winner_file,
-            first_value(line) over (partition by {key} order by {order}) as _winner_line
-        from repeats
-        where _repeat = 1
-        """
-    )
-    conn.execute(
-        f"""
-        create or replace table {model} as
-        select * exclude (raw, reject_reason, _facts, _repeat, _version, _winner_file,
-                          _winner_line)
-        from _versions
-        where _version = 1
-        order by {key}
-        """
-    )
     conn.execute(QUARANTINE_DDL)
     conn.execute("delete from quarantine where entity = ?", [entity.name])
     conn.execute(
@@ -98,41 +70,129 @@ def run_staging_model(conn: duckdb.DuckDBPyConnection, entity: Entity) -> GateCo
         {"entity": entity.name},
     )
     conn.execute(
+        "create or replace temp table _valid as "
+        "select *, 1::bigint as _parts from _staged where reject_reason is null"
+    )
+    duplicates = combined = 0
+    if entity.part_column:
+        duplicates += _keep_one_version(conn, entity, (*entity.key, entity.part_column), True)
+        combined = _sum_parts(conn, entity)
+    duplicates += _keep_one_version(conn, entity, entity.key, False)
+    money = ", ".join(f"round({c}, 2)::decimal(18, 2) as {c}" for c in entity.money_columns)
+    dropped = ", ".join((*META, *((entity.part_column,) if entity.part_column else ())))
+    conn.execute(
+        f"""
+        create or replace table {model} as
+        select * exclude ({dropped})
+            {f"replace ({money})" if money else ""},
+            source_file, line
+        from _valid
+        order by {", ".join(entity.key)}
+        """
+    )
+    read, loaded, quarantined = conn.execute(
+        f"""
+        select
+            (select count(*) from _staged),
+            (select count(*) from {model}),
+            (select count(*) from quarantine where entity = $entity)
+        """,
+        {"entity": entity.name},
+    ).fetchall()[0]
+    counts = GateCounts(read, loaded, quarantined, duplicates, combined)
+    conn.execute(RECONCILIATION_DDL)
+    conn.execute(
+        "insert or replace into load_reconciliation values (?, ?, ?, ?, ?, ?)",
+        [entity.name, read, loaded, quarantined, duplicates, combined],
+    )
+    conn.execute("drop table _staged; drop table _valid")
+    return counts
+
+
+def _keep_one_version(
+    conn: duckdb.DuckDBPyConnection, entity: Entity, key: tuple[str, ...], within_file: bool
+) -> int:
+    """Keep one row of `_valid` per key (per file and key `within_file`): repeats of the
+    same facts are dropped and counted; of different versions the later file's (within a
+    file, the later line's) wins and the others are quarantined as superseded."""
+    partition = ", ".join((("source_file",) if within_file else ()) + key)
+    conn.execute(
+        f"""
+        create or replace temp table _versions as
+        with facts as (
+            select *, hash(*columns(* exclude ({", ".join(META)}))) as _facts
+            from _valid
+        ),
+
+        repeats as (
+            select
+                *,
+                row_number() over (partition by {partition}, _facts order by {_ORDER})
+                    as _repeat
+            from facts
+        )
+
+        select
+            *,
+            row_number() over (partition by {partition} order by {_ORDER}) as _version,
+            first_value(source_file) over (partition by {partition} order by {_ORDER})
+                as _winner_file,
+            first_value(line) over (partition by {partition} order by {_ORDER})
+                as _winner_line
+        from repeats
+        where _repeat = 1
+        """
+    )
+    conn.execute(
         f"""
         insert into quarantine
         select
             source_file, line, $entity,
             'superseded by ' || _winner_file || ' line ' || _winner_line
-                || ': same {key.replace("'", "")}, different values',
+                || ': same {", ".join(key)}, different values',
             mask_phones(raw), 'superseded'
         from _versions
         where _version > 1
         """,
         {"entity": entity.name},
     )
-    counts = GateCounts(
-        *conn.execute(
-            f"""
-            select
-                (select count(*) from _staged),
-                (select count(*) from {model}),
-                (select count(*) from quarantine where entity = $entity),
-                (select count(*) from _staged where reject_reason is null)
-                    - (select count(*) from _versions)
-            """,
-            {"entity": entity.name},
-        ).fetchall()[0]
-    )
-    conn.execute(RECONCILIATION_DDL)
+    duplicates = conn.execute(
+        "select (select count(*) from _valid) - (select count(*) from _versions)"
+    ).fetchall()[0][0]
     conn.execute(
-        "insert or replace into load_reconciliation values (?, ?, ?, ?, ?)",
-        [
-            entity.name,
-            counts.rows_read,
-            counts.rows_loaded,
-            counts.rows_quarantined,
-            counts.rows_duplicate,
-        ],
+        "create or replace temp table _valid as select * exclude "
+        "(_facts, _repeat, _version, _winner_file, _winner_line) from _versions "
+        "where _version = 1"
     )
-    conn.execute("drop table _staged; drop table _versions")
-    return counts
+    conn.execute("drop table _versions")
+    return duplicates
+
+
+def _sum_parts(conn: duckdb.DuckDBPyConnection, entity: Entity) -> int:
+    """One row per file and key: its parts' summed columns added up (at full precision),
+    the rest taken from the first part; returns how many rows were folded into others."""
+    columns = [row[0] for row in conn.execute("describe _valid").fetchall()]
+    keys = set(entity.key)
+    select = []
+    for column in columns:
+        if column in keys or column == "source_file":
+            select.append(column)
+        elif column in entity.summed_columns or column == "_parts":
+            select.append(f"sum({column}) as {column}")
+        elif column in (entity.part_column, "reject_reason"):
+            select.append(f"null as {column}")
+        elif column == "line":
+            select.append("min(line) as line")
+        elif column == "raw":
+            select.append(
+                "'{\"parts\": ' || sum(_parts) || ', \"first\": ' || min_by(raw, line) || '}' "
+                "as raw"
+            )
+        else:
+            select.append(f"min_by({column}, line) as {column}")
+    before = conn.execute("select count(*) from _valid").fetchall()[0][0]
+    conn.execute(
+        f"create or replace temp table _valid as select {', '.join(select)} from _valid "
+        f"group by source_file, {', '.join(entity.key)}"
+    )
+    return before - conn.execute("select count(*) from _valid").fetchall()[0][0]

@@ -69,7 +69,7 @@ def rows_reconcile(entity: Entity) -> Check:
     return Check(
         entity.staging_model,
         "rows_reconcile",
-        "Rows read = rows loaded + rows quarantined + verbatim duplicates.",
+        "Rows read = rows loaded + rows quarantined + verbatim duplicates + parts combined.",
         f"""
         with counts as (
             select
@@ -78,15 +78,25 @@ def rows_reconcile(entity: Entity) -> Check:
                 (select count(*) from quarantine where entity = '{entity.name}')
                     as rows_quarantined,
                 (select rows_duplicate from load_reconciliation
-                    where entity = '{entity.name}') as rows_duplicate
+                    where entity = '{entity.name}') as rows_duplicate,
+                (select rows_combined from load_reconciliation
+                    where entity = '{entity.name}') as rows_combined
         )
         select
             case when rows_duplicate is null then 1
-                else abs(rows_read - rows_loaded - rows_quarantined - rows_duplicate) end,
-            rows_read, rows_loaded, rows_quarantined, rows_duplicate
+                else abs(rows_read - rows_loaded - rows_quarantined - rows_duplicate
+                    - rows_combined) end,
+            rows_read, rows_loaded, rows_quarantined, rows_duplicate, rows_combined
         from counts
         """,
-        ("mismatch", "rows_read", "rows_loaded", "rows_quarantined", "rows_duplicate"),
+        (
+            "mismatch",
+            "rows_read",
+            "rows_loaded",
+            "rows_quarantined",
+            "rows_duplicate",
+            "rows_combined",
+        ),
     )
 
 

@@ -95,7 +95,7 @@ create or replace macro money_text(s) as regexp_replace(
     trim(s), '[\s\x{00A0}\x{202F}₽$€£]|руб\.?|rub|usd|eur', '', 'gi'
 );
 
-create or replace macro parse_money(s) as try_cast(
+create or replace macro money_number(s) as (
     case
         when
             money_text(s) like '%,%' and money_text(s) like '%.%'
@@ -105,8 +105,15 @@ create or replace macro parse_money(s) as try_cast(
             then replace(money_text(s), ',', '')
         when money_text(s) like '%,%' then replace(money_text(s), ',', '.')
         else money_text(s)
-    end as decimal(18, 2)
+    end
 );
+
+-- Money to the kopeck, as a visit's amount is paid.
+create or replace macro parse_money(s) as try_cast(money_number(s) as decimal(18, 2));
+
+-- Money to a millionth, for the parts of an ad platform's total (an ad's, an hour's
+-- cost, from micros): rounded to the kopeck only once they are summed.
+create or replace macro parse_money_precise(s) as try_cast(money_number(s) as decimal(24, 6));
 
 create or replace macro parse_bool(s) as (
     case
@@ -140,11 +147,11 @@ create or replace macro negative(column_name, value) as (
 
 -- An amount beyond any clinic's single row (a typo, or 9999999999999999.99 written for
 -- "unknown") would overflow the sums and swamp every total.
-create or replace macro implausible_money(column_name, value) as (
+create or replace macro implausible_money(column_name, s, value) as (
     case
         when value > getvariable('max_plausible_amount')
             then
-                column_name || ' ' || mask_phones(value::varchar) || ' is above '
+                column_name || ' ' || shown(s) || ' is above '
                 || getvariable('max_plausible_amount') || ', not a plausible amount'
     end
 );

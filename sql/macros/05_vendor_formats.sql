@@ -25,16 +25,76 @@ create or replace macro platform_source(platform) as getvariable('ad_platform_ut
 create or replace macro platform_medium(platform) as getvariable('ad_platform_utm')[platform][2];
 
 -- A platform's exported cost as money: micros divided out when `in_micros`, the platform's
--- VAT (setting vat_rate_to_strip) removed; text that is no amount stays as written, for
--- the staging model to quarantine with its reason.
+-- VAT (setting vat_rate_to_strip) removed, to a millionth (rows finer than a day and a
+-- campaign are summed before the total is rounded to the kopeck); text that is no amount
+-- stays as written, for the staging model to quarantine with its reason.
 create or replace macro platform_cost(cost, platform, in_micros) as coalesce(
-    round(
-        parse_money(cost)
-        / (
-            (case when in_micros then 1000000 else 1 end)
-            * (1 + getvariable('vat_rate_to_strip')[platform])
-        ),
-        2
-    )::varchar,
+    (
+        parse_money_precise(cost)
+        / ((case when in_micros then 1000000 else 1 end)
+            * (1 + getvariable('vat_rate_to_strip')[platform]))
+    )::decimal(24, 6)::varchar,
     cost
+);
+
+-- The currency of a platform's rows: the export's own, else the account's (setting
+-- ad_platform_currency), else the marker the staging model quarantines as unknown: a
+-- platform's money is never silently taken for the deployment's currency.
+create or replace macro platform_currency(exported, platform) as coalesce(
+    nullif(trim(exported), ''),
+    getvariable('ad_platform_currency')[platform],
+    'unknown:' || platform
+);
+
+-- A month's number from its name or abbreviation, English or Russian (Jan, January, янв.,
+-- января, ...), for ad platforms' UI reports.
+create or replace macro month_number(name) as map {
+    'jan': 1, 'feb': 2, 'mar': 3, 'apr': 4, 'may': 5, 'jun': 6,
+    'jul': 7, 'aug': 8, 'sep': 9, 'oct': 10, 'nov': 11, 'dec': 12,
+    'янв': 1, 'фев': 2, 'мар': 3, 'апр': 4, 'май': 5, 'мая': 5,
+    'июн': 6, 'июл': 7, 'авг': 8, 'сен': 9, 'окт': 10, 'ноя': 11, 'дек': 12
+}[lower(left(name, 3))];
+
+-- One date as a UI report writes it: 2025-10-01, 01.10.2025, 1 Oct 2025, 1 окт. 2025,
+-- October 1, 2025; NULL when it is none of those.
+create or replace macro report_date(token) as coalesce(
+    try_strptime(token, '%Y-%m-%d')::date,
+    try_strptime(token, '%d.%m.%Y')::date,
+    case
+        when regexp_full_match(token, '\d{1,2} \pL+\.? \d{4}')
+            then try_cast(make_date(
+                regexp_extract(token, '(\d{4})$', 1)::integer,
+                month_number(regexp_extract(token, '^\d{1,2} (\pL+)', 1)),
+                regexp_extract(token, '^(\d{1,2})', 1)::integer
+            ) as date)
+        when regexp_full_match(token, '\pL+\.? \d{1,2}, \d{4}')
+            then try_cast(make_date(
+                regexp_extract(token, '(\d{4})$', 1)::integer,
+                month_number(regexp_extract(token, '^(\pL+)', 1)),
+                regexp_extract(token, ' (\d{1,2}),', 1)::integer
+            ) as date)
+    end
+);
+
+-- The one day a UI report without a day segment covers: its date-range line (above the
+-- header, in `_preamble`) names the same date twice, or one date; NULL when the range is
+-- longer ("All time", "1 Oct 2025 - 31 Oct 2025"), so such a report cannot be placed on
+-- dates.
+create or replace macro report_day(preamble) as (
+    with days as (
+        select list_filter(
+            list_transform(
+                regexp_extract_all(
+                    coalesce(preamble, ''),
+                    '\d{4}-\d{2}-\d{2}|\d{1,2}\.\d{1,2}\.\d{4}|\d{1,2} \pL{3,}\.? \d{4}'
+                    || '|\pL{3,}\.? \d{1,2}, \d{4}'
+                ),
+                lambda t: report_date(t)
+            ),
+            lambda d: d is not null
+        ) as found
+    )
+
+    select case when len(found) > 0 and list_min(found) = list_max(found) then list_min(found) end
+    from days
 );

@@ -1,5 +1,9 @@
--- Ad spend per day and campaign, typed; one row per record read.
--- Cost is taken as exported (canonical form); spend in another currency is rejected.
+-- Ad spend per day and campaign, typed; one row per record read. Cost is kept to a
+-- millionth: rows of one file below the key's grain (`grain`: an ad, an hour, a device)
+-- are parts of one total that the gate sums before rounding to the kopeck.
+-- Spend in another currency is rejected, and so is a platform's row whose currency
+-- neither the export nor the settings tell (an empty currency in the canonical form is
+-- the deployment's).
 with raw_rows as (
     select * from raw_records('raw_ad_spend')
 ),
@@ -10,10 +14,11 @@ typed as (
         coalesce(lower(clean_text(t.source)), '') as source,
         coalesce(lower(clean_text(t.medium)), '') as medium,
         coalesce(clean_text(t.campaign), '') as campaign,
-        parse_money(t.cost) as cost,
+        parse_money_precise(t.cost) as cost,
         upper(coalesce(clean_text(t.currency), getvariable('currency'))) as currency,
         parse_int(t.clicks) as clicks,
         parse_int(t.impressions) as impressions,
+        clean_text(t.grain) as grain,
         source_file,
         line,
         raw,
@@ -22,10 +27,15 @@ typed as (
             date_problem('date', t.date, parse_date(t.date), false),
             missing('source', t.source),
             missing('cost', t.cost),
-            unreadable('cost', t.cost, parse_money(t.cost), 'an amount of money'),
-            negative('cost', parse_money(t.cost)),
-            implausible_money('cost', parse_money(t.cost)),
+            unreadable('cost', t.cost, parse_money_precise(t.cost), 'an amount of money'),
+            negative('cost', parse_money_precise(t.cost)),
+            implausible_money('cost', t.cost, parse_money_precise(t.cost)),
             case
+                when starts_with(t.currency, 'unknown:')
+                    then
+                        'currency unknown: the export names none and the setting '
+                        || 'ad_platform_currency has none for '
+                        || substr(t.currency, 9)
                 when upper(clean_text(t.currency)) <> getvariable('currency')
                     then
                         'currency ' || shown(t.currency) || ' is not '

@@ -48,7 +48,7 @@ typed as (
             end,
             unreadable('amount', t.amount, parse_money(t.amount), 'an amount of money'),
             negative('amount', parse_money(t.amount)),
-            implausible_money('amount', parse_money(t.amount))
+            implausible_money('amount', t.amount, parse_money(t.amount))
         ]) as reject_reason
     from normalised
 )
