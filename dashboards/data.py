@@ -175,6 +175,14 @@ def orphan_references(version: Version) -> pl.DataFrame:
     return query("select * from mart_orphan_references", version)
 
 
+def unmapped_sources(version: Version) -> pl.DataFrame:
+    return query("select * from mart_unmapped_sources", version)
+
+
+def values_kept_unknown(version: Version) -> pl.DataFrame:
+    return query("select * from mart_values_kept_unknown", version)
+
+
 def phone_quality(version: Version) -> pl.DataFrame:
     """Phone values per entity by what they turned out to be, with each share."""
     return query(

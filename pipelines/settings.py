@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     """Per ad platform: the account's currency, for exports that do not say (Yandex Direct's
     reports, Google Ads API rows without customer.currency_code). Unset and unsaid: the
     rows are quarantined, never booked in the deployment's currency by assumption."""
+    calltouch_timezone: str | None = sql_field(None)
+    """The zone of the Calltouch account, in which its `date` is written, when it is not the
+    clinic's (a Saratov clinic on a Moscow account); a record's epoch `timestamp` wins."""
     yandex_cost_in_micros: bool = sql_field(True)
     """Yandex Direct Reports API `Cost` is ×1,000,000 unless requested otherwise."""
 
@@ -134,9 +137,11 @@ class Settings(BaseSettings):
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
         return tuple(sources)
 
-    @field_validator("timezone")
+    @field_validator("timezone", "calltouch_timezone")
     @classmethod
-    def _known_zone(cls, value: str) -> str:
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:

@@ -218,6 +218,7 @@ def test_google_ads_api_yandex_direct_and_meta(tmp_path, conn) -> None:
             "yandex_direct": ("yandex", "cpc"),
             "meta_ads": ("facebook", "paid_social"),
         },
+        ad_platform_currency={"yandex_direct": "RUB"},  # its reports name no currency
     )
     prepare_session(conn, settings)  # formats read the settings as the session's variables
     folder = settings.input_dir / "ad_spend"
@@ -420,6 +421,8 @@ def test_vendor_forms_build_identical_marts(demo_warehouse, tmp_path) -> None:
         input_dir=tmp_path / "vendor",
         warehouse_path=tmp_path / "w.duckdb",
         hash_secret=canonical_settings.hash_secret,
+        # Yandex Direct's reports name no currency: the account's, declared
+        ad_platform_currency={"yandex_direct": "RUB"},
     )
     write_demo(settings.input_dir, seed=3, scale=0.3, settings=settings, form="vendor")
     formats = {p.name.split("_")[0] for p in settings.input_dir.rglob("*") if p.is_file()}

@@ -58,6 +58,27 @@ else:
     )
     st.dataframe(orphans, hide_index=True, width="stretch")
 
+st.subheader("Sources no channel rule maps")
+unmapped = data.unmapped_sources(version)
+if unmapped.is_empty():
+    st.success("Every call's and every spend row's source/medium matches a rule of channels.csv.")
+else:
+    st.caption(
+        "Their calls and spend fall to the channel 'Other'. Add a rule to channels.csv "
+        "(source, medium, campaign → channel) for each pair that belongs to a channel."
+    )
+    st.dataframe(unmapped, hide_index=True, width="stretch")
+
+kept = data.values_kept_unknown(version)
+if not kept.is_empty():
+    st.subheader("Values kept as unknown")
+    st.caption(
+        "Records that stay in the figures with one value unknown instead of being lost: "
+        "a call whose tracker wrote an impossible duration is still a call, never a target "
+        "call."
+    )
+    st.dataframe(kept, hide_index=True, width="stretch")
+
 st.subheader("Phone numbers")
 st.caption(
     "How the phones written in the exports were read: valid (with the number's country), "

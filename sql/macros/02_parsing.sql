@@ -141,7 +141,8 @@ create or replace macro unreadable(column_name, s, parsed, expected) as (
 
 create or replace macro negative(column_name, value) as (
     case
-        when value < 0 then column_name || ' ' || mask_phones(value::varchar) || ' is negative'
+        when value < 0
+            then column_name || ' ' || mask_phones(round(value, 2)::varchar) || ' is negative'
     end
 );
 
@@ -207,11 +208,17 @@ create or replace macro reject_reason(parse_error, reasons) as (
     )
 );
 
--- A UTM value, or NULL for the placeholders trackers write when there is none.
+-- The placeholders trackers and ad platforms write for "no value", in one list, whatever
+-- brackets surround them: (not set), <не указано>, ‹не заполнено>, «нет данных», [none],
+-- null, undefined, n/a, a lone dash.
+create or replace macro is_placeholder_text(s) as regexp_full_match(
+    lower(trim(s)),
+    '[(\[<‹«{"]?\s*(не\s*(указано|указан|заполнено|задано|определено|определен)'
+    || '|нет\s*данных|not\s*(set|provided|specified)|none|null|undefined|n/a|-)'
+    || '\s*[)\]>›»}"]?'
+);
+
+-- A source, medium or campaign, or NULL when it is empty or a placeholder.
 create or replace macro utm_value(s) as (
-    case
-        when lower(trim(s)) in ('', '(not set)', '(not provided)', '<не указано>', 'не указано')
-            then null
-        else trim(s)
-    end
+    case when clean_text(s) is null or is_placeholder_text(s) then null else trim(s) end
 );

@@ -31,8 +31,10 @@ create or replace macro platform_medium(platform) as getvariable('ad_platform_ut
 create or replace macro platform_cost(cost, platform, in_micros) as coalesce(
     (
         parse_money_precise(cost)
-        / ((case when in_micros then 1000000 else 1 end)
-            * (1 + getvariable('vat_rate_to_strip')[platform]))
+        / (
+            (case when in_micros then 1000000 else 1 end)
+            * (1 + getvariable('vat_rate_to_strip')[platform])
+        )
     )::decimal(24, 6)::varchar,
     cost
 );
@@ -48,12 +50,17 @@ create or replace macro platform_currency(exported, platform) as coalesce(
 
 -- A month's number from its name or abbreviation, English or Russian (Jan, January, янв.,
 -- января, ...), for ad platforms' UI reports.
-create or replace macro month_number(name) as map {
-    'jan': 1, 'feb': 2, 'mar': 3, 'apr': 4, 'may': 5, 'jun': 6,
-    'jul': 7, 'aug': 8, 'sep': 9, 'oct': 10, 'nov': 11, 'dec': 12,
-    'янв': 1, 'фев': 2, 'мар': 3, 'апр': 4, 'май': 5, 'мая': 5,
-    'июн': 6, 'июл': 7, 'авг': 8, 'сен': 9, 'окт': 10, 'ноя': 11, 'дек': 12
-}[lower(left(name, 3))];
+create or replace macro month_number(name) as map_extract_value(
+    map(
+        [
+            'jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec',
+            'янв', 'фев', 'мар', 'апр', 'май', 'мая', 'июн', 'июл', 'авг', 'сен', 'окт', 'ноя',
+            'дек'
+        ],
+        [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 1, 2, 3, 4, 5, 5, 6, 7, 8, 9, 10, 11, 12]
+    ),
+    lower(left(name, 3))
+);
 
 -- One date as a UI report writes it: 2025-10-01, 01.10.2025, 1 Oct 2025, 1 окт. 2025,
 -- October 1, 2025; NULL when it is none of those.
@@ -97,4 +104,41 @@ create or replace macro report_day(preamble) as (
 
     select case when len(found) > 0 and list_min(found) = list_max(found) then list_min(found) end
     from days
+);
+
+-- A Unix epoch (seconds, or milliseconds as Calltouch's leads give it) as an ISO instant
+-- in UTC; NULL for anything else.
+create or replace macro epoch_instant(epoch) as (
+    case
+        when regexp_full_match(trim(epoch), '\d{9,13}')
+            then strftime(
+                timezone(
+                    'UTC',
+                    to_timestamp(
+                        trim(epoch)::bigint
+                        / (case when trim(epoch)::bigint > 100000000000 then 1000 else 1 end)
+                    )
+                ),
+                '%Y-%m-%dT%H:%M:%SZ'
+            )
+    end
+);
+
+-- A naive local time written by an account in another zone than the clinic's (a Saratov
+-- clinic on a Moscow Calltouch account), as an ISO instant in UTC; NULL when unreadable.
+create or replace macro zoned_instant(local_text, zone) as strftime(
+    timezone(
+        'UTC',
+        timezone(
+            zone,
+            try_strptime(
+                trim(local_text),
+                [
+                    '%d/%m/%Y %H:%M:%S', '%d/%m/%Y %H:%M', '%d.%m.%Y %H:%M:%S',
+                    '%d.%m.%Y %H:%M', '%Y-%m-%d %H:%M:%S', '%Y-%m-%dT%H:%M:%S'
+                ]
+            )
+        )
+    ),
+    '%Y-%m-%dT%H:%M:%SZ'
 );

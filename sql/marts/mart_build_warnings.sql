@@ -92,8 +92,35 @@ setup_rows as (
     where entity in ('channel_rules', 'administrators') and kind = 'invalid'
 ),
 
+other_channel as (
+    select
+        'calls in Other' as kind,
+        'calls' as entity,
+        'calls: ' || sum(calls) || ' calls from ' || count(*)
+        || ' source/medium pair(s) match no rule of channels.csv and fall to Other (most: '
+        || arg_max(source || '/' || medium, calls)
+        || '): see the data-quality page and add rules' as message
+    from mart_unmapped_sources
+    where calls > 0
+    having count(*) > 0
+),
+
+unknown_values as (
+    select
+        'values kept unknown' as kind,
+        entity,
+        entity || ': ' || sum(rows) || ' rows in ' || count(distinct source_file)
+        || ' file(s) have a ' || value || ' ' || reason as message
+    from mart_values_kept_unknown
+    group by entity, value, reason
+),
+
 final as (
     select * from rejected_files
+    union all
+    select * from other_channel
+    union all
+    select * from unknown_values
     union all
     select * from setup_rows
     union all

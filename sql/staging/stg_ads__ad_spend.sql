@@ -11,9 +11,9 @@ with raw_rows as (
 typed as (
     select
         parse_date(t.date) as date,
-        coalesce(lower(clean_text(t.source)), '') as source,
-        coalesce(lower(clean_text(t.medium)), '') as medium,
-        coalesce(clean_text(t.campaign), '') as campaign,
+        coalesce(lower(utm_value(t.source)), '') as source,
+        coalesce(lower(utm_value(t.medium)), '') as medium,
+        coalesce(utm_value(t.campaign), '') as campaign,
         parse_money_precise(t.cost) as cost,
         upper(coalesce(clean_text(t.currency), getvariable('currency'))) as currency,
         parse_int(t.clicks) as clicks,

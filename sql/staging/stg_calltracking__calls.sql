@@ -1,5 +1,9 @@
 -- Calls as the call tracker logged them: typed, one row per record read.
--- The caller's number arrives already replaced by its keyed hash (see pipelines/ingest.py).
+-- The caller's number arrives already replaced by its keyed hash (pipelines/ingest/loader.py).
+-- A placeholder source, medium or campaign is empty. A duration or wait the tracker
+-- cannot have measured (negative, or longer than a day: Calltouch writes -1 to -14 s on
+-- answered calls) is unknown, not a reason to lose the call: it stays a call, its
+-- duration NULL (so not a target call), and is counted in mart_values_kept_unknown.
 with raw_rows as (
     select * from raw_records('raw_calls')
 ),
@@ -11,12 +15,15 @@ typed as (
         t.caller_phone_hash,
         t.caller_phone_status,
         clean_text(t.tracking_phone) as tracking_phone,
-        coalesce(lower(clean_text(t.source)), '') as source,
-        coalesce(lower(clean_text(t.medium)), '') as medium,
-        coalesce(clean_text(t.campaign), '') as campaign,
+        coalesce(lower(utm_value(t.source)), '') as source,
+        coalesce(lower(utm_value(t.medium)), '') as medium,
+        coalesce(utm_value(t.campaign), '') as campaign,
         parse_bool(t.answered) as answered,
         parse_seconds(t.duration_s) as duration_s,
         parse_seconds(t.wait_s) as wait_s,
+        not coalesce(parse_seconds(t.duration_s) between 0 and 86400, true)
+            as duration_impossible,
+        not coalesce(parse_seconds(t.wait_s) between 0 and 86400, true) as wait_impossible,
         clean_text(t.admin_id) as admin_id,
         clean_text(t.branch_id) as branch_id,
         clean_text(t.tags) as tags,
@@ -33,17 +40,16 @@ typed as (
             unreadable(
                 'duration_s', t.duration_s, parse_seconds(t.duration_s), 'a number of seconds'
             ),
-            negative('duration_s', parse_seconds(t.duration_s)),
-            unreadable('wait_s', t.wait_s, parse_seconds(t.wait_s), 'a number of seconds'),
-            negative('wait_s', parse_seconds(t.wait_s))
+            unreadable('wait_s', t.wait_s, parse_seconds(t.wait_s), 'a number of seconds')
         ]) as reject_reason
     from raw_rows
 ),
 
 final as (
     select
-        * exclude (duration_s),
-        coalesce(duration_s, 0) as duration_s
+        * exclude (duration_s, wait_s),
+        case when not duration_impossible then coalesce(duration_s, 0) end as duration_s,
+        case when not wait_impossible then wait_s end as wait_s
     from typed
 )
 

@@ -319,6 +319,8 @@ def select(
         return f"select {columns}, {META} from {table}", None
     report.format = spec.label
     expressions = {c: _expression(spec, c, v, present, report) for c, v in spec.columns.items()}
+    if spec.grain and entity.part_column:
+        expressions[entity.part_column] = spec.grain
     for canonical, codes in spec.values.items():
         source = expressions.get(canonical, "null")
         cases = " ".join(f"when {_literal(code)} then {_literal(v)}" for code, v in codes.items())
