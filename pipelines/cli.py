@@ -103,6 +103,12 @@ def _demo_data(
 
     summary = write_demo(out, seed=seed, scale=scale, settings=settings, form=form)
     print(summary)
+    if form == "vendor" and settings.ad_platform_currency.get("yandex_direct") is None:
+        print(
+            "note: Yandex Direct's reports name no currency; build with "
+            "CLINIC_AD_PLATFORM_CURRENCY__YANDEX_DIRECT=RUB (or ad_platform_currency in the "
+            "settings file), else their rows are quarantined as of unknown currency"
+        )
     if ensure_secret_file(settings.hash_secret_file):
         print(
             f"phone hash secret written to {settings.hash_secret_file} (mode 600); keep it: "
