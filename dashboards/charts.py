@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
 import plotly.graph_objects as go
 import polars as pl
 from plotly.colors import qualitative
@@ -10,6 +14,7 @@ from dashboards.fmt import money_axis
 
 WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 PALETTE = qualitative.D3
+BAR_GREY = "rgba(90, 90, 90, 0.5)"
 
 
 def channel_colours(channels: list[str]) -> dict[str, str]:
@@ -17,9 +22,38 @@ def channel_colours(channels: list[str]) -> dict[str, str]:
     return {c: PALETTE[i % len(PALETTE)] for i, c in enumerate(sorted(channels))}
 
 
-def cost_per_primary_trend(weekly: pl.DataFrame, currency: str) -> go.Figure:
-    """One line per paid channel; weeks whose conversions can still grow are hollow and
-    dotted, so nobody reads an unfinished week as a cheap or an expensive one."""
+def error_bars(
+    centre: list[float | None], low: list[float | None], high: list[float | None], colour: str
+) -> dict:
+    """Plotly error bars from an interval's ends (a missing end draws no bar)."""
+
+    def gap(a: list[float | None], b: list[float | None]) -> list[float | None]:
+        return [None if u is None or v is None else u - v for u, v in zip(a, b, strict=True)]
+
+    return {
+        "type": "data",
+        "symmetric": False,
+        "array": gap(high, centre),
+        "arrayminus": gap(centre, low),
+        "color": colour,
+        "thickness": 1,
+    }
+
+
+def _range_bars(rows: pl.DataFrame, colour: str) -> dict:
+    """Error bars from cost_per_primary_low/high (the Poisson range of a small count)."""
+    return error_bars(
+        rows["cost_per_primary"].to_list(),
+        rows["cost_per_primary_low"].to_list(),
+        rows["cost_per_primary_high"].to_list(),
+        colour,
+    )
+
+
+def cost_per_primary_trend(weekly: pl.DataFrame, currency: str, mass: str) -> go.Figure:
+    """One line per paid channel with each week's range as an error bar (two patients in a
+    week are not a fact); weeks whose conversions can still grow are hollow, so nobody
+    reads an unfinished week as a cheap or an expensive one."""
     fig = go.Figure()
     paid = weekly.filter(pl.col("spend") > 0)
     colours = channel_colours(weekly["channel"].unique().to_list())
@@ -37,6 +71,11 @@ def cost_per_primary_trend(weekly: pl.DataFrame, currency: str) -> go.Figure:
                 legendgroup=channel,
                 line={"color": colour},
                 marker={"color": colour},
+                error_y=_range_bars(closed, colour),
+                customdata=closed.select("primary_patients").to_numpy(),
+                hovertemplate="%{x|%d %b %Y}: %{y:,.0f} from %{customdata[0]} patients<extra>"
+                + channel
+                + "</extra>",
             )
         )
         if open_.height:
@@ -48,6 +87,7 @@ def cost_per_primary_trend(weekly: pl.DataFrame, currency: str) -> go.Figure:
                     name=f"{channel} (window open)",
                     legendgroup=channel,
                     marker={"symbol": "circle-open", "size": 9, "color": colour},
+                    error_y=_range_bars(open_, colour),
                     showlegend=False,
                     hovertemplate="%{x|%d %b %Y}: %{y:,.0f} — incomplete, conversions still "
                     "coming<extra>" + channel + "</extra>",
@@ -64,8 +104,13 @@ def cost_per_primary_trend(weekly: pl.DataFrame, currency: str) -> go.Figure:
             annotation_text="window open: incomplete",
             annotation_position="top left",
         )
+    # a week with one patient has a range up to twenty times its cost: the axis follows
+    # the costs themselves, and such a bar runs off the top (no upper bound worth drawing)
+    top = paid["cost_per_primary"].max()
+    if top is not None and top > 0:
+        fig.update_yaxes(range=[0, 1.6 * float(top)])
     fig.update_layout(
-        title="Cost per primary patient, by week of the call",
+        title=f"Cost per primary patient, by week of the call (bars: {mass} ranges)",
         xaxis_title="Week (Monday)",
         yaxis_title=f"Cost per primary patient, {money_axis(currency)}",
         hovermode="x unified",
@@ -103,44 +148,63 @@ def spend_vs_leads(weekly: pl.DataFrame, currency: str) -> go.Figure:
     return fig
 
 
-def admin_ranking(ranking: pl.DataFrame) -> go.Figure:
-    """Shrunk conversion with its 90% interval, and the raw rate beside it."""
-    rows = ranking.sort("rank", descending=True)
+def admin_ranking(ranking: pl.DataFrame, mass: str) -> go.Figure:
+    """Per administrator, top to bottom in rank order: the fair (shrunk) conversion with
+    its interval, the conversion on the team's lead mix with its interval, and the raw
+    rate. Administrators with too few leads to rank are listed last, in grey."""
+    rows = ranking.sort(["rank", "leads"], descending=[False, True], nulls_last=True)
     labels = [
-        f"{name} ({leads} leads)"
-        for name, leads in zip(rows["admin_name"].to_list(), rows["leads"].to_list(), strict=True)
+        f"{'#' + str(place) if place is not None else 'not ranked'} {name} ({leads} leads)"
+        for place, name, leads in rows.select("rank", "admin_name", "leads").iter_rows()
     ]
-    shrunk = rows["conversion_shrunk"]
+    position = list(range(rows.height, 0, -1))
     fig = go.Figure()
-    fig.add_trace(
-        go.Scatter(
-            x=(shrunk * 100).to_list(),
-            y=labels,
-            mode="markers",
-            name="Conversion (shrunk)",
-            marker={"size": 12},
-            error_x={
-                "type": "data",
-                "symmetric": False,
-                "array": ((rows["ci_high"] - shrunk) * 100).to_list(),
-                "arrayminus": ((shrunk - rows["ci_low"]) * 100).to_list(),
-            },
+    for offset, (column, low, high, name, colour) in zip(
+        (0.15, -0.15),
+        (
+            ("conversion_shrunk", "ci_low", "ci_high", "Fair conversion", PALETTE[0]),
+            ("mix_adjusted", "mix_ci_low", "mix_ci_high", "On the team's lead mix", PALETTE[1]),
+        ),
+        strict=True,
+    ):
+        centre = rows[column].cast(pl.Float64).fill_null(float("nan"))
+        ranked = rows["ranked"].to_list()
+        fig.add_trace(
+            go.Scatter(
+                x=(centre * 100).to_list(),
+                y=[p + offset for p in position],
+                mode="markers",
+                name=f"{name} ({mass} range)",
+                marker={
+                    "size": 11,
+                    "color": [colour if r else "lightgrey" for r in ranked],
+                    "line": {"color": colour, "width": 1.5},
+                },
+                error_x=error_bars(
+                    (centre * 100).to_list(),
+                    (rows[low] * 100).to_list(),
+                    (rows[high] * 100).to_list(),
+                    colour,
+                ),
+                hovertemplate="%{x:.1f}%<extra>" + name + "</extra>",
+            )
         )
-    )
     fig.add_trace(
         go.Scatter(
             x=(rows["conversion"] * 100).to_list(),
-            y=labels,
+            y=position,
             mode="markers",
             name="Raw rate",
-            marker={"symbol": "x", "size": 9, "color": "grey"},
+            marker={"symbol": "x", "size": 9, "color": "dimgrey"},
+            hovertemplate="%{x:.1f}%<extra>raw rate</extra>",
         )
     )
     fig.update_layout(
-        title="Administrators: leads converted into primary patients (90% credible interval)",
+        title=f"Administrators: leads converted into primary patients ({mass} ranges)",
         xaxis_title="Conversion, %",
-        yaxis_title="Administrator",
-        height=max(320, 60 * rows.height + 120),
+        yaxis={"tickvals": position, "ticktext": labels, "title": "Administrator"},
+        height=max(360, 56 * rows.height + 140),
+        legend={"orientation": "h", "y": -0.15},
     )
     return fig
 
@@ -176,42 +240,282 @@ def missed_heatmap(missed: pl.DataFrame) -> go.Figure:
     return fig
 
 
-def doctor_scatter(clv: pl.DataFrame, x_column: str, currency: str, horizon_days: int) -> go.Figure:
-    """CLV against satisfaction; quadrant lines at the medians. High CLV with unhappy
-    patients (top left: above the CLV median, left of the satisfaction median) is the
-    over-treatment warning."""
-    rows = clv.filter(pl.col("clv_365").is_not_null() & pl.col(x_column).is_not_null())
-    x_label = "NPS, points" if x_column == "nps" else "Mean survey score, 0–10"
-    sizes = rows["primary_patients"].cast(pl.Float64)
-    scale = 50 / max(float(sizes.max() or 1), 1.0)
+LABEL_FONT_PX = 12
+CHAR_PX = 7.4
+"""Width of an average character of a 12 px sans-serif label, rounded up, so an estimated
+box is never narrower than the drawn one."""
+LINE_PX = 18
+
+
+@dataclass(frozen=True)
+class Canvas:
+    """A figure of fixed size and margins, so data positions map to pixels exactly."""
+
+    width: int = 960
+    height: int = 620
+    left: int = 90
+    right: int = 30
+    top: int = 80
+    bottom: int = 70
+
+    def to_px(
+        self, x: float, y: float, x_range: tuple[float, float], y_range: tuple[float, float]
+    ) -> tuple[float, float]:
+        """Plot-area pixels, y downward like the screen."""
+        plot_w = self.width - self.left - self.right
+        plot_h = self.height - self.top - self.bottom
+        px = (x - x_range[0]) / (x_range[1] - x_range[0]) * plot_w
+        py = (y_range[1] - y) / (y_range[1] - y_range[0]) * plot_h
+        return px, py
+
+
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in plot-area pixels
+
+
+def overlaps(a: Box, b: Box) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _spots(x: float, y: float, w: float, h: float, r: float) -> Iterator[Box]:
+    """Label boxes around a marker at (x, y), nearest first: rings of growing distance,
+    eight directions on the first rings, sixteen after, starting above, clockwise."""
+    for ring in range(1, 24):
+        distance = r + 4 + ring * (h * 0.9)
+        steps = 8 if ring < 4 else 16
+        for step in range(steps):
+            angle = -np.pi / 2 + 2 * np.pi * step / steps
+            cx = x + np.cos(angle) * (distance + w / 2 * abs(np.cos(angle)))
+            cy = y + np.sin(angle) * distance
+            yield (float(cx - w / 2), float(cy - h / 2), float(cx + w / 2), float(cy + h / 2))
+
+
+def place_labels(
+    points: list[tuple[float, float]],
+    sizes: list[tuple[float, float]],
+    radii: list[float],
+    area: tuple[float, float],
+    obstacles: tuple[Box, ...] = (),
+    soft: tuple[Box, ...] = (),
+) -> list[tuple[float, float]]:
+    """Offsets (dx, dy, pixels, y downward) of one label per point. A label box never
+    overlaps another label, a marker or an obstacle (a caption drawn on the plot), and
+    stays inside the plot area; it keeps off `soft` boxes (error bars, median lines) when
+    a spot allows. Greedy: the most crowded points first, each taking the nearest spot
+    that is free. A label with no free spot among 300 keeps the farthest tried (not seen:
+    the tests place 30 labels on one spot)."""
+    hard = [(x - r, y - r, x + r, y + r) for (x, y), r in zip(points, radii, strict=True)]
+    hard += obstacles
+
+    def crowding(i: int) -> float:
+        x, y = points[i]
+        return -sum(1 / (1 + abs(x - u) + abs(y - v)) for u, v in points)
+
+    def fits(box: Box, placed: list[Box], avoid: list[Box] | tuple[Box, ...]) -> bool:
+        inside = box[0] >= 0 and box[1] >= 0 and box[2] <= area[0] and box[3] <= area[1]
+        return inside and not any(overlaps(box, other) for other in (*placed, *avoid))
+
+    placed: dict[int, Box] = {}
+    for i in sorted(range(len(points)), key=crowding):
+        (x, y), (w, h) = points[i], sizes[i]
+        taken = list(placed.values())
+        spots = list(_spots(x, y, w, h, radii[i]))
+        placed[i] = next(
+            (b for b in spots if fits(b, taken, [*hard, *soft])),
+            next((b for b in spots if fits(b, taken, hard)), spots[-1]),
+        )
+    centres = [((b[0] + b[2]) / 2, (b[1] + b[3]) / 2) for b in map(placed.get, range(len(points)))]
+    return [(cx - x, cy - y) for (cx, cy), (x, y) in zip(centres, points, strict=True)]
+
+
+def doctor_scatter(
+    clv: pl.DataFrame, currency: str, horizon_days: int, mass: str, canvas: Canvas = Canvas()
+) -> go.Figure:
+    """Value of the first {horizon} days against NPS, each with its interval as error bars,
+    the clinic's medians as dashed lines. A doctor is drawn red, in the shaded "valuable
+    but unhappy patients" quadrant, only when both intervals sit clear of the medians
+    (`valuable_but_unhappy` in the mart): noise is not read as over-treatment. Doctors with
+    too few patients or surveys to tell are hollow. Labels never overlap (place_labels)."""
+    rows = clv.filter(pl.col("clv_365").is_not_null() & pl.col("nps").is_not_null())
+    fig = go.Figure()
+    if rows.is_empty():
+        fig.update_layout(title="Doctors: no doctor has both mature patients and surveys yet")
+        return fig
+    x = rows["nps"].to_list()
+    y = rows["clv_365"].to_list()
+    x_low = rows["nps_low"].fill_null(rows["nps"]).to_list()
+    x_high = rows["nps_high"].fill_null(rows["nps"]).to_list()
+    y_low = rows["clv_365_low"].fill_null(rows["clv_365"]).to_list()
+    y_high = rows["clv_365_high"].fill_null(rows["clv_365"]).to_list()
+
+    def padded(low: list[float], high: list[float], share: float) -> tuple[float, float]:
+        span = max(max(high) - min(low), 1e-9)
+        return min(low) - share * span, max(high) + share * span
+
+    x_range, y_range = padded(x_low, x_high, 0.12), padded(y_low, y_high, 0.12)
+    x_mid, y_mid = float(rows["nps"].median()), float(rows["clv_365"].median())
+    fig.add_shape(
+        type="rect",
+        x0=x_range[0],
+        x1=x_mid,
+        y0=y_mid,
+        y1=y_range[1],
+        fillcolor="rgba(214, 39, 40, 0.07)",
+        line_width=0,
+        layer="below",
+    )
+    caption = "valuable but unhappy patients: check for over-treatment"
+    fig.add_annotation(
+        x=x_range[0],
+        y=y_range[1],
+        xanchor="left",
+        yanchor="top",
+        showarrow=False,
+        text=caption,
+        font={"color": "rgb(214, 39, 40)", "size": LABEL_FONT_PX},
+    )
+    flagged = rows["valuable_but_unhappy"].to_list()
+    thin = (rows["thin_patients"] | rows["thin_surveys"]).to_list()
+    colour = ["rgb(214, 39, 40)" if f else PALETTE[0] for f in flagged]
     hover = [
-        f"<b>{r['doctor_name']}</b><br>primary patients {r['primary_patients']}<br>"
-        f"CLV to date {r['clv_to_date']:,.0f}<br>CLV {horizon_days} d {r['clv_365']:,.0f} "
-        f"({r['clv_365_patients']} mature)<br>repeat visits {r['repeat_visits_per_primary']:.2f}"
-        f"<br>return rate {(r['return_rate'] or 0) * 100:.1f}%<br>surveys {r['surveys']}, "
-        f"mean {r['score_mean']:.2f}, NPS {r['nps']:.1f}"
+        f"<b>{r['doctor_name']}</b><br>{horizon_days}-day value {r['clv_365']:,.0f} "
+        f"({mass}: {r['clv_365_low']:,.0f}–{r['clv_365_high']:,.0f}), median "
+        f"{r['clv_365_median']:,.0f}, {r['clv_365_patients']} patients<br>NPS {r['nps']:.0f} "
+        f"({mass}: {r['nps_low']:.0f} to {r['nps_high']:.0f}), {r['surveys']} surveys, mean "
+        f"score {r['score_mean']:.2f}"
         for r in rows.iter_rows(named=True)
     ]
-    fig = go.Figure(
+    radius = 7
+    fig.add_trace(
         go.Scatter(
-            x=rows[x_column].to_list(),
-            y=rows["clv_365"].to_list(),
-            mode="markers+text",
-            text=rows["doctor_name"].to_list(),
-            textposition="top center",
-            marker={"size": (sizes * scale + 10).to_list(), "opacity": 0.7},
+            x=x,
+            y=y,
+            mode="markers",
+            marker={
+                "size": 2 * radius,
+                "color": ["white" if t else c for t, c in zip(thin, colour, strict=True)],
+                "line": {"color": colour, "width": 2},
+            },
+            error_x=error_bars(x, x_low, x_high, BAR_GREY),
+            error_y=error_bars(y, y_low, y_high, BAR_GREY),
             hovertext=hover,
             hoverinfo="text",
             name="Doctors",
         )
     )
-    if rows.height:
-        fig.add_vline(x=float(rows[x_column].median()), line_dash="dash", line_color="grey")
-        fig.add_hline(y=float(rows["clv_365"].median()), line_dash="dash", line_color="grey")
+    names = rows["doctor_name"].to_list()
+    points = [canvas.to_px(a, b, x_range, y_range) for a, b in zip(x, y, strict=True)]
+    sizes = [(len(n) * CHAR_PX + 6, float(LINE_PX)) for n in names]
+    area = (
+        canvas.width - canvas.left - canvas.right,
+        canvas.height - canvas.top - canvas.bottom,
+    )
+    caption_box = (0.0, 0.0, len(caption) * CHAR_PX + 6, float(LINE_PX))
+    bars: list[Box] = []  # error bars and the median lines: labels keep off them if they can
+    for i, (px, py) in enumerate(points):
+        left, top = canvas.to_px(x_low[i], y_high[i], x_range, y_range)
+        right, bottom = canvas.to_px(x_high[i], y_low[i], x_range, y_range)
+        bars += [(px - 3, top, px + 3, bottom), (left, py - 3, right, py + 3)]
+    mid_x, mid_y = canvas.to_px(x_mid, y_mid, x_range, y_range)
+    bars += [(mid_x - 2, 0.0, mid_x + 2, area[1]), (0.0, mid_y - 2, area[0], mid_y + 2)]
+    offsets = place_labels(points, sizes, [radius + 1.0] * len(points), area, (caption_box, *bars))
+    for name, a, b, (dx, dy) in zip(names, x, y, offsets, strict=True):
+        fig.add_annotation(
+            x=a,
+            y=b,
+            ax=dx,
+            ay=dy,
+            text=name,
+            showarrow=True,
+            arrowhead=0,
+            arrowwidth=0.7,
+            arrowcolor="rgba(90, 90, 90, 0.6)",
+            xanchor="center",
+            yanchor="middle",
+            font={"size": LABEL_FONT_PX},
+            name="doctor label",
+        )
+    fig.add_vline(x=x_mid, line_dash="dash", line_color="grey")
+    fig.add_hline(y=y_mid, line_dash="dash", line_color="grey")
     fig.update_layout(
-        title=f"Doctors: {horizon_days}-day value of their primary patients against satisfaction",
-        xaxis_title=x_label,
-        yaxis_title=f"CLV over {horizon_days} days, {money_axis(currency)}",
+        title=f"Doctors: {horizon_days}-day value of their primary patients against NPS "
+        f"({mass} ranges; dashed: the clinic's medians)",
+        xaxis={"title": "NPS of the doctor's visits, points", "range": list(x_range)},
+        yaxis={
+            "title": f"Value per patient, first {horizon_days} days, {money_axis(currency)}",
+            "range": list(y_range),
+        },
+        width=canvas.width,
+        height=canvas.height,
+        margin={"l": canvas.left, "r": canvas.right, "t": canvas.top, "b": canvas.bottom},
+        autosize=False,
         showlegend=False,
+    )
+    return fig
+
+
+def first_vs_last_touch(attribution: pl.DataFrame) -> go.Figure:
+    """Primary patients per channel credited by the first call and by the last call."""
+    rows = attribution.sort("primary_first_touch", descending=True)
+    fig = go.Figure(
+        [
+            go.Bar(
+                x=rows["channel"].to_list(),
+                y=rows["primary_first_touch"].to_list(),
+                name="First call credited (the contract's figures)",
+                marker_color=PALETTE[0],
+            ),
+            go.Bar(
+                x=rows["channel"].to_list(),
+                y=rows["primary_last_touch"].to_list(),
+                name="Last call credited",
+                marker_color=PALETTE[1],
+            ),
+        ]
+    )
+    fig.update_layout(
+        barmode="group",
+        title="Primary patients per channel: first-call and last-call attribution",
+        xaxis_title="Channel",
+        yaxis_title="Primary patients",
+        legend={"orientation": "h", "y": -0.2},
+    )
+    return fig
+
+
+def revenue_split(frame: pl.DataFrame, by: str, currency: str, noun: str) -> go.Figure:
+    """Stacked bars: revenue of first visits and of later visits per `by` (a doctor or a
+    channel), with the later share written on each bar."""
+    rows = frame.with_columns(
+        pl.col("revenue_first_visit", "revenue_repeat").cast(pl.Float64).fill_null(0)
+    ).filter((pl.col("revenue_first_visit") + pl.col("revenue_repeat")) > 0)
+    rows = rows.sort(pl.col("revenue_first_visit") + pl.col("revenue_repeat"), descending=True)
+    total = rows["revenue_first_visit"] + rows["revenue_repeat"]
+    later = [f"{share:.0%} later" for share in (rows["revenue_repeat"] / total).to_list()]
+    fig = go.Figure(
+        [
+            go.Bar(
+                x=rows[by].to_list(),
+                y=rows["revenue_first_visit"].to_list(),
+                name="First visits",
+                marker_color=PALETTE[0],
+                hovertemplate="%{x}: %{y:,.0f}<extra>first visits</extra>",
+            ),
+            go.Bar(
+                x=rows[by].to_list(),
+                y=rows["revenue_repeat"].to_list(),
+                name="Later visits",
+                marker_color=PALETTE[2],
+                text=later,
+                textposition="outside",
+                hovertemplate="%{x}: %{y:,.0f}<extra>later visits</extra>",
+            ),
+        ]
+    )
+    fig.update_layout(
+        barmode="stack",
+        title=f"Revenue of primary patients per {noun}: first visits and later visits",
+        xaxis_title=noun.capitalize(),
+        yaxis_title=f"Revenue to date, {money_axis(currency)}",
+        legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom"},
     )
     return fig

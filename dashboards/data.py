@@ -78,6 +78,18 @@ def channel_range(
     )
 
 
+def channel_attribution(
+    version: Version, first_day: date, last_day: date, branch: str | None
+) -> pl.DataFrame:
+    """First-touch and last-touch side by side over a date range: the warehouse's
+    `channel_attribution` macro, the definition `mart_channel_attribution` uses."""
+    return query(
+        "select * from channel_attribution(?::date, ?::date, branch := ?)",
+        version,
+        (first_day, last_day, branch),
+    )
+
+
 def channel_weekly(version: Version, first_week: date, last_week: date) -> pl.DataFrame:
     return query(
         "select * from mart_channel_weekly where week_start between ? and ? "

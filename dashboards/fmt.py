@@ -1,4 +1,8 @@
-"""How numbers read on screen: money with the deployment's currency, rates as percents."""
+"""How numbers read on screen: money with the deployment's currency, rates as percents.
+
+One format everywhere: thousands separated by commas, money in whole units, as the tables
+show them (dashboards/tables.py uses the same printf patterns).
+"""
 
 from __future__ import annotations
 
@@ -13,12 +17,15 @@ def _missing(value: object) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
+def symbol(currency: str) -> str:
+    return SYMBOLS.get(currency, currency)
+
+
 def money(value: object, currency: str) -> str:
-    """`1 234 567 ₽`: thousands separated, whole units (money is rounded only here)."""
+    """`1,234,567 ₽`: thousands separated, whole units (money is rounded only here)."""
     if _missing(value):
         return "—"
-    text = f"{float(value):,.0f}".replace(",", "\u202f")
-    return f"{text} {SYMBOLS.get(currency, currency)}"
+    return f"{float(value):,.0f} {symbol(currency)}"
 
 
 def percent(value: object, digits: int = 1) -> str:
@@ -26,23 +33,11 @@ def percent(value: object, digits: int = 1) -> str:
 
 
 def number(value: object, digits: int = 0) -> str:
-    return "—" if _missing(value) else f"{float(value):,.{digits}f}".replace(",", "\u202f")
+    return "—" if _missing(value) else f"{float(value):,.{digits}f}"
 
 
 def money_axis(currency: str) -> str:
-    return f"{SYMBOLS.get(currency, currency)} ({currency})"
-
-
-def column_config(currency: str, money_columns: list[str], percent_columns: list[str]) -> dict:
-    """st.dataframe column formats: money with separators and the currency, rates as %."""
-    import streamlit as st  # noqa: PLC0415  (fmt is also used by pure chart code)
-
-    symbol = SYMBOLS.get(currency, currency)
-    config: dict = {
-        c: st.column_config.NumberColumn(c, format=f"%,.0f {symbol}") for c in money_columns
-    }
-    config |= {c: st.column_config.NumberColumn(c, format="percent") for c in percent_columns}
-    return config
+    return f"{symbol(currency)} ({currency})"
 
 
 def to_float(frame: pl.DataFrame) -> pl.DataFrame:

@@ -89,6 +89,18 @@ class Settings(BaseSettings):
     yandex_cost_in_micros: bool = sql_field(True)
     """Yandex Direct Reports API `Cost` is ×1,000,000 unless requested otherwise."""
 
+    # --- statistics ------------------------------------------------------------------
+    credible_mass: float = sql_field(0.9, gt=0.5, lt=1)
+    """How sure every interval is: 0.9 draws 90% intervals (one in ten misses the truth)."""
+    admin_min_leads: int = sql_field(30, ge=0)
+    """An administrator with fewer leads is listed with an interval, not ranked."""
+    min_surveys: int = sql_field(30, ge=1)
+    """A doctor's satisfaction from fewer surveys is flagged as too thin to tell."""
+    min_mature_patients: int = sql_field(30, ge=1)
+    """A doctor's CLV from fewer mature patients is flagged as too thin to tell."""
+    random_seed: int = sql_field(7)
+    """Seeds every random draw (intervals, bootstraps): one input, one answer."""
+
     # --- trust in the input ----------------------------------------------------------
     max_plausible_amount: float = sql_field(1_000_000_000, gt=0)
     """A cost or amount above this in one row is a typo or a stand-in for unknown."""

@@ -308,7 +308,7 @@ def test_the_dashboard_says_so(hostile, monkeypatch: pytest.MonkeyPatch) -> None
     phones = table_with(at, "phones_are")
     patients = phones[phones["entity"] == "patients"].set_index("phones_are")
     assert patients["phones"].to_dict() == {"invalid": 2, "valid, US": 2, "valid, RU": 1}
-    assert patients.loc["invalid", "share"] == pytest.approx(0.4)
+    assert patients.loc["invalid", "share"] == pytest.approx(40.0)  # shown in percent
     # Yandex's spend export covers 2025-03-03 only; its calls after that have no spend
     at.switch_page("app_pages/channels.py").run()
     at.date_input[0].set_value((date(2025, 3, 1), date(2025, 3, 7))).run()

@@ -65,7 +65,7 @@ def figure(warehouse: Path, sql: str) -> object:
 def test_every_page_shows_its_figures(page, warehouse: Path) -> None:
     expected = {
         "Overview": "Cost per primary",
-        "Channels": "Cost per primary patient, by week of the call",
+        "Channels": "First call or last call: who gets the credit",
         "Administrators": figure(
             warehouse, "select admin_name from mart_admin_conversion where rank = 1"
         ),
@@ -81,6 +81,40 @@ def test_every_page_shows_its_figures(page, warehouse: Path) -> None:
         script_idle(page)  # an exception could still come later in the same run
         no_exception(page)
         page.screenshot(path=str(ARTIFACTS / f"{PAGES[title] or 'overview'}.png"), full_page=True)
+
+
+def test_doctor_labels_do_not_overlap_on_screen(page, warehouse: Path) -> None:
+    """The scatter's labels as Chromium draws them: no two boxes intersect, and the one
+    doctor the mart flags is drawn in the red corner's colour."""
+    open_page(page, "Doctors")
+    chart = page.locator(".js-plotly-plot").first
+    chart.locator(".annotation-text").first.wait_for(timeout=30_000)
+    script_idle(page)
+    names = {
+        row[0]
+        for row in duckdb.connect(str(warehouse), read_only=True)
+        .execute(
+            "select doctor_name from mart_doctor_clv where clv_365 is not null and nps is not null"
+        )
+        .fetchall()
+    }
+    boxes = {}
+    for text in chart.locator(".annotation-text").all():
+        content = text.text_content()
+        if content in names:
+            boxes[content] = text.bounding_box()
+    assert set(boxes) == names
+    drawn = list(boxes.items())
+    for i, (name, a) in enumerate(drawn):
+        for other, b in drawn[i + 1 :]:
+            apart = (
+                a["x"] + a["width"] <= b["x"]
+                or b["x"] + b["width"] <= a["x"]
+                or a["y"] + a["height"] <= b["y"]
+                or b["y"] + b["height"] <= a["y"]
+            )
+            assert apart, (name, other, a, b)
+    chart.screenshot(path=str(ARTIFACTS / "doctors_scatter.png"))
 
 
 def download_label(patients: int) -> str:
@@ -126,7 +160,8 @@ def test_reactivation_filter_and_download(page, warehouse: Path) -> None:
         button.click()
     rows = list(csv.DictReader(io.StringIO(Path(download_info.value.path()).read_text())))
     assert len(rows) == expected
-    assert {r["primary_doctor"] for r in rows} == {doctor}
-    assert all(r["patient_id"].startswith("P") for r in rows)
+    # the file's headers are the table's, in words
+    assert {r["Primary doctor"] for r in rows} == {doctor}
+    assert all(r["Patient id (MIS)"].startswith("P") for r in rows)
     no_exception(page)
     page.screenshot(path=str(ARTIFACTS / "reactivation_filtered.png"), full_page=True)

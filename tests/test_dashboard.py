@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import logging
 import shutil
 from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import polars as pl
 import pytest
 import streamlit as st
@@ -96,17 +98,41 @@ def test_administrators_in_rank_order(app, demo_warehouse) -> None:
     assert {m.label: m.value for m in at.metric}["Lost"] == fmt.number(missed)
 
 
-def test_doctors_table_has_every_clv_column(app, demo_warehouse) -> None:
+def headers(table) -> dict[str, dict]:
+    """A shown table's column settings (label, format) as the browser receives them."""
+    return json.loads(table.proto.columns)
+
+
+def test_doctors_table_shows_the_mart_with_intervals_in_words(app, demo_warehouse) -> None:
     at = app("doctors")
     expected = sql(demo_warehouse[1], "select * from mart_doctor_clv order by doctor_id")
     shown = at.dataframe[0].value
-    assert list(shown.columns) == expected.columns
     assert list(shown["primary_patients"]) == expected["primary_patients"].to_list()
     assert list(shown["clv_365"].round(2)) == [
         round(v, 2) for v in expected["clv_365"].cast(pl.Float64)
     ]
-    at.radio[0].set_value("Mean score").run()
-    assert not at.exception
+    assert list(shown["nps_low"].round(2)) == [round(v, 2) for v in expected["nps_low"]]
+    columns = headers(at.dataframe[0])
+    # demo settings: 365-day horizon, 90% intervals, roubles
+    assert columns["clv_365"]["label"] == "Value per patient, first 365 days, ₽"
+    assert columns["clv_365_low"]["label"] == "Value per patient, 365 days, 90% low, ₽"
+    assert columns["clv_365"]["type_config"]["format"] == "%,.0f"
+    assert columns["return_rate"]["label"] == "Came back, %"
+    # rates are shown in percent: the cell holds 100 × the mart's share
+    assert list(shown["return_rate"].round(6)) == [
+        round(100 * v, 6) for v in expected["return_rate"]
+    ]
+    assert at.dataframe[0].proto.placeholder == ""  # a missing value is an empty cell
+
+
+def test_every_table_header_is_in_words(app) -> None:
+    for page in ("overview", "channels", "administrators", "doctors", "reactivation"):
+        at = app(page)
+        for table in at.dataframe:
+            for name, column in headers(table).items():
+                if name != "_index":  # the hidden row index
+                    assert "_" not in column["label"], (page, name, column["label"])
+            assert table.proto.placeholder == ""
 
 
 def test_reactivation_filters(app, demo_warehouse) -> None:
@@ -285,14 +311,25 @@ def test_csv_downloads_neutralise_formulas() -> None:
 
 
 def test_every_download_goes_through_csv_bytes() -> None:
-    """A new page that writes its own CSV would bring formula injection back."""
-    pages = Path(APP).parent / "app_pages"
-    with_download = [p for p in pages.glob("*.py") if "st.download_button" in p.read_text()]
-    assert {p.stem for p in with_download} >= {"channels", "data_quality", "reactivation"}
-    for path in with_download:
-        source = path.read_text()
-        assert "write_csv" not in source, path.name
-        assert source.count("downloads.csv_bytes(") == source.count("st.download_button("), path
+    """A new page that writes its own CSV would bring formula injection back: a page
+    offers a download through tables.show (which uses csv_bytes) or calls csv_bytes."""
+    dashboards = Path(APP).parent
+    pages = {p.stem: p.read_text() for p in (dashboards / "app_pages").glob("*.py")}
+    with_download = {
+        name
+        for name, source in pages.items()
+        if "download=" in source or "download_button" in source
+    }
+    assert with_download >= {
+        "channels",
+        "data_quality",
+        "reactivation",
+        "doctors",
+        "administrators",
+    }
+    for source in [*pages.values(), (dashboards / "tables.py").read_text()]:
+        assert "write_csv" not in source
+        assert source.count("downloads.csv_bytes(") == source.count("st.download_button(")
 
 
 def test_charts_have_titles_units_and_open_weeks() -> None:
@@ -302,40 +339,62 @@ def test_charts_have_titles_units_and_open_weeks() -> None:
             "channel": ["Yandex Direct", "Yandex Direct", "SEO"],
             "spend": [1000.0, 1200.0, 0.0],
             "leads": [4, 5, 3],
+            "primary_patients": [2, 4, 1],
             "cost_per_primary": [500.0, 600.0, 0.0],
+            # exact 90% Poisson limits of 2 and 4: (0.355, 6.296) and (1.366, 9.154)
+            "cost_per_primary_low": [1000 / 6.296, 1200 / 9.154, 0.0],
+            "cost_per_primary_high": [1000 / 0.355, 1200 / 1.366, 0.0],
             "window_open": [False, True, False],
         }
     )
-    trend = charts.cost_per_primary_trend(weekly, "RUB")
-    assert trend.layout.title.text == "Cost per primary patient, by week of the call"
+    trend = charts.cost_per_primary_trend(weekly, "RUB", "90%")
+    assert trend.layout.title.text == (
+        "Cost per primary patient, by week of the call (bars: 90% ranges)"
+    )
     assert "₽ (RUB)" in trend.layout.yaxis.title.text
     closed, open_ = trend.data  # SEO has no spend: not drawn
     assert list(closed.y) == [500.0] and list(open_.y) == [600.0]
     assert open_.marker.symbol == "circle-open" and open_.marker.color == closed.line.color
+    # two patients in a week: the bar runs from 159 to 2,817 around 500
+    assert list(closed.error_y.arrayminus) == pytest.approx([500 - 1000 / 6.296])
+    assert list(closed.error_y.array) == pytest.approx([1000 / 0.355 - 500])
+    assert list(trend.layout.yaxis.range) == pytest.approx([0, 960])  # 1.6 × the dearest week
     scatter = charts.spend_vs_leads(weekly, "RUB")
     assert "Spend per week" in scatter.layout.xaxis.title.text and len(scatter.data) == 1
     ranking = pl.DataFrame(
         {
-            "admin_name": ["A", "B"],
-            "leads": [10, 1000],
-            "rank": [2, 1],
-            "conversion": [0.9, 0.6],
-            "conversion_shrunk": [0.7, 0.6],
-            "ci_low": [0.5, 0.57],
-            "ci_high": [0.85, 0.63],
+            "admin_name": ["A", "B", "New"],
+            "leads": [100, 1000, 8],
+            "rank": [2, 1, None],
+            "ranked": [True, True, False],
+            "conversion": [0.9, 0.6, 1.0],
+            "conversion_shrunk": [0.7, 0.6, 0.65],
+            "ci_low": [0.5, 0.57, 0.3],
+            "ci_high": [0.85, 0.63, 0.9],
+            "mix_adjusted": [0.66, 0.62, 0.7],
+            "mix_ci_low": [0.6, 0.6, 0.4],
+            "mix_ci_high": [0.7, 0.64, 0.95],
         }
     )
-    fig = charts.admin_ranking(ranking)
+    fig = charts.admin_ranking(ranking, "90%")
     assert fig.layout.xaxis.title.text == "Conversion, %"
-    # plotly draws the first category at the bottom: rank 1 (B) comes last, on top
-    assert list(fig.data[0].y) == ["A (10 leads)", "B (1000 leads)"]
-    assert list(fig.data[0].x) == pytest.approx([70.0, 60.0])
-    assert list(fig.data[0].error_x.arrayminus) == pytest.approx([20.0, 3.0])
-    assert list(fig.data[1].x) == pytest.approx([90.0, 60.0])  # the raw rates beside
+    # rank 1 (B) on top, then A; the unranked one last, at the bottom, in grey
+    assert list(fig.layout.yaxis.ticktext) == [
+        "#1 B (1000 leads)",
+        "#2 A (100 leads)",
+        "not ranked New (8 leads)",
+    ]
+    assert list(fig.layout.yaxis.tickvals) == [3, 2, 1]
+    fair, mix, raw = fig.data
+    assert list(fair.x) == pytest.approx([60.0, 70.0, 65.0])
+    assert list(fair.error_x.arrayminus) == pytest.approx([3.0, 20.0, 35.0])
+    assert fair.marker.color[2] == "lightgrey" and fair.marker.color[0] != "lightgrey"
+    assert list(mix.x) == pytest.approx([62.0, 66.0, 70.0])
+    assert list(raw.x) == pytest.approx([60.0, 90.0, 100.0])  # the raw rates beside
 
 
 def test_money_and_percent_formats() -> None:
-    assert fmt.money(1234567.8, "RUB") == "1\u202f234\u202f568 ₽"
+    assert fmt.money(1234567.8, "RUB") == "1,234,568 ₽"  # as every table shows it
     assert fmt.money(None, "RUB") == "—"
     assert fmt.percent(0.1234) == "12.3%"
     assert fmt.number(float("nan")) == "—"
@@ -363,3 +422,59 @@ def test_a_new_build_shows_without_a_restart(
     assert not at.exception
     shown = at.dataframe[0].value.set_index("entity").loc["doctors", "rows_loaded"]
     assert shown == loaded + 1
+
+
+def doctors_frame(n: int, rng: np.random.Generator) -> pl.DataFrame:
+    """n doctors bunched around NPS 50 and 30,000 ₽, two of them far out."""
+    clv = rng.normal(30_000, 800, n)
+    nps = rng.normal(50, 2, n)
+    clv[0], nps[0] = 90_000, -40  # valuable, unhappy, and clear of the medians
+    clv[1], nps[1] = 31_000, 90
+    return pl.DataFrame(
+        {
+            "doctor_name": [f"Доктор {i:02d} Иванова" for i in range(n)],
+            "primary_patients": [300] * n,
+            "clv_365": clv,
+            "clv_365_low": clv - 2_000,
+            "clv_365_high": clv + 2_000,
+            "clv_365_median": clv * 0.8,
+            "clv_365_patients": [200] * n,
+            "nps": nps,
+            "nps_low": nps - 5,
+            "nps_high": nps + 5,
+            "surveys": [40] * (n - 1) + [12],
+            "score_mean": [8.5] * n,
+            "valuable_but_unhappy": [True] + [False] * (n - 1),
+            "thin_patients": [False] * n,
+            "thin_surveys": [False] * (n - 1) + [True],
+        }
+    )
+
+
+def test_doctor_labels_never_overlap_and_only_clear_cases_are_red() -> None:
+    canvas = charts.Canvas()
+    frame = doctors_frame(24, np.random.default_rng(4))
+    fig = charts.doctor_scatter(frame, "RUB", 365, "90%", canvas)
+    x_range, y_range = tuple(fig.layout.xaxis.range), tuple(fig.layout.yaxis.range)
+    labels = [a for a in fig.layout.annotations if a.showarrow]
+    assert [a.text for a in labels] == frame["doctor_name"].to_list()
+    area = (canvas.width - canvas.left - canvas.right, canvas.height - canvas.top - canvas.bottom)
+    boxes = []
+    for a in labels:
+        x, y = canvas.to_px(a.x, a.y, x_range, y_range)
+        w, h = len(a.text) * charts.CHAR_PX + 6, charts.LINE_PX
+        boxes.append((x + a.ax - w / 2, y + a.ay - h / 2, x + a.ax + w / 2, y + a.ay + h / 2))
+    for i, box in enumerate(boxes):
+        assert box[0] >= 0 and box[2] <= area[0] and box[1] >= 0 and box[3] <= area[1]
+        for other in boxes[i + 1 :]:
+            assert not charts.overlaps(box, other), (box, other)
+    # no label hides a marker
+    for a in labels:
+        x, y = canvas.to_px(a.x, a.y, x_range, y_range)
+        assert not any(charts.overlaps((x - 7, y - 7, x + 7, y + 7), b) for b in boxes)
+    (points,) = fig.data
+    assert points.marker.line.color[0] == "rgb(214, 39, 40)"  # flagged in the mart
+    assert set(points.marker.line.color[1:]) == {charts.PALETTE[0]}
+    assert points.marker.color[-1] == "white"  # 12 surveys: too thin to tell, hollow
+    assert list(points.error_y.array) == pytest.approx([2_000] * 24)
+    assert fig.layout.width == canvas.width and fig.layout.height == canvas.height

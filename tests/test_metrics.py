@@ -6,15 +6,10 @@ derived in the comment above its assertion.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-import polars as pl
-import pytest
-from scipy import stats
-
-from pipelines.models.admin_ranking import fit_prior, rank_administrators
 from tests.clinic import build_clinic, call, patient, phone, rows, visit
 
 
@@ -321,42 +316,6 @@ def test_def9_operators_match_id_then_name_then_alias(tmp_path: Path) -> None:
     ]
 
 
-def test_def9_shrinkage_puts_steady_volume_above_a_lucky_streak() -> None:
-    counts = pl.DataFrame(
-        {
-            "admin_id": ["lucky", "steady", "c", "d", "e"],
-            "admin_name": ["Lucky", "Steady", "C", "D", "E"],
-            "leads": [5, 1000, 100, 120, 80],
-            "primary_patients": [5, 600, 40, 66, 40],
-        }
-    )
-    ranked = rank_administrators(counts)
-    by_id = {r["admin_id"]: r for r in ranked.iter_rows(named=True)}
-    # raw rates: lucky 100%, steady 60%; shrunk, steady must rank above lucky
-    assert by_id["lucky"]["conversion"] == 1.0
-    assert by_id["steady"]["rank"] < by_id["lucky"]["rank"]
-    assert ranked["rank"].to_list() == list(range(1, 6))
-    # the posterior is Beta(alpha + k, beta + n - k) with the fitted prior
-    alpha, beta = fit_prior(counts["leads"].to_numpy(), counts["primary_patients"].to_numpy())
-    lucky = by_id["lucky"]
-    assert lucky["conversion_shrunk"] == pytest.approx((alpha + 5) / (alpha + beta + 5))
-    assert lucky["ci_low"] == pytest.approx(stats.beta.ppf(0.05, alpha + 5, beta))
-    assert lucky["ci_high"] == pytest.approx(stats.beta.ppf(0.95, alpha + 5, beta))
-    assert lucky["ci_low"] < lucky["conversion_shrunk"] < lucky["conversion"]
-    # the prior is the likelihood's maximum: nudging it either way lowers the likelihood
-    n, k = counts["leads"].to_numpy(), counts["primary_patients"].to_numpy()
-
-    def log_likelihood(a: float, b: float) -> float:
-        return float(stats.betabinom.logpmf(k, n, a, b).sum())
-
-    best = log_likelihood(alpha, beta)
-    for da, db in [(1.05, 1), (0.95, 1), (1, 1.05), (1, 0.95)]:
-        assert log_likelihood(alpha * da, beta * db) < best
-    # the 1,000-lead administrator barely moves: within half a point of 60%
-    assert abs(by_id["steady"]["conversion_shrunk"] - 0.6) < 0.005
-    assert ranked["ci_low"].is_finite().all()
-
-
 def test_def10_doctor_clv_mature_and_immature_cohorts(tmp_path: Path) -> None:
     # as_of 2026-06-30. Horizon 365 days: mature if first visit date <= 2025-06-30.
     # Return window 180: eligible if first visit date <= 2026-01-01.
@@ -413,6 +372,64 @@ def test_def11_satisfaction(tmp_path: Path) -> None:
     assert rows(
         conn, "select doctor_id, surveys, score_mean, nps from mart_doctor_clv order by 1"
     ) == [("D1", 5, 7.2, 0.0), ("D2", 1, 10.0, 100.0)]
+
+
+def test_def15_doctor_revenue_split_and_quadrant_only_when_clear(tmp_path: Path) -> None:
+    # Three doctors, 40 mature primary patients each (first visits in 2024, as_of 2026-06-30),
+    # amounts alternating above and below a centre so each mean has an interval:
+    #   D1: first visit 10,000 ± 1,000, a repeat of 5,000 30 days later → CLV 15,000;
+    #       surveys: 30 scores of 3, 10 of 10 → NPS (10 - 30) / 40 = -50
+    #   D2: first visit 5,000 ± 1,000, no repeat → CLV 5,000;
+    #       surveys: 20 of 10, 10 of 8, 10 of 3 → NPS (20 - 10) / 40 = +25
+    #   D3: first visit 2,000 ± 500 → CLV 2,000; 10 surveys of 10 → NPS 100 (thin: < 30)
+    # Clinic medians over doctors: CLV 5,000 (D2), NPS 25 (D2). D1's intervals sit clear of
+    # both, above on CLV and below on NPS: valuable but unhappy. D2's straddle its own
+    # medians: no side. D3 is clearly below on CLV and clearly above on NPS.
+    # Revenue split: D1 first visits 40 × 10,000 = 400,000, repeats 40 × 5,000 = 200,000;
+    # D2 200,000 and 0; D3 80,000 and 0.
+    centre = {"D1": (10_000, 1_000), "D2": (5_000, 1_000), "D3": (2_000, 500)}
+    patients, visits, surveys = [], [], []
+    for d, (doctor, (amount, swing)) in enumerate(centre.items()):
+        for i in range(40):
+            pid, day = f"P{d}{i:02d}", date(2024, 1, 1) + timedelta(days=i)
+            patients.append(patient(pid, phone(100 * d + i)))
+            first = amount + (swing if i % 2 else -swing)
+            visits.append(visit(f"V{d}{i:02d}", pid, f"{day} 10:00", first, doctor=doctor))
+            if doctor == "D1":
+                later = day + timedelta(days=30)
+                visits.append(visit(f"R{d}{i:02d}", pid, f"{later} 10:00", 5_000, doctor=doctor))
+            score = {
+                "D1": 3 if i < 30 else 10,
+                "D2": 10 if i < 20 else 8 if i < 30 else 3,
+                "D3": 10 if i < 10 else None,
+            }[doctor]
+            if score is not None:
+                surveys.append((f"V{d}{i:02d}", score, ""))
+    conn = build_clinic(
+        tmp_path, patients=patients, visits=visits, surveys=surveys, as_of=date(2026, 6, 30)
+    )
+    assert rows(
+        conn,
+        "select doctor_id, clv_365, nps, revenue_first_visit::bigint, revenue_repeat::bigint, "
+        "clv_365_vs_median, nps_vs_median, valuable_but_unhappy, thin_patients, thin_surveys "
+        "from mart_doctor_clv order by doctor_id",
+    ) == [
+        ("D1", 15_000.0, -50.0, 400_000, 200_000, "above", "below", True, False, False),
+        ("D2", 5_000.0, 25.0, 200_000, 0, None, None, False, False, False),
+        ("D3", 2_000.0, 100.0, 80_000, 0, "below", "above", False, False, True),
+    ]
+    # every interval holds its estimate, and the median sits beside the mean
+    assert rows(
+        conn,
+        "select count(*) from mart_doctor_clv where clv_365_low < clv_365 and "
+        "clv_365 < clv_365_high and nps_low <= nps and nps <= nps_high and "
+        "clv_to_date_low < clv_to_date and score_mean_low <= score_mean",
+    ) == [(3,)]
+    assert rows(conn, "select clv_365_median from mart_doctor_clv order by 1") == [
+        (2_000.0,),  # D3: half at 1,500, half at 2,500
+        (5_000.0,),
+        (15_000.0,),
+    ]
 
 
 def test_def12_missed_calls_recovered_within_24_hours(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from dashboards import charts
+from dashboards import charts, tables
 from pipelines.settings import Settings
 from tests.clinic import build_clinic
 from tests.golden.fingerprints import GOLDEN, SEEDS, build_demo, fingerprint
@@ -28,7 +28,9 @@ def test_marts_are_what_they_were_before_the_refactoring(tmp_path: Path, seed: i
 def test_a_setting_is_one_field_that_reaches_sql_and_the_labels(tmp_path: Path) -> None:
     """Every `sql_field` is a DuckDB variable and a column of int_parameters (so of
     mart_build_info, which the dashboard's labels read); changing one changes both."""
-    conn = build_clinic(tmp_path, clv_horizon_days=180, attribution_window_days=21)
+    conn = build_clinic(
+        tmp_path, clv_horizon_days=180, attribution_window_days=21, credible_mass=0.8
+    )
     columns = {row[0] for row in conn.execute("describe int_parameters").fetchall()}
     declared = {
         name
@@ -38,23 +40,35 @@ def test_a_setting_is_one_field_that_reaches_sql_and_the_labels(tmp_path: Path) 
         and info.default_factory is None
     }
     assert declared <= columns
-    assert conn.execute(
-        "select clv_horizon_days, attribution_window_days from mart_build_info"
-    ).fetchall() == [(180, 21)]
-    figure = charts.doctor_scatter(pl.DataFrame(schema=CLV_SCHEMA), "nps", "RUB", 180)
+    info = conn.sql("select * from mart_build_info").pl().row(0, named=True)
+    assert (info["clv_horizon_days"], info["attribution_window_days"]) == (180, 21)
+    words = tables.context(info)
+    assert words == {"symbol": "₽", "mass": "80%", "horizon": "180", "window": "21"}
+    assert tables.COLUMNS["clv_365_low"].label.format(**words) == (
+        "Value per patient, 180 days, 80% low, ₽"
+    )
+    figure = charts.doctor_scatter(ONE_DOCTOR, "RUB", info["clv_horizon_days"], words["mass"])
     assert figure.layout.title.text.startswith("Doctors: 180-day value")
-    assert figure.layout.yaxis.title.text.startswith("CLV over 180 days")
+    assert "(80% ranges" in figure.layout.title.text
+    assert figure.layout.yaxis.title.text.startswith("Value per patient, first 180 days")
 
 
-CLV_SCHEMA = {
-    "doctor_name": pl.String,
-    "primary_patients": pl.Int64,
-    "clv_to_date": pl.Float64,
-    "clv_365": pl.Float64,
-    "clv_365_patients": pl.Int64,
-    "repeat_visits_per_primary": pl.Float64,
-    "return_rate": pl.Float64,
-    "surveys": pl.Int64,
-    "score_mean": pl.Float64,
-    "nps": pl.Float64,
-}
+ONE_DOCTOR = pl.DataFrame(
+    {
+        "doctor_name": ["Анна"],
+        "primary_patients": [40],
+        "clv_365": [20_000.0],
+        "clv_365_low": [18_000.0],
+        "clv_365_high": [22_000.0],
+        "clv_365_median": [15_000.0],
+        "clv_365_patients": [35],
+        "nps": [40.0],
+        "nps_low": [30.0],
+        "nps_high": [50.0],
+        "surveys": [60],
+        "score_mean": [8.4],
+        "valuable_but_unhappy": [False],
+        "thin_patients": [False],
+        "thin_surveys": [False],
+    }
+)

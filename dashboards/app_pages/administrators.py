@@ -3,20 +3,54 @@
 import polars as pl
 import streamlit as st
 
-from dashboards import charts, data, fmt
+from dashboards import charts, data, fmt, tables
 
 version = data.warehouse_version()
+info = data.build_info(version)
+mass = tables.context(info)["mass"]
 st.title("Administrators")
 
 ranking = data.admin_ranking(version)
 st.info(
-    "The order is by **shrunk conversion**, not the raw rate: an administrator's rate is "
-    "pulled toward the team's typical rate by an amount that shrinks as their leads grow "
-    "(empirical-Bayes beta-binomial). Five lucky calls cannot top the table; a thousand "
-    "leads speak for themselves. The bar is the 90% credible interval."
+    "The order is by **fair conversion**, not the raw rate: each administrator's rate is "
+    "pulled toward the team's by an amount that shrinks as their leads grow, with how "
+    "different the team's administrators really are estimated from the data (a "
+    f"hierarchical model). Five lucky calls cannot top the table. Bars are {mass} ranges; "
+    "**chance of being the best** says how sure the order is.  \n"
+    "**On the team's lead mix**: some administrators answer easier leads (a directory, "
+    "the morning hours). This is each one's conversion had they answered the team's mix "
+    "of channels, branches and hours; beside it, what the team's typical administrator "
+    "converts on their own leads."
 )
-st.plotly_chart(charts.admin_ranking(ranking), width="stretch")
-st.dataframe(
+adjusted_for = ranking["mix_adjusted_for"].drop_nulls().first() if ranking.height else None
+if adjusted_for is not None:
+    st.caption(
+        f"The lead mix covers: {adjusted_for}."
+        + (
+            ""
+            if "branch" in adjusted_for or len(data.branches(version)) < 2
+            else " Not the branch: each administrator answers one branch's calls, so a "
+            "branch's own pull cannot be told apart from its administrators' skill."
+        )
+    )
+unranked = ranking.filter(~pl.col("ranked"))
+if unranked.height:
+    st.caption(
+        f"Not ranked, fewer than {info['admin_min_leads']} leads (too few to tell): "
+        + ", ".join(
+            f"{name} ({leads})" for name, leads in unranked.select("admin_name", "leads").rows()
+        )
+        + ". Their range is shown; their place is not."
+    )
+ranked = ranking.filter(pl.col("ranked"))
+if ranked.height >= 2:
+    leader = ranked.row(0, named=True)
+    st.caption(
+        f"{leader['admin_name']} leads with a {fmt.percent(leader['p_best'], 0)} chance "
+        "of truly being the best (the rest is shared among the others)."
+    )
+st.plotly_chart(charts.admin_ranking(ranking, mass), width="stretch")
+tables.show(
     ranking.select(
         "rank",
         "admin_name",
@@ -26,13 +60,15 @@ st.dataframe(
         "conversion_shrunk",
         "ci_low",
         "ci_high",
-        "admin_id",
+        "p_best",
+        "p_top3",
+        "expected_conversion",
+        "mix_adjusted",
+        "mix_ci_low",
+        "mix_ci_high",
     ),
-    hide_index=True,
-    width="stretch",
-    column_config=fmt.column_config(
-        "", [], ["conversion", "conversion_shrunk", "ci_low", "ci_high"]
-    ),
+    info,
+    download="administrators.csv",
 )
 
 st.subheader("Missed calls")

@@ -5,7 +5,7 @@ from datetime import timedelta
 import polars as pl
 import streamlit as st
 
-from dashboards import charts, data, downloads, fmt
+from dashboards import charts, data, fmt, tables
 
 version = data.warehouse_version()
 info = data.build_info(version)
@@ -55,33 +55,60 @@ if unknown and branch is None:
         "free in channels.csv (`free = yes`) if they cost nothing.",
         icon=":material/money_off:",
     )
-shown = economics.select(
-    "channel",
-    "spend",
-    "calls",
-    "leads",
-    "primary_patients",
-    "cost_per_lead",
-    "cost_per_primary",
-    "revenue_to_date",
-    "romi",
-).sort("spend", descending=True, nulls_last=True)
-st.dataframe(
-    shown,
-    hide_index=True,
-    width="stretch",
-    column_config=fmt.column_config(
-        currency, ["spend", "cost_per_lead", "cost_per_primary", "revenue_to_date"], ["romi"]
-    ),
+mass = tables.context(info)["mass"]
+st.caption(
+    f"A cost per primary patient from a handful of patients is a noisy figure: the {mass} "
+    "range beside it is what the count can tell (exact Poisson limits)."
 )
-st.download_button(
-    "Download this table (CSV)",
-    downloads.csv_bytes(shown),
-    file_name=f"channels_{first_day}_{last_day}.csv",
-    mime="text/csv",
+tables.show(
+    economics.select(
+        "channel",
+        "spend",
+        "calls",
+        "leads",
+        "primary_patients",
+        "cost_per_lead",
+        "cost_per_primary",
+        "cost_per_primary_low",
+        "cost_per_primary_high",
+        "revenue_to_date",
+        "romi",
+    ).sort("spend", descending=True, nulls_last=True),
+    info,
+    download=f"channels_{first_day}_{last_day}.csv",
 )
 
 first_week = first_day - timedelta(days=first_day.weekday())
 weekly = fmt.to_float(data.channel_weekly(version, first_week, last_day))
-st.plotly_chart(charts.cost_per_primary_trend(weekly, currency), width="stretch")
+st.plotly_chart(charts.cost_per_primary_trend(weekly, currency, mass), width="stretch")
 st.plotly_chart(charts.spend_vs_leads(weekly, currency), width="stretch")
+
+st.subheader("First call or last call: who gets the credit")
+attribution = fmt.to_float(data.channel_attribution(version, first_day, last_day, branch))
+patients = int(attribution["primary_first_touch"].sum())
+moved = int(attribution["switched"].sum())
+st.caption(
+    "The figures above credit a primary patient to the channel of their first target call "
+    "(their lead: the contract's rule). Crediting the last target call before the first "
+    f"visit (within {window} days) instead moves **{fmt.number(moved)} of "
+    f"{fmt.number(patients)}** primary patients of these dates to another channel. A channel "
+    "that gains under the last call is where callers come back to book; one that loses is "
+    "where they first heard of the clinic."
+)
+tables.show(
+    attribution.select(
+        "channel",
+        "primary_first_touch",
+        "primary_last_touch",
+        "switched",
+        "revenue_first_visit",
+        "revenue_repeat",
+    ).sort("primary_first_touch", descending=True),
+    info,
+    download=f"attribution_{first_day}_{last_day}.csv",
+)
+st.plotly_chart(charts.first_vs_last_touch(attribution), width="stretch")
+st.plotly_chart(
+    charts.revenue_split(attribution, "channel", currency, "channel (first call)"),
+    width="stretch",
+)

@@ -2,9 +2,10 @@
 
 import streamlit as st
 
-from dashboards import data, downloads
+from dashboards import data, downloads, tables
 
 version = data.warehouse_version()
+info = data.build_info(version)
 st.title("Data quality")
 
 warnings = data.build_warnings(version)
@@ -16,17 +17,17 @@ st.caption(
     "Rows read = loaded + quarantined + verbatim duplicates (repeats across exports) + "
     "parts combined (an ad's or an hour's spend summed into its day and campaign)."
 )
-st.dataframe(data.load_reconciliation(version), hide_index=True, width="stretch")
+tables.show(data.load_reconciliation(version), info)
 
 st.subheader("Quarantined rows by reason")
 summary = data.quarantine_summary(version)
 if summary.is_empty():
     st.success("No rows were quarantined.")
 else:
-    st.dataframe(summary, hide_index=True, width="stretch")
+    tables.show(summary, info)
     rows = data.quarantine_rows(version)
     with st.expander("Examples (first 50 rows)"):
-        st.dataframe(rows.head(50), hide_index=True, width="stretch")
+        tables.show(rows.head(50), info)
     st.download_button(
         "Download all quarantined rows (CSV)",
         downloads.csv_bytes(rows),
@@ -40,12 +41,7 @@ st.caption(
     "lookup), lines around the table that are not records (titles, totals), and records "
     "that are not the entity's (e.g. outbound calls)."
 )
-st.dataframe(
-    data.ingest_files(version),
-    hide_index=True,
-    width="stretch",
-    column_config={"rows": st.column_config.NumberColumn("rows", help="records read")},
-)
+tables.show(data.ingest_files(version), info)
 
 st.subheader("References to records the exports lack")
 orphans = data.orphan_references(version)
@@ -56,7 +52,7 @@ else:
         "These rows load (a visit still counts), but the exports do not line up: a patient "
         "or doctor export is older than the visits, or from another branch."
     )
-    st.dataframe(orphans, hide_index=True, width="stretch")
+    tables.show(orphans, info)
 
 st.subheader("Sources no channel rule maps")
 unmapped = data.unmapped_sources(version)
@@ -67,7 +63,7 @@ else:
         "Their calls and spend fall to the channel 'Other'. Add a rule to channels.csv "
         "(source, medium, campaign → channel) for each pair that belongs to a channel."
     )
-    st.dataframe(unmapped, hide_index=True, width="stretch")
+    tables.show(unmapped, info)
 
 kept = data.values_kept_unknown(version)
 if not kept.is_empty():
@@ -77,7 +73,7 @@ if not kept.is_empty():
         "a call whose tracker wrote an impossible duration is still a call, never a target "
         "call."
     )
-    st.dataframe(kept, hide_index=True, width="stretch")
+    tables.show(kept, info)
 
 st.subheader("Phone numbers")
 st.caption(
@@ -85,12 +81,7 @@ st.caption(
     "invalid for the clinic's default region, hidden or missing. A foreign dump read with "
     "the wrong `default_region` shows here as invalid or foreign numbers."
 )
-st.dataframe(
-    data.phone_quality(version),
-    hide_index=True,
-    width="stretch",
-    column_config={"share": st.column_config.NumberColumn("share", format="percent")},
-)
+tables.show(data.phone_quality(version), info)
 
 agreement = data.vendor_lead_agreement(version)
 if not agreement.is_empty():
@@ -99,4 +90,4 @@ if not agreement.is_empty():
         "Trackers flag their own 'unique target' calls (Calltouch `uniqTargetCall`, CallRail "
         "`first_call`); we compute leads ourselves (METRICS.md). Where they differ, and why."
     )
-    st.dataframe(agreement, hide_index=True, width="stretch")
+    tables.show(agreement, info)

@@ -5,7 +5,7 @@ from datetime import timedelta
 import polars as pl
 import streamlit as st
 
-from dashboards import data, fmt
+from dashboards import data, fmt, tables
 
 version = data.warehouse_version()
 info = data.build_info(version)
@@ -70,7 +70,7 @@ for index, (label, column, kind, lower_is_better) in enumerate(FIGURES):
             "8-week average": show(kind, average),
         }
     )
-st.dataframe(pl.DataFrame(table), hide_index=True, width="stretch")
+tables.show(pl.DataFrame(table), info)
 unknown = value(current, "unknown_spend")
 if unknown:
     st.caption(
@@ -84,7 +84,7 @@ left, right = st.columns(2)
 left.markdown(
     f"Last data day **{info['as_of']:%d %b %Y}**, built **{info['built_at']:%d %b %Y %H:%M}** UTC."
 )
-right.markdown(f"**{quarantined:,}** rows quarantined.".replace(",", "\u202f"))
+right.markdown(f"**{fmt.number(quarantined)}** rows quarantined.")
 right.page_link(
     "app_pages/data_quality.py", label="See the quarantined rows", icon=":material/rule:"
 )

@@ -3,10 +3,10 @@
 import polars as pl
 import streamlit as st
 
-from dashboards import data, downloads, fmt
+from dashboards import data, fmt, tables
 
 version = data.warehouse_version()
-currency = data.build_info(version)["currency"]
+info = data.build_info(version)
 st.title("Reactivation")
 
 patients = fmt.to_float(data.reactivation(version))
@@ -26,17 +26,11 @@ if chosen:
     shown = shown.filter(pl.col("primary_doctor").is_in(chosen))
 st.metric("Patients to call", fmt.number(shown.height))
 st.caption("Patients are listed by their MIS id; look the contact up in the MIS.")
-st.dataframe(
+tables.show(
     shown,
-    hide_index=True,
-    width="stretch",
-    column_config=fmt.column_config(currency, ["revenue_to_date"], []),
-)
-st.download_button(
+    info,
+    download="reactivation.csv",
     # the label names what the file holds, so nobody (nor a test) takes a stale button
-    f"Download the list ({fmt.number(shown.height)} "
+    download_label=f"Download the list ({fmt.number(shown.height)} "
     f"{'patient' if shown.height == 1 else 'patients'}, CSV)",
-    downloads.csv_bytes(shown),
-    file_name="reactivation.csv",
-    mime="text/csv",
 )

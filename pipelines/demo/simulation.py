@@ -224,6 +224,12 @@ class _Simulator:
         gap_h = np.where(rng.random(n) < 0.7, rng.uniform(0.2, 23.5, n), rng.uniform(24.5, 72, n))
         t2 = _office_hours(callers.time + (gap_h * 3600).astype("timedelta64[s]"), rng)
         again &= t2 < self.t_end  # the data set ends on its last Sunday
+        # a caller who calls again often comes through another channel: the number saved
+        # from the first call (Direct), the clinic's site (SEO) or its ProDoctorov profile;
+        # first-touch and last-touch attribution then disagree (definition 14)
+        switch = rng.random(n) < np.where(missed1, 0.1, 0.35)
+        other = [_channel_index(name) for name in ("Direct", "SEO", "ProDoctorov")]
+        channel2 = np.where(switch, rng.choice(other, n, p=[0.5, 0.3, 0.2]), callers.channel)
         missed2 = rng.random(n) < 0.08
         admins_by_branch = _by_branch(DEMO_ADMINISTRATORS)
         admin1 = self._pick_admin(admins_by_branch, callers.branch)
@@ -236,7 +242,9 @@ class _Simulator:
         book_on_2 = ~book_on_1 & ~target1 & target2 & (rng.random(n) < skill[admin2] * quality)
         booked = (book_on_1 | book_on_2) & ~callers.hidden
         book_time = np.where(book_on_1, callers.time, t2)
-        first = self._call_batch(callers, np.arange(n), callers.time, ~missed1, short1, admin1)
+        first = self._call_batch(
+            callers, np.arange(n), callers.time, ~missed1, short1, admin1, callers.channel
+        )
         second = self._call_batch(
             callers,
             np.flatnonzero(again),
@@ -244,6 +252,7 @@ class _Simulator:
             ~missed2[again],
             np.zeros(again.sum(), bool),
             admin2[again],
+            channel2[again],
         )
         return (first, second), booked, book_time
 
@@ -259,6 +268,7 @@ class _Simulator:
         answered: np.ndarray,
         short: np.ndarray,
         admin: np.ndarray,
+        channel: np.ndarray,
     ) -> CallBatch:
         rng = self.rng
         n = len(caller)
@@ -273,7 +283,7 @@ class _Simulator:
             duration=np.where(answered, duration, 0),
             wait=wait,
             admin=np.where(answered, admin, -1),
-            channel=callers.channel[caller],
+            channel=channel,
             branch=callers.branch[caller],
             phone=np.where(callers.hidden[caller], -1, callers.phone[caller]),
         )
@@ -398,10 +408,7 @@ class _Simulator:
         phone = np.where(use_landline, patients.landline[patient], patients.phone[patient])
         answered = rng.random(n) > 0.12
         admin = self._pick_admin(_by_branch(DEMO_ADMINISTRATORS), patients.branch[patient])
-        direct = next(i for i, c in enumerate(DEMO_CHANNELS) if c.name == "Direct")
-        seo = next(
-            i for i, c in enumerate(DEMO_CHANNELS) if c.source == "yandex" and c.medium == "organic"
-        )
+        direct, seo = _channel_index("Direct"), _channel_index("SEO")
         duration = np.where(answered, rng.lognormal(4.3, 0.6, n).astype(int) + 5, 0)
         wait = rng.integers(2, 60, n)
         channel = np.where(rng.random(n) < 0.7, direct, seo)
@@ -428,6 +435,11 @@ class _Simulator:
         )
         keep = answered < self.t_end
         return Surveys(visit=done[keep], score=score[keep], t=answered[keep])
+
+
+def _channel_index(name: str) -> int:
+    """The first of the cast's channels called `name` (SEO: Yandex's organic search)."""
+    return next(i for i, c in enumerate(DEMO_CHANNELS) if c.name == name)
 
 
 def normalised(weights: object) -> np.ndarray:

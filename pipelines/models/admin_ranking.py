@@ -1,96 +1,111 @@
-"""Administrators ranked fairly (METRICS.md definition 9): empirical-Bayes beta-binomial.
+"""Administrators ranked fairly (METRICS.md definition 9), with honest uncertainty.
 
-Each administrator's conversion p_i is taken to come from one Beta(alpha, beta) shared by
-the whole team. alpha and beta are fitted by maximum likelihood of the beta-binomial to all
-administrators' (leads, primary patients) counts. Each administrator's posterior is then
-Beta(alpha + k_i, beta + n_i - k_i): its mean is `conversion_shrunk`, its 5% and 95%
-quantiles the 90% credible interval. Five lucky calls move the posterior a little; a
-thousand calls move it almost all the way to the raw rate, so a 5-for-5 newcomer cannot
-outrank a steady 60% over 1,000 leads.
+Each administrator's conversion θ_i is drawn from one Beta(α, β) shared by the team. The
+maximum-likelihood α, β of the earlier empirical-Bayes fit collapse whenever the spread
+between administrators is below binomial noise (the normal case for a small clinic: the
+likelihood then wants α + β → ∞, every shrunk rate comes out equal and the intervals
+vanish). So the team-level parameters are not fixed at a point: they are integrated over,
+as in Gelman et al., *Bayesian Data Analysis* (3rd ed.) §5.3, with the prior
+p(α, β) ∝ (α + β)^(-5/2) on a grid over (log(α/β), log(α + β)). Each administrator's
+posterior is the mixture of Beta(α + k_i, β + n_i − k_i) over that grid.
+
+From it: `conversion_shrunk` (the posterior mean, exact over the grid), the 90% interval
+and P(best) / P(top 3) (from joint draws: the administrators share each draw of α, β, so
+their comparison carries the uncertainty about how different they really are). The draws
+are seeded: one input, one answer. `tests/test_statistics.py` proves the calibration by
+simulation.
 """
 
 from __future__ import annotations
 
-import duckdb
+from dataclasses import dataclass
+
 import numpy as np
-import polars as pl
-from scipy import optimize, stats
+from scipy import special
 
-LOG_BOUNDS = (-6.0, 12.0)
-"""alpha and beta between e^-6 and e^12: wide enough for any team, finite when every
-administrator converts at the same rate (the likelihood then wants infinite confidence)."""
-
-
-def fit_prior(leads: np.ndarray, conversions: np.ndarray) -> tuple[float, float]:
-    """Maximum-likelihood Beta(alpha, beta) of the beta-binomial over all administrators.
-
-    Starts from the method-of-moments estimate; with no leads at all it returns the
-    uniform Beta(1, 1).
-    """
-    mask = leads > 0
-    n, k = leads[mask], conversions[mask]
-    if n.size == 0:
-        return 1.0, 1.0
-    rates = k / n
-    mean = float(np.clip(rates.mean(), 0.01, 0.99))
-    var = float(rates.var()) if n.size > 1 else 0.0
-    strength = mean * (1 - mean) / var - 1 if var > 0 else 100.0
-    start = np.log(
-        np.clip([mean * max(strength, 0.1), (1 - mean) * max(strength, 0.1)], *np.exp(LOG_BOUNDS))
-    )
-
-    def negative_log_likelihood(log_params: np.ndarray) -> float:
-        a, b = np.exp(log_params)
-        return -float(stats.betabinom.logpmf(k, n, a, b).sum())
-
-    result = optimize.minimize(
-        negative_log_likelihood, start, method="L-BFGS-B", bounds=[LOG_BOUNDS, LOG_BOUNDS]
-    )
-    alpha, beta = np.exp(result.x)
-    return float(alpha), float(beta)
+GRID_POINTS = 160
+"""Per axis of the (log(α/β), log(α+β)) grid: fine enough that a finer one moves no
+figure in the third decimal."""
+LOGIT_MEAN = (-7.0, 7.0)
+"""log(α/β): team mean conversion from 0.1% to 99.9%."""
+LOG_STRENGTH = (-2.0, 12.0)
+"""log(α + β): from administrators wildly apart (0.14) to indistinguishable (160,000)."""
+DRAWS = 20_000
+TOP = 3
 
 
-def rank_administrators(counts: pl.DataFrame, credible_mass: float = 0.9) -> pl.DataFrame:
-    """`counts` has admin_id, admin_name, leads, primary_patients; adds the ranking columns."""
-    leads = counts["leads"].cast(pl.Float64).to_numpy()
-    wins = counts["primary_patients"].cast(pl.Float64).to_numpy()
-    alpha, beta = fit_prior(leads, wins)
-    post_a, post_b = alpha + wins, beta + leads - wins
+@dataclass(frozen=True)
+class TeamPosterior:
+    alpha: np.ndarray
+    beta: np.ndarray
+    weight: np.ndarray
+    """Posterior probability of each grid cell (sums to 1)."""
+
+
+def team_posterior(leads: np.ndarray, wins: np.ndarray) -> TeamPosterior:
+    """p(α, β | every administrator's leads and conversions) on the grid (BDA3 eq. 5.8)."""
+    u = np.linspace(*LOGIT_MEAN, GRID_POINTS)
+    v = np.linspace(*LOG_STRENGTH, GRID_POINTS)
+    uu, vv = np.meshgrid(u, v, indexing="ij")
+    strength = np.exp(vv).ravel()
+    alpha = strength * special.expit(uu).ravel()
+    beta = strength - alpha
+    # the prior (α+β)^(-5/2), times the Jacobian αβ of the change to (log(α/β), log(α+β))
+    log_post = np.log(alpha) + np.log(beta) - 2.5 * np.log(strength)
+    for n, k in zip(leads, wins, strict=True):
+        log_post += special.betaln(alpha + k, beta + n - k) - special.betaln(alpha, beta)
+    weight = np.exp(log_post - log_post.max())
+    return TeamPosterior(alpha, beta, weight / weight.sum())
+
+
+@dataclass(frozen=True)
+class Ranking:
+    mean: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    p_best: np.ndarray
+    p_top: np.ndarray
+    team_alpha: float
+    team_beta: float
+
+
+def rank(
+    leads: np.ndarray,
+    wins: np.ndarray,
+    *,
+    credible_mass: float,
+    seed: int = 0,
+    draws: int = DRAWS,
+    ranked: np.ndarray | None = None,
+) -> Ranking:
+    """Posterior means, intervals and P(best)/P(top 3) for every administrator; P(best)
+    and P(top 3) are among the `ranked` ones only (those with enough leads)."""
+    leads = np.asarray(leads, dtype=float)
+    wins = np.asarray(wins, dtype=float)
+    ranked = np.ones(leads.size, bool) if ranked is None else np.asarray(ranked, bool)
+    team = team_posterior(leads, wins)
+    a = team.alpha[:, None] + wins[None, :]
+    b = team.beta[:, None] + (leads - wins)[None, :]
+    mean = team.weight @ (a / (a + b))
+    rng = np.random.default_rng(seed)
+    cells = rng.choice(team.weight.size, size=draws, p=team.weight)
+    theta = rng.beta(a[cells], b[cells])
     tail = (1 - credible_mass) / 2
-    ranked = counts.with_columns(
-        leads=pl.col("leads").cast(pl.Int64),
-        primary_patients=pl.col("primary_patients").cast(pl.Int64),
-        conversion=pl.col("primary_patients") / pl.col("leads").cast(pl.Float64),
-        conversion_shrunk=pl.Series(post_a / (post_a + post_b), dtype=pl.Float64),
-        ci_low=pl.Series(stats.beta.ppf(tail, post_a, post_b), dtype=pl.Float64),
-        ci_high=pl.Series(stats.beta.ppf(1 - tail, post_a, post_b), dtype=pl.Float64),
-        prior_alpha=pl.lit(alpha),
-        prior_beta=pl.lit(beta),
-    ).sort(["conversion_shrunk", "leads", "admin_id"], descending=[True, True, False])
-    return ranked.with_columns(rank=pl.int_range(1, ranked.height + 1, dtype=pl.Int64)).select(
-        "admin_id",
-        "admin_name",
-        "leads",
-        "primary_patients",
-        "conversion",
-        "conversion_shrunk",
-        "ci_low",
-        "ci_high",
-        "rank",
-        "prior_alpha",
-        "prior_beta",
+    low, high = np.quantile(theta, [tail, 1 - tail], axis=0)
+    p_best = np.zeros(leads.size)
+    p_top = np.zeros(leads.size)
+    if ranked.any():
+        among = np.where(ranked[None, :], theta, -np.inf)
+        order = np.argsort(-among, axis=1)
+        p_best = np.bincount(order[:, 0], minlength=leads.size) / draws
+        top = min(TOP, int(ranked.sum()))
+        p_top = np.bincount(order[:, :top].ravel(), minlength=leads.size) / draws
+    return Ranking(
+        mean,
+        low,
+        high,
+        np.where(ranked, p_best, np.nan),
+        np.where(ranked, p_top, np.nan),
+        float(team.weight @ team.alpha),
+        float(team.weight @ team.beta),
     )
-
-
-def materialize_admin_conversion(conn: duckdb.DuckDBPyConnection) -> dict[str, float]:
-    """Rank `int_admin_leads` and store it as `mart_admin_conversion`; what it reports."""
-    ranked = rank_administrators(conn.sql("select * from int_admin_leads order by admin_id").pl())
-    conn.register("_ranked", ranked)
-    conn.execute("create or replace table mart_admin_conversion as select * from _ranked")
-    conn.unregister("_ranked")
-    alpha, beta = (ranked["prior_alpha"][0], ranked["prior_beta"][0]) if ranked.height else (0, 0)
-    return {
-        "dagster/row_count": ranked.height,
-        "prior_alpha": float(alpha),
-        "prior_beta": float(beta),
-    }

@@ -22,11 +22,13 @@ MART_KEYS = {
     "mart_doctor_clv": ("doctor_id",),
     "mart_missed_calls": ("weekday", "hour"),
     "mart_reactivation": ("patient_id",),
+    "mart_channel_attribution": ("week_start", "channel"),
 }
 MART_MONEY = {
     "mart_channel_weekly": ("spend", "revenue_to_date"),
     "fct_primary_patients": ("revenue_to_date",),
     "mart_reactivation": ("revenue_to_date",),
+    "mart_channel_attribution": ("revenue_first_visit", "revenue_repeat"),
 }
 
 
@@ -143,6 +145,51 @@ ATTRIBUTION = Check(
     ("mismatches",),
 )
 
+SIDE_BY_SIDE = Check(
+    "mart_channel_attribution",
+    "first_and_last_touch_reconcile",
+    "First-touch and last-touch each credit every primary patient once; first-touch agrees "
+    "with mart_channel_weekly week by week and channel by channel; first-visit and repeat "
+    "revenue add up to the patients' revenue to date.",
+    """
+    with weekly as (
+        select week_start, channel, primary_patients, revenue_to_date
+        from mart_channel_weekly
+        where primary_patients > 0
+    ),
+
+    side_by_side as (
+        select
+            week_start, channel, primary_first_touch,
+            revenue_first_visit + revenue_repeat as revenue
+        from mart_channel_attribution
+        where primary_first_touch > 0
+    ),
+
+    disagreements as (
+        select count(*) as rows
+        from weekly
+        full join side_by_side using (week_start, channel)
+        where weekly.primary_patients is distinct from side_by_side.primary_first_touch
+            or weekly.revenue_to_date is distinct from side_by_side.revenue
+    ),
+
+    totals as (
+        select
+            (select count(*) from fct_primary_patients) as patients,
+            (select sum(primary_first_touch) from mart_channel_attribution) as first_touch,
+            (select sum(primary_last_touch) from mart_channel_attribution) as last_touch
+    )
+
+    select
+        disagreements.rows + (totals.first_touch is distinct from totals.patients)::int
+            + (totals.last_touch is distinct from totals.patients)::int,
+        totals.patients, totals.first_touch, totals.last_touch
+    from disagreements cross join totals
+    """,
+    ("mismatches", "primary_patients", "first_touch", "last_touch"),
+)
+
 
 @cache
 def checks() -> tuple[Check, ...]:
@@ -154,6 +201,7 @@ def checks() -> tuple[Check, ...]:
         *(unique_key(table, key) for table, key in MART_KEYS.items()),
         *(no_negative_money(table, columns) for table, columns in MART_MONEY.items()),
         ATTRIBUTION,
+        SIDE_BY_SIDE,
     )
 
 

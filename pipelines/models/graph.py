@@ -29,7 +29,9 @@ import duckdb
 from pipelines.ingest.entities import ENTITIES, Entity
 from pipelines.ingest.loader import load_entity
 from pipelines.ingest.staging import run_staging_model
-from pipelines.models.admin_ranking import materialize_admin_conversion
+from pipelines.models.admin_conversion import materialize_admin_conversion
+from pipelines.models.doctor_intervals import materialize_doctor_intervals
+from pipelines.models.poisson_limits import materialize_poisson_limits
 from pipelines.settings import Settings
 from pipelines.warehouse import SQL_DIR
 
@@ -40,10 +42,26 @@ Runner = Callable[[duckdb.DuckDBPyConnection, Settings], Metadata]
 PYTHON_MODELS: dict[str, tuple[str, tuple[str, ...], Runner, str]] = {
     "mart_admin_conversion": (
         "marts",
-        ("int_admin_leads",),
-        lambda conn, settings: materialize_admin_conversion(conn),
-        "Administrators ranked by the posterior mean of an empirical-Bayes beta-binomial, with "
-        "90% credible intervals and the raw rate beside it (pipelines/models/admin_ranking.py).",
+        ("int_admin_leads", "int_lead_conversions"),
+        materialize_admin_conversion,
+        "Administrators ranked by a hierarchical beta-binomial (BDA3 5.3) with 90% intervals, "
+        "P(best) and P(top 3), and a mix-adjusted rate from a hierarchical logistic model "
+        "(pipelines/models/admin_conversion.py).",
+    ),
+    "int_doctor_intervals": (
+        "intermediate",
+        ("int_patient_values", "int_survey_scores"),
+        materialize_doctor_intervals,
+        "90% intervals of each doctor's CLV (Bayesian bootstrap over patients), NPS (Dirichlet "
+        "posterior) and mean score, and the median CLV (pipelines/models/doctor_intervals.py).",
+    ),
+    "int_poisson_limits": (
+        "intermediate",
+        ("int_primary_patients",),
+        materialize_poisson_limits,
+        "For every count of primary patients a channel reaches, the interval of the Poisson "
+        "rate behind it: the range of a cost per primary patient "
+        "(pipelines/models/poisson_limits.py).",
     ),
 }
 """Models computed in Python: layer, the tables they read, how to run, what they are."""

@@ -6,6 +6,9 @@
 -- Spend is unknown (NULL) when any day with activity in the period lies outside the
 -- channel's spend data, and for one branch (ad platforms do not split spend by branch);
 -- the ratios built on it are NULL too, as they are when the divisor is 0.
+-- cost_per_primary_low/high: the interval of spend over the Poisson rate behind the count
+-- (int_poisson_limits), so two patients in a week read as the range they are; high is
+-- NULL (unbounded) with no patient.
 -- window_open: the period's last day + attribution window is after as_of (its leads can
 -- still convert).
 create or replace macro channel_economics(
@@ -49,12 +52,15 @@ create or replace macro channel_economics(
             periods.primary_patients,
             cost_per(periods.spend, periods.leads) as cost_per_lead,
             cost_per(periods.spend, periods.primary_patients) as cost_per_primary,
+            cost_per(periods.spend, limits.rate_high) as cost_per_primary_low,
+            cost_per(periods.spend, limits.rate_low) as cost_per_primary_high,
             periods.revenue_to_date,
             romi(periods.revenue_to_date, periods.spend) as romi,
             period_end + int_parameters.attribution_window_days > int_parameters.as_of
                 as window_open
         from periods
         cross join int_parameters
+        left join int_poisson_limits as limits on periods.primary_patients = limits.k
     )
 
     select * from final

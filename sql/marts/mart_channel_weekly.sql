@@ -15,6 +15,8 @@ final as (
         primary_patients,
         cost_per_lead,
         cost_per_primary,
+        cost_per_primary_low,
+        cost_per_primary_high,
         revenue_to_date,
         romi,
         window_open

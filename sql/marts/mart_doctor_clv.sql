@@ -1,61 +1,10 @@
--- Per primary doctor (definitions 10 and 11): the value of the patients whose first visit
--- was with them, counting every later completed visit with any doctor, against the
--- satisfaction surveys of the doctor's own visits.
-with primary_patients as (
-    select * from int_primary_patients
-),
-
-completed_visits as (
-    select * from int_completed_visits
-),
-
-parameters as (
-    select * from int_parameters
-),
-
-patient_windows as (
-    select
-        primary_patients.patient_id,
-        primary_patients.primary_doctor_id as doctor_id,
-        primary_patients.first_visit_at as t0,
-        primary_patients.revenue_to_date,
-        primary_patients.first_visit_local::date
-        <= parameters.as_of - parameters.clv_horizon_days as is_mature,
-        primary_patients.first_visit_local::date
-        <= parameters.as_of - parameters.return_window_days as can_return,
-        parameters.clv_horizon_days,
-        parameters.return_window_days
-    from primary_patients
-    cross join parameters
-),
-
-patient_values as (
-    select
-        patient_windows.patient_id,
-        any_value(patient_windows.doctor_id) as doctor_id,
-        any_value(patient_windows.revenue_to_date) as revenue_to_date,
-        any_value(patient_windows.is_mature) as is_mature,
-        any_value(patient_windows.can_return) as can_return,
-        coalesce(sum(completed_visits.amount) filter (
-            where completed_visits.visit_at
-            < patient_windows.t0 + to_days(patient_windows.clv_horizon_days)
-        ), 0) as revenue_horizon,
-        count(completed_visits.visit_id) filter (
-            where completed_visits.visit_at > patient_windows.t0
-            and completed_visits.visit_at
-            < patient_windows.t0 + to_days(patient_windows.clv_horizon_days)
-        ) as repeat_visits_horizon,
-        count(completed_visits.visit_id) filter (
-            where completed_visits.visit_at > patient_windows.t0
-            and completed_visits.visit_at
-            <= patient_windows.t0 + to_days(patient_windows.return_window_days)
-        ) > 0 as returned
-    from patient_windows
-    left join completed_visits
-        on
-            patient_windows.patient_id = completed_visits.patient_id
-            and patient_windows.t0 <= completed_visits.visit_at
-    group by patient_windows.patient_id
+-- Per primary doctor (definitions 10, 11 and 15): the value of the patients whose first
+-- visit was with them, counting every later completed visit with any doctor, against the
+-- satisfaction surveys of the doctor's own visits; each with its 90% interval
+-- (int_doctor_intervals), the revenue of first visits vs later ones, what is too thin to
+-- tell, and where a doctor sits against the clinic's medians only when the interval says so.
+with patient_values as (
+    select * from int_patient_values
 ),
 
 doctor_values as (
@@ -66,24 +15,24 @@ doctor_values as (
         avg(revenue_horizon) filter (where is_mature) as clv_365,
         count(*) filter (where is_mature)::bigint as clv_365_patients,
         avg(repeat_visits_horizon) filter (where is_mature) as repeat_visits_per_primary,
-        avg(returned::integer) filter (where can_return) as return_rate
+        avg(returned::integer) filter (where can_return) as return_rate,
+        sum(revenue_first_visit) as revenue_first_visit,
+        sum(revenue_repeat) as revenue_repeat
     from patient_values
     group by doctor_id
 ),
 
 doctor_surveys as (
     select
-        visits.doctor_id,
+        doctor_id,
         count(*)::bigint as surveys,
-        avg(surveys.score) as score_mean,
+        avg(score) as score_mean,
         100.0 * (
-            count(*) filter (where surveys.score >= 9)
-            - count(*) filter (where surveys.score <= 6)
-        ) / count(*
-        ) as nps
-    from stg_surveys__surveys as surveys
-    inner join stg_mis__visits as visits using (visit_id)
-    group by visits.doctor_id
+            count(*) filter (where score >= 9)
+            - count(*) filter (where score <= 6)
+        ) / count(*) as nps
+    from int_survey_scores
+    group by doctor_id
 ),
 
 doctors as (
@@ -101,6 +50,22 @@ doctors as (
     where doctor_id not in (select known.doctor_id from stg_mis__doctors as known)
 ),
 
+intervals as (
+    select * from int_doctor_intervals
+),
+
+parameters as (
+    select * from int_parameters
+),
+
+clinic_medians as (
+    select
+        median(doctor_values.clv_365) as clv_365,
+        median(doctor_surveys.nps) as nps
+    from doctor_values
+    full join doctor_surveys using (doctor_id)
+),
+
 final as (
     select
         doctors.doctor_id,
@@ -114,10 +79,40 @@ final as (
         coalesce(doctor_surveys.surveys, 0) as surveys,
         doctor_surveys.score_mean,
         doctor_surveys.nps,
-        doctors.provider_kind
+        doctors.provider_kind,
+        intervals.clv_to_date_low,
+        intervals.clv_to_date_high,
+        intervals.clv_365_low,
+        intervals.clv_365_high,
+        intervals.clv_365_median,
+        intervals.nps_low,
+        intervals.nps_high,
+        intervals.score_mean_low,
+        intervals.score_mean_high,
+        doctor_values.revenue_first_visit,
+        doctor_values.revenue_repeat,
+        coalesce(doctor_values.clv_365_patients, 0)
+        < parameters.min_mature_patients as thin_patients,
+        coalesce(doctor_surveys.surveys, 0) < parameters.min_surveys as thin_surveys,
+        case
+            when intervals.clv_365_low > clinic_medians.clv_365 then 'above'
+            when intervals.clv_365_high < clinic_medians.clv_365 then 'below'
+        end as clv_365_vs_median,
+        case
+            when intervals.nps_low > clinic_medians.nps then 'above'
+            when intervals.nps_high < clinic_medians.nps then 'below'
+        end as nps_vs_median,
+        coalesce(
+            intervals.clv_365_low > clinic_medians.clv_365
+            and intervals.nps_high < clinic_medians.nps,
+            false
+        ) as valuable_but_unhappy
     from doctors
+    cross join parameters
+    cross join clinic_medians
     left join doctor_values using (doctor_id)
     left join doctor_surveys using (doctor_id)
+    left join intervals using (doctor_id)
 )
 
 select * from final

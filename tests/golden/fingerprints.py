@@ -29,6 +29,7 @@ TABLES = (
     "mart_doctor_clv",
     "mart_missed_calls",
     "mart_reactivation",
+    "mart_channel_attribution",
     "mart_orphan_references",
     "mart_vendor_lead_agreement",
     "quarantine",
