@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import polars as pl
 from plotly.colors import qualitative
 
-from dashboards.fmt import money_axis
+from dashboards.fmt import interval, money_axis, number
 
 WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 PALETTE = qualitative.D3
@@ -345,14 +345,16 @@ def doctor_scatter(
     x_low = rows["nps_low"].fill_null(rows["nps"]).to_list()
     x_high = rows["nps_high"].fill_null(rows["nps"]).to_list()
     y_low = rows["clv_365_low"].fill_null(rows["clv_365"]).to_list()
-    y_high = rows["clv_365_high"].fill_null(rows["clv_365"]).to_list()
+    # an unbounded top (NULL) runs to the top of the plot
+    y_top = max(rows["clv_365_high"].max() or 0.0, rows["clv_365"].max()) * 1.15
+    y_high = rows["clv_365_high"].fill_null(y_top).to_list()
 
     def padded(low: list[float], high: list[float], share: float) -> tuple[float, float]:
         span = max(max(high) - min(low), 1e-9)
         return min(low) - share * span, max(high) + share * span
 
     x_range, y_range = padded(x_low, x_high, 0.12), padded(y_low, y_high, 0.12)
-    x_mid, y_mid = float(rows["nps"].median()), float(rows["clv_365"].median())
+    x_mid, y_mid = float(rows["median_nps"][0]), float(rows["median_clv_365"][0])
     fig.add_shape(
         type="rect",
         x0=x_range[0],
@@ -377,11 +379,11 @@ def doctor_scatter(
     thin = (rows["thin_patients"] | rows["thin_surveys"]).to_list()
     colour = ["rgb(214, 39, 40)" if f else PALETTE[0] for f in flagged]
     hover = [
-        f"<b>{r['doctor_name']}</b><br>{horizon_days}-day value {r['clv_365']:,.0f} "
-        f"({mass}: {r['clv_365_low']:,.0f}–{r['clv_365_high']:,.0f}), median "
-        f"{r['clv_365_median']:,.0f}, {r['clv_365_patients']} patients<br>NPS {r['nps']:.0f} "
-        f"({mass}: {r['nps_low']:.0f} to {r['nps_high']:.0f}), {r['surveys']} surveys, mean "
-        f"score {r['score_mean']:.2f}"
+        f"<b>{r['doctor_name']}</b><br>{horizon_days}-day value {number(r['clv_365'])} "
+        f"({mass}: {interval(r['clv_365_low'], r['clv_365_high'])}), "
+        f"median {number(r['clv_365_median'])}, {r['clv_365_patients']} patients<br>"
+        f"NPS {number(r['nps'])} ({mass}: {interval(r['nps_low'], r['nps_high'])}), "
+        f"{r['surveys']} surveys, mean score {number(r['score_mean'], 2)}"
         for r in rows.iter_rows(named=True)
     ]
     radius = 7

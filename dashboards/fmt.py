@@ -36,6 +36,16 @@ def number(value: object, digits: int = 0) -> str:
     return "—" if _missing(value) else f"{float(value):,.{digits}f}"
 
 
+def interval(low: object, high: object, digits: int = 0) -> str:
+    """`1,200 to 3,400`; an interval with a low end and no high end has no upper bound
+    (the data cannot bound it); with neither, it is unknown."""
+    if _missing(low):
+        return "unknown"
+    return (
+        f"{number(low, digits)} to {'no upper bound' if _missing(high) else number(high, digits)}"
+    )
+
+
 def money_axis(currency: str) -> str:
     return f"{symbol(currency)} ({currency})"
 

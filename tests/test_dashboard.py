@@ -444,11 +444,27 @@ def doctors_frame(n: int, rng: np.random.Generator) -> pl.DataFrame:
             "nps_high": nps + 5,
             "surveys": [40] * (n - 1) + [12],
             "score_mean": [8.5] * n,
+            "median_clv_365": [float(np.median(clv))] * n,
+            "median_nps": [float(np.median(nps))] * n,
             "valuable_but_unhappy": [True] + [False] * (n - 1),
             "thin_patients": [False] * n,
             "thin_surveys": [False] * (n - 1) + [True],
         }
     )
+
+
+def test_a_doctor_without_an_interval_is_drawn_not_crashed() -> None:
+    """One mature patient: no interval (NULL both ends); a top the data cannot bound:
+    NULL high. The chart draws both and says so in the hover."""
+    frame = doctors_frame(3, np.random.default_rng(1)).with_columns(
+        clv_365_low=pl.Series([None, 1_000.0, 20_000.0]),
+        clv_365_high=pl.Series([None, None, 40_000.0]),
+    )
+    fig = charts.doctor_scatter(frame, "RUB", 365, "90%")
+    (points,) = fig.data
+    assert "90%: unknown" in points.hovertext[0]
+    assert "no upper bound" in points.hovertext[1]
+    assert points.error_y.array[1] > 0  # runs to the top of the plot
 
 
 def test_doctor_labels_never_overlap_and_only_clear_cases_are_red() -> None:

@@ -67,6 +67,8 @@ ONE_DOCTOR = pl.DataFrame(
         "nps_high": [50.0],
         "surveys": [60],
         "score_mean": [8.4],
+        "median_clv_365": [20_000.0],
+        "median_nps": [40.0],
         "valuable_but_unhappy": [False],
         "thin_patients": [False],
         "thin_surveys": [False],

@@ -25,9 +25,10 @@ TEAMS_PER_SIZE = 130  # 520 simulated teams
 
 
 def simulate_team(rng: np.random.Generator, size: int) -> tuple[np.ndarray, ...]:
-    """A team as clinics have them: a typical rate, a spread between administrators from
-    wide to none at all, and 10 to 2,000 leads each."""
-    mean = rng.uniform(0.2, 0.7)
+    """A team as clinics have them: a typical rate (from a new deployment's 1%, its leads
+    still in the window, to 70%), a spread between administrators from wide to none at
+    all, and 10 to 2,000 leads each."""
+    mean = rng.uniform(0.01, 0.7)
     concentration = np.exp(rng.uniform(np.log(2), np.log(2000)))
     planted = rng.beta(mean * concentration, (1 - mean) * concentration, size)
     leads = np.exp(rng.uniform(np.log(10), np.log(2000), size)).astype(int)
@@ -85,6 +86,16 @@ def test_a_small_team_keeps_honest_intervals() -> None:
     assert result.mean == pytest.approx(team.weight @ (a / (a + b)))
     assert result.p_best.sum() == pytest.approx(1.0)
     assert result.p_top.sum() == pytest.approx(3.0)
+
+
+def test_a_team_with_no_conversion_yet_keeps_an_honest_ceiling() -> None:
+    """Three administrators, 30, 40 and 50 leads, none converted (a new deployment). The
+    120 leads together allow up to 2.5% (one-sided 95%, the rule of three: 3 / 120); an
+    interval whose top sat far below that would be the grid's edge speaking, not data."""
+    result = rank(np.array([30, 40, 50]), np.array([0, 0, 0]), credible_mass=0.9, seed=1)
+    assert (result.low >= 0).all()
+    assert (result.high > 0.015).all() and (result.high < 0.06).all()
+    assert (result.mean < result.high).all()
 
 
 def test_steady_volume_outranks_a_lucky_streak() -> None:
@@ -341,3 +352,28 @@ def test_a_branch_is_adjusted_for_only_when_the_data_can_separate_it() -> None:
     # all four are equally skilled: on the team's mix every one converts about the same
     rates = central["mix_adjusted"].to_list()
     assert max(rates) - min(rates) < 0.06
+
+
+def test_mean_interval_says_unbounded_or_unknown_instead_of_zero_width() -> None:
+    """Two patients, or every patient alike, are not a narrow interval: 1,000 and 9,000
+    bound nothing above (half the resamples have no spread); thirty patients who each paid
+    3,000 show no spread, so the interval is unknown; 29 non-payers and one 100,000 plan
+    cannot bound the top either, and revenue never goes below 0."""
+    rng = np.random.default_rng(0)
+    assert mean_interval(np.array([1_000.0, 9_000.0]), rng, 0.9) == (0.0, np.inf)
+    low, high = mean_interval(np.full(30, 3_000.0), rng, 0.9)
+    assert np.isnan(low) and np.isnan(high)
+    low, high = mean_interval(np.array([0.0] * 29 + [100_000.0]), rng, 0.9)
+    assert low == 0.0 and high == np.inf
+    # a score interval stays within 0-10 (nine 10s and a 9: a third of the resamples are
+    # all 10s, so the data cannot bound the mean below; it is not taken below 0)
+    assert mean_interval(np.array([10.0] * 9 + [9.0]), rng, 0.9, (0.0, 10.0)) == (0.0, 10.0)
+    low, high = mean_interval(np.array([10.0, 10, 9, 9, 8, 10, 7, 10, 9, 6]), rng, 0.9, (0, 10))
+    assert 7.0 < low < 8.8 < high <= 10.0
+    # mostly non-payers (90%): still about 90% coverage, unbounded where it must be
+    hits = []
+    for _ in range(400):
+        revenue = np.where(rng.random(30) < 0.9, 0.0, rng.lognormal(9.5, 1.0, 30))
+        low, high = mean_interval(revenue, rng, 0.9)
+        hits.append(not np.isnan(low) and low <= 0.1 * np.exp(10.0) <= high)
+    assert 0.85 <= np.mean(hits) <= 0.97

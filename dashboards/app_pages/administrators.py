@@ -23,7 +23,12 @@ st.info(
     "converts on their own leads."
 )
 adjusted_for = ranking["mix_adjusted_for"].drop_nulls().first() if ranking.height else None
-if adjusted_for is not None:
+if adjusted_for == "":
+    st.caption(
+        "The lead mix: nothing to adjust for (one channel, one part of the week and one "
+        "branch, or none the data can tell apart from the administrators)."
+    )
+elif adjusted_for is not None:
     st.caption(
         f"The lead mix covers: {adjusted_for}."
         + (
@@ -44,10 +49,11 @@ if unranked.height:
     )
 ranked = ranking.filter(pl.col("ranked"))
 if ranked.height >= 2:
-    leader = ranked.row(0, named=True)
+    likeliest = ranked.sort("p_best", descending=True).head(2).rows(named=True)
     st.caption(
-        f"{leader['admin_name']} leads with a {fmt.percent(leader['p_best'], 0)} chance "
-        "of truly being the best (the rest is shared among the others)."
+        "Chance of truly being the best: "
+        + ", ".join(f"{r['admin_name']} {fmt.percent(r['p_best'], 0)}" for r in likeliest)
+        + (", the rest shared among the others." if ranked.height > len(likeliest) else ".")
     )
 st.plotly_chart(charts.admin_ranking(ranking, mass), width="stretch")
 tables.show(

@@ -18,6 +18,8 @@ The mart flags what is too thin to tell (settings `min_surveys`, `min_mature_pat
 
 from __future__ import annotations
 
+import zlib
+
 import duckdb
 import numpy as np
 import polars as pl
@@ -26,26 +28,46 @@ from scipy import stats
 from pipelines.settings import Settings
 
 DRAWS = 2_000
+SCORE_BOUNDS = (0.0, 10.0)
+"""A survey score is 0 to 10 (definition 11)."""
 BOOTSTRAP_MAX_PATIENTS = 2_000
 """Beyond this many, the t interval (the bootstrap's limit) saves the resamples' memory."""
 
 
-def mean_interval(values: np.ndarray, rng: np.random.Generator, mass: float) -> tuple[float, float]:
-    """The interval holding `mass` of the mean of `values` (NaN, NaN for fewer than two)."""
+def mean_interval(
+    values: np.ndarray,
+    rng: np.random.Generator,
+    mass: float,
+    bounds: tuple[float, float] = (0.0, np.inf),
+) -> tuple[float, float]:
+    """The interval holding `mass` of the mean of `values`, within `bounds` (revenue is
+    never negative, a score never above 10); the high end is inf when the data cannot
+    bound it. NaN, NaN for fewer than two values or for values all alike: no spread seen,
+    so nothing says how wide the truth may be (thirty patients who each paid 3,000 are
+    not proof that the next one will).
+
+    A resample with no spread (every patient a non-payer) has an infinite pivot, not a
+    dropped one: with 29 non-payers and one large plan, a third of the resamples hold no
+    payer at all, and the interval's top is then unbounded, as it should be."""
     n = values.size
-    if n < 2:
+    mean = float(values.mean()) if n else np.nan
+    se = float(values.std(ddof=1) / np.sqrt(n)) if n > 1 else 0.0
+    if n < 2 or se == 0:
         return np.nan, np.nan
     tail = (1 - mass) / 2
-    mean, se = values.mean(), values.std(ddof=1) / np.sqrt(n)
-    if n > BOOTSTRAP_MAX_PATIENTS or se == 0:
+    if n > BOOTSTRAP_MAX_PATIENTS:
         half = stats.t.ppf(1 - tail, n - 1) * se
-        return float(mean - half), float(mean + half)
-    resamples = values[rng.integers(0, n, size=(DRAWS, n))]
-    errors = resamples.std(axis=1, ddof=1) / np.sqrt(n)
-    usable = errors > 0
-    pivots = (resamples.mean(axis=1)[usable] - mean) / errors[usable]
-    low_pivot, high_pivot = np.quantile(pivots, [tail, 1 - tail])
-    return float(mean - high_pivot * se), float(mean - low_pivot * se)
+        low, high = mean - half, mean + half
+    else:
+        resamples = values[rng.integers(0, n, size=(DRAWS, n))]
+        errors = resamples.std(axis=1, ddof=1) / np.sqrt(n)
+        shift = resamples.mean(axis=1) - mean
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pivots = np.where(errors > 0, shift / errors, np.sign(shift) * np.inf)
+        low_pivot = np.quantile(pivots, tail, method="lower")
+        high_pivot = np.quantile(pivots, 1 - tail, method="higher")
+        low, high = mean - high_pivot * se, mean - low_pivot * se
+    return float(max(low, bounds[0])), float(min(high, bounds[1]))
 
 
 def nps_interval(scores: np.ndarray, rng: np.random.Generator, mass: float) -> tuple[float, float]:
@@ -68,17 +90,23 @@ def doctor_intervals(
 ) -> pl.DataFrame:
     """`patients`: doctor_id, revenue_to_date, revenue_horizon, is_mature (one row per
     primary patient); `surveys`: doctor_id, score."""
-    rng = np.random.default_rng(seed)
     doctors = sorted(
         set(patients["doctor_id"].drop_nulls().to_list())
         | set(surveys["doctor_id"].drop_nulls().to_list())
     )
     rows = []
     for doctor in doctors:
+        # each doctor's own stream: adding a doctor moves no other doctor's interval
+        rng = np.random.default_rng([seed, zlib.crc32(str(doctor).encode())])
         own = patients.filter(pl.col("doctor_id") == doctor)
-        to_date = own["revenue_to_date"].cast(pl.Float64).to_numpy()
-        mature = own.filter(pl.col("is_mature"))["revenue_horizon"].cast(pl.Float64).to_numpy()
-        scores = surveys.filter(pl.col("doctor_id") == doctor)["score"].to_numpy().astype(float)
+        # sorted: the warehouse returns rows in no set order, and the resamples index them
+        to_date = np.sort(own["revenue_to_date"].cast(pl.Float64).to_numpy())
+        mature = np.sort(
+            own.filter(pl.col("is_mature"))["revenue_horizon"].cast(pl.Float64).to_numpy()
+        )
+        scores = np.sort(
+            surveys.filter(pl.col("doctor_id") == doctor)["score"].to_numpy().astype(float)
+        )
         rows.append(
             (
                 doctor,
@@ -86,7 +114,7 @@ def doctor_intervals(
                 *mean_interval(mature, rng, mass),
                 float(np.median(mature)) if mature.size else np.nan,
                 *nps_interval(scores, rng, mass),
-                *mean_interval(scores, rng, mass),
+                *mean_interval(scores, rng, mass, SCORE_BOUNDS),
             )
         )
     columns = [
@@ -102,7 +130,12 @@ def doctor_intervals(
         "score_mean_high",
     ]
     schema = {c: pl.Float64 for c in columns} | {"doctor_id": pl.String}
-    return pl.DataFrame(rows, schema=schema, orient="row").fill_nan(None)
+    frame = pl.DataFrame(rows, schema=schema, orient="row").fill_nan(None)
+    # an unbounded end is unknown, not a number: NULL ("no upper bound" on the page)
+    return frame.with_columns(
+        pl.when(pl.col(c).is_infinite()).then(None).otherwise(pl.col(c)).alias(c)
+        for c in columns[1:]
+    )
 
 
 def materialize_doctor_intervals(

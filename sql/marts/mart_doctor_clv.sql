@@ -2,7 +2,9 @@
 -- visit was with them, counting every later completed visit with any doctor, against the
 -- satisfaction surveys of the doctor's own visits; each with its 90% interval
 -- (int_doctor_intervals), the revenue of first visits vs later ones, what is too thin to
--- tell, and where a doctor sits against the clinic's medians only when the interval says so.
+-- tell, and where a doctor sits against the clinic's medians only when the interval says so
+-- (the "valuable but unhappy patients" flag also needs enough patients and surveys: a
+-- doctor too thin to tell is not accused of over-treatment).
 with patient_values as (
     select * from int_patient_values
 ),
@@ -35,6 +37,14 @@ doctor_surveys as (
     group by doctor_id
 ),
 
+intervals as (
+    select * from int_doctor_intervals
+),
+
+parameters as (
+    select * from int_parameters
+),
+
 doctors as (
     select
         doctor_id,
@@ -50,20 +60,16 @@ doctors as (
     where doctor_id not in (select known.doctor_id from stg_mis__doctors as known)
 ),
 
-intervals as (
-    select * from int_doctor_intervals
-),
-
-parameters as (
-    select * from int_parameters
-),
-
+-- the clinic's medians over the doctors the CLV-against-satisfaction chart can place:
+-- listed here, with both a CLV of mature patients and an NPS (the chart draws these)
 clinic_medians as (
     select
         median(doctor_values.clv_365) as clv_365,
         median(doctor_surveys.nps) as nps
-    from doctor_values
-    full join doctor_surveys using (doctor_id)
+    from doctors
+    inner join doctor_values using (doctor_id)
+    inner join doctor_surveys using (doctor_id)
+    where doctor_values.clv_365 is not null
 ),
 
 final as (
@@ -102,9 +108,13 @@ final as (
             when intervals.nps_low > clinic_medians.nps then 'above'
             when intervals.nps_high < clinic_medians.nps then 'below'
         end as nps_vs_median,
+        clinic_medians.clv_365 as median_clv_365,
+        clinic_medians.nps as median_nps,
         coalesce(
             intervals.clv_365_low > clinic_medians.clv_365
-            and intervals.nps_high < clinic_medians.nps,
+            and intervals.nps_high < clinic_medians.nps
+            and doctor_values.clv_365_patients >= parameters.min_mature_patients
+            and doctor_surveys.surveys >= parameters.min_surveys,
             false
         ) as valuable_but_unhappy
     from doctors
