@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import hmac
 import random
 
 import pytest
 
-from pipelines.ingest.phones import PhoneStatus, identify, keyed_hash, phone_map, to_e164
+from pipelines.ingest.phones import (
+    PhoneStatus,
+    identify,
+    keyed_hash,
+    keyed_hashes,
+    phone_map,
+    to_e164,
+)
 
 SAME_MOBILE = [
     "+7 (916) 123-45-67",
@@ -52,6 +60,17 @@ def test_hash_is_keyed_and_stable() -> None:
     assert a != keyed_hash("+79161234567", b"key-two")
     assert len(a) == 32
     assert "9161234567" not in a
+
+
+@pytest.mark.parametrize("key", [b"k", b"x" * 64, b"y" * 100, bytes(range(32))])
+def test_the_column_wise_hash_is_hmac_sha256(key: bytes) -> None:
+    """DuckDB spells HMAC out (RFC 2104): the same digest as Python's hmac, for a short
+    key, a key of exactly one block, a key longer than a block (hashed first) and bytes
+    that are not text."""
+    numbers = ["+79161234567", "+74951234567", "+15551234567"]
+    expected = [hmac.digest(key, n.encode(), "sha256").hex()[:32] for n in numbers]
+    assert keyed_hashes(numbers, key) == expected
+    assert [keyed_hash(n, key) for n in numbers] == expected
 
 
 def test_phone_map_gives_one_hash_per_identity() -> None:

@@ -7,12 +7,14 @@ number, not per row.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import re
 from collections.abc import Iterable
 from enum import StrEnum
 from functools import cache
 
+import duckdb
 import phonenumbers
 import polars as pl
 
@@ -26,6 +28,7 @@ class PhoneStatus(StrEnum):
 
 HASH_HEX_CHARS = 32
 """128 bits of HMAC-SHA256: collision-free at any clinic's scale, half the storage."""
+SHA256_BLOCK = 64
 
 _HIDDEN = re.compile(
     r"anonym|unknown|hidden|private|restricted|withheld|unavailable|скрыт|неизвест|аноним",
@@ -64,8 +67,29 @@ def identify(raw: str | None, region: str) -> tuple[str | None, PhoneStatus, str
 
 
 def keyed_hash(e164: str, key: bytes) -> str:
-    """HMAC-SHA256 of the E.164 form (OpenSSL's one-shot HMAC: about a microsecond)."""
+    """HMAC-SHA256 of the E.164 form, hex, cut to HASH_HEX_CHARS: the definition that
+    `keyed_hashes` computes column-wise."""
     return hmac.digest(key, e164.encode(), "sha256").hex()[:HASH_HEX_CHARS]
+
+
+def keyed_hashes(numbers: list[str], key: bytes) -> list[str]:
+    """`keyed_hash` of many numbers at once, by DuckDB on every core (a chain's millions
+    of numbers: a microsecond each in Python, a fraction of one here). HMAC is spelled
+    out per RFC 2104, sha256(key ^ opad || sha256(key ^ ipad || message)), on the key
+    padded to SHA-256's 64-byte block (hashed first if longer)."""
+    block = (key if len(key) <= SHA256_BLOCK else hashlib.sha256(key).digest()).ljust(
+        SHA256_BLOCK, b"\0"
+    )
+    inner = bytes(b ^ 0x36 for b in block)
+    outer = bytes(b ^ 0x5C for b in block)
+    with duckdb.connect() as conn:
+        conn.register("numbers", pl.DataFrame({"e164": numbers}, schema={"e164": pl.String}))
+        rows = conn.execute(
+            "select left(sha256($outer || unhex(sha256($inner || encode(e164)))), "
+            f"{HASH_HEX_CHARS}) from numbers",
+            {"outer": outer, "inner": inner},
+        ).fetchnumpy()
+    return list(next(iter(rows.values())))
 
 
 def _is_valid_desc(nsn: pl.Expr, desc: object) -> pl.Expr:
@@ -190,7 +214,7 @@ def phone_map(raw_values: Iterable[str | None], region: str, key: bytes) -> pl.D
     result = pl.concat([fast_frame, slow_frame])
     numbers = result["e164"].drop_nulls().unique().to_list()
     hashes = pl.DataFrame(
-        {"e164": numbers, "phone_hash": [keyed_hash(n, key) for n in numbers]},
+        {"e164": numbers, "phone_hash": keyed_hashes(numbers, key)},
         schema={"e164": pl.String, "phone_hash": pl.String},
     )
     return result.join(hashes, on="e164", how="left").select(

@@ -34,6 +34,16 @@ create or replace macro unfence_dates(s) as replace(
     ''
 );
 
-create or replace macro mask_phones(s) as unfence_dates(
-    mask_phone_runs(mask_phone_runs(fence_dates(s)))
+-- Two shortcuts spare the four regular expressions on most cells, with the same result:
+-- text shorter than ten characters holds no ten digits, and a well-formed date or
+-- timestamp (ISO or dd.mm.yyyy, with time and offset) is exactly what fencing keeps.
+create or replace macro is_plain_timestamp(s) as regexp_full_match(
+    s,
+    '(\d{4}-\d{2}-\d{2}|\d{2}\.\d{2}\.\d{4})'
+    || '([ T]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+\-]\d{2}(:?\d{2})?)?)?'
 );
+
+create or replace macro mask_phones(s) as case
+    when length(s) < 10 or is_plain_timestamp(s) then s
+    else unfence_dates(mask_phone_runs(mask_phone_runs(fence_dates(s))))
+end;
