@@ -1,74 +1,219 @@
-"""Benchmark `clinic-analytics build` on the demo data: size, time, peak memory, row counts.
+"""Benchmark `clinic-analytics build` against the physical floor, full and incremental.
 
-Each build runs in a fresh child process, so its peak resident memory (ru_maxrss of the
-child) is the build's own, Dagster and imports included.
+For each demo scale: generate the data (`demo-data`), then, in fresh child processes
+measured by their own rusage (wall seconds, peak RSS):
 
-    .venv/bin/python benchmarks/build_benchmark.py --scales 1 10
+* **floor**: DuckDB reading every input file once (`read_csv` of each entity's files,
+  all columns as text, `count(*)`): no build can be faster than reading its input;
+* **full build**: `clinic-analytics build --full`, alternated with the floor (A/B) so a
+  busy machine slows both alike; medians of `--repeat` runs; the per-model seconds of
+  the last one (`--timings`) say where the time went;
+* **weekly incremental load**: last week's folder built in full, then this week's exports
+  added (calls, visits and new patients of the last 7 days, each new file overlapping the
+  previous export by 3 days, as real exports do; older files untouched) and built
+  incrementally; then a full build of the same folder, and the two warehouses' marts
+  compared row for row (tests/golden/fingerprints.py).
+
+    .venv/bin/python benchmarks/build_benchmark.py --scales 1 10 100 [--repeat 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import os
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 
-import duckdb
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.golden.fingerprints import fingerprint
+
+CLI = str(Path(sys.executable).with_name("clinic-analytics"))
+ENV = dict(os.environ, CLINIC_HASH_SECRET="benchmark-secret")
+WEEKLY = {"calls": "started_at", "visits": "visit_at", "patients": "registered_at"}
+"""The entities a weekly export brings new rows of, by the column that dates a row."""
+OVERLAP_DAYS = 3
+FLOOR = """
+import duckdb, sys
+from pathlib import Path
+root = Path(sys.argv[1])
+conn = duckdb.connect()
+conn.execute("set enable_progress_bar = false")
+for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+    files = sorted(str(p) for p in folder.iterdir() if p.suffix in (".csv", ".tsv"))
+    if files:
+        conn.execute(
+            "select count(*) from read_csv(?, all_varchar = true, union_by_name = true)",
+            [files],
+        ).fetchall()
+"""
 
 
-def run(command: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of one child process, from its own rusage."""
+def run(command: list[str]) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS (MiB) and standard output of one child process."""
     started = time.perf_counter()
-    child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+    child = subprocess.Popen(command, env=ENV, stdout=subprocess.PIPE, text=True)
+    out = child.stdout.read() if child.stdout else ""
     _, status, usage = os.wait4(child.pid, 0)
     seconds = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{command[1]} failed with status {status}")
-    return seconds, usage.ru_maxrss / 1024
+        raise SystemExit(f"{' '.join(command[:2])} failed with status {status}")
+    return seconds, usage.ru_maxrss / 1024, out
+
+
+def build(input_dir: Path, warehouse: Path, *, full: bool) -> tuple[float, float, str]:
+    command = [CLI, "build", "--input", str(input_dir), "--warehouse", str(warehouse)]
+    return run([*command, "--timings"] + (["--full"] if full else []))
+
+
+def floor(input_dir: Path) -> tuple[float, float]:
+    seconds, peak, _ = run([sys.executable, "-c", FLOOR, str(input_dir)])
+    return seconds, peak
+
+
+def mib(folder: Path) -> float:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20
+
+
+def rows(folder: Path) -> int:
+    return sum(sum(1 for _ in p.open("rb")) - 1 for p in folder.glob("*.csv"))
+
+
+def split_last_week(source: Path, base: Path, week: Path) -> date:
+    """`base`: the folder as it stood a week ago (rows of the last 7 days cut from the
+    newest files); `week`: this week's files, each from 3 days before the cut on. Files
+    are streamed row by row: only this week's rows are held."""
+    shutil.copytree(source, base)
+    files = {e: sorted((source / e).glob("*.csv")) for e in WEEKLY if (source / e).is_dir()}
+    last = max(
+        day for entity, paths in files.items() for path in paths for day in _days(path, entity)
+    )
+    cut = last - timedelta(days=6)
+    for entity, paths in files.items():
+        fresh: dict[tuple[str, ...], None] = {}
+        header: list[str] = []
+        for path in paths:
+            if max(_days(path, entity), default=cut - timedelta(days=1)) < cut - timedelta(
+                days=OVERLAP_DAYS
+            ):
+                continue
+            with path.open(encoding="utf-8", newline="") as src:
+                reader = csv.reader(src)
+                header = next(reader)
+                column = header.index(WEEKLY[entity])
+                with (base / entity / path.name).open("w", encoding="utf-8", newline="") as dst:
+                    writer = csv.writer(dst, lineterminator="\n")
+                    writer.writerow(header)
+                    for row in reader:
+                        day = _day(row, column)
+                        if day and day >= cut - timedelta(days=OVERLAP_DAYS):
+                            fresh[tuple(row)] = None
+                        if not (day and day >= cut):
+                            writer.writerow(row)
+        (week / entity).mkdir(parents=True, exist_ok=True)
+        with (week / entity / f"{entity}_week_{cut}.csv").open(
+            "w", encoding="utf-8", newline=""
+        ) as out:
+            csv.writer(out, lineterminator="\n").writerows([header, *fresh])
+    return cut
+
+
+def _days(path: Path, entity: str) -> Iterator[date]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle)
+        column = next(reader).index(WEEKLY[entity])
+        for row in reader:
+            if day := _day(row, column):
+                yield day
+
+
+def _day(row: list[str], column: int) -> date | None:
+    try:
+        return date.fromisoformat(row[column][:10])
+    except (IndexError, ValueError):
+        return None
+
+
+def bench(scale: float, root: Path, repeat: int, seed: int, weekly_up_to: float) -> None:
+    data = root / f"scale-{scale:g}"
+    demo_s = demo_mb = float("nan")
+    if not (data / "in").is_dir():
+        demo_s, demo_mb, _ = run(
+            [
+                CLI,
+                "demo-data",
+                "--out",
+                str(data / "in"),
+                "--scale",
+                str(scale),
+                "--seed",
+                str(seed),
+            ]
+        )
+    size = mib(data / "in")
+    floors, builds, peaks, out = [], [], [], ""
+    for _ in range(repeat):
+        floors.append(floor(data / "in")[0])
+        seconds, peak, out = build(data / "in", data / "full.duckdb", full=True)
+        builds.append(seconds)
+        peaks.append(peak)
+    fl, full = statistics.median(floors), statistics.median(builds)
+    print(
+        f"\nscale {scale:g}: {rows(data / 'in' / 'calls'):,} call rows, "
+        f"{rows(data / 'in' / 'visits'):,} visit rows, input {size:,.0f} MiB "
+        f"(demo-data {demo_s:.1f} s, peak {demo_mb:,.0f} MiB)"
+    )
+    print(f"  floor (DuckDB reads the input once) {fl:7.1f} s   runs {_runs(floors)}")
+    print(
+        f"  full build                          {full:7.1f} s   runs {_runs(builds)}  "
+        f"ratio {full / fl:4.1f}x  peak RSS {max(peaks):,.0f} MiB"
+    )
+    print("  where the time went (last full build, slowest models):")
+    for line in out.splitlines()[1:13]:
+        print("    " + line.strip())
+
+    if scale > weekly_up_to:
+        return
+    weekly = data / "weekly"
+    shutil.rmtree(weekly, ignore_errors=True)
+    cut = split_last_week(data / "in", weekly / "in", weekly / "new")
+    build(weekly / "in", weekly / "incremental.duckdb", full=True)  # last week's build
+    shutil.copytree(weekly / "new", weekly / "in", dirs_exist_ok=True)
+    incremental, inc_peak, _ = build(weekly / "in", weekly / "incremental.duckdb", full=False)
+    full_same, _, _ = build(weekly / "in", weekly / "full.duckdb", full=True)
+    same = fingerprint(weekly / "incremental.duckdb") == fingerprint(weekly / "full.duckdb")
+    print(
+        f"  weekly load (week from {cut}, {mib(weekly / 'new') * 1024:,.0f} KiB new): incremental "
+        f"{incremental:.1f} s vs full {full_same:.1f} s = {incremental / full_same:.0%}, "
+        f"peak {inc_peak:,.0f} MiB; marts identical to the full build: {same}"
+    )
+
+
+def _runs(values: list[float]) -> str:
+    return ", ".join(f"{v:.1f}" for v in values)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scales", type=float, nargs="+", default=[1.0, 10.0])
+    parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--data", type=Path, help="keep generated data here (reused if present)")
+    parser.add_argument(
+        "--weekly-up-to", type=float, default=100, help="the weekly load up to this scale"
+    )
     args = parser.parse_args()
-    cli = str(Path(sys.executable).with_name("clinic-analytics"))
-    for scale in sorted(args.scales):
-        with tempfile.TemporaryDirectory(prefix="clinic-bench-") as tmp:
-            root = Path(tmp)
-            env = dict(os.environ, CLINIC_HASH_SECRET="benchmark-secret")
-            gen_s, gen_mb = run(
-                [
-                    cli,
-                    "demo-data",
-                    "--out",
-                    str(root / "in"),
-                    "--scale",
-                    str(scale),
-                    "--seed",
-                    str(args.seed),
-                ],
-                env,
-            )
-            size_mb = sum(p.stat().st_size for p in (root / "in").rglob("*") if p.is_file()) / 2**20
-            warehouse = root / "warehouse.duckdb"
-            build_s, build_mb = run(
-                [cli, "build", "--input", str(root / "in"), "--warehouse", str(warehouse)], env
-            )
-            with duckdb.connect(str(warehouse), read_only=True) as conn:
-                rows = conn.execute("select * from load_reconciliation order by entity").fetchall()
-            print(
-                f"\nscale {scale:g}: input {size_mb:.1f} MiB, warehouse "
-                f"{warehouse.stat().st_size / 2**20:.1f} MiB"
-            )
-            print(f"  demo-data  {gen_s:6.1f} s  peak {gen_mb:7.0f} MiB")
-            print(f"  build      {build_s:6.1f} s  peak {build_mb:7.0f} MiB")
-            print(f"  {'entity':<16}{'read':>10}{'loaded':>10}{'quarant.':>10}{'dupl.':>10}")
-            for entity, read, loaded, quarantined, duplicate in rows:
-                print(f"  {entity:<16}{read:>10}{loaded:>10}{quarantined:>10}{duplicate:>10}")
+    with tempfile.TemporaryDirectory(prefix="clinic-bench-") as tmp:
+        root = args.data or Path(tmp)
+        for scale in sorted(args.scales):
+            bench(scale, root, args.repeat, args.seed, args.weekly_up_to)
     return 0
 
 

@@ -2,12 +2,17 @@
 
 Every cached query takes the warehouse's identity (path, modification time) as part of
 its key, so a newly published build shows on the next interaction, and no connection
-stays open to block the pipeline's writer (DuckDB: one writer or many readers).
+stays open to block the pipeline's writer (DuckDB: one writer or many readers): each
+query attaches the file read-only for as long as it runs (`Reader`).
 """
 
 from __future__ import annotations
 
+import itertools
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -15,6 +20,7 @@ import duckdb
 import polars as pl
 import streamlit as st
 
+from pipelines.chain.clinics import CHAIN_FILE, WAREHOUSE_FILE, clinic_warehouse
 from pipelines.settings import Settings, load_settings
 
 Version = tuple[str, int]
@@ -26,22 +32,83 @@ def settings() -> Settings:
 
 
 def warehouse_path() -> Path:
+    """The published warehouse; on a chain, that of the clinic chosen in the sidebar."""
+    out = chain_out()
+    if out is not None:
+        return clinic_warehouse(out, selected_clinic())
     return Path(os.environ.get("CLINIC_WAREHOUSE_PATH") or settings().warehouse_path)
 
 
 def warehouse_version() -> Version | None:
     """(path, mtime ns) of the published warehouse, or None when there is none yet."""
-    path = warehouse_path()
-    try:
-        return str(path), path.stat().st_mtime_ns
-    except FileNotFoundError:
-        return None
+    return file_version(warehouse_path())
+
+
+class Reader:
+    """Short read-only queries of DuckDB files through one in-memory DuckDB of the process.
+
+    A new DuckDB instance costs some 35 ms before its first query (its catalog of built-in
+    functions), whatever the file; attaching a built warehouse to a live instance, some
+    5 ms. So each query attaches its file read-only under a name of its own, runs, and
+    detaches it: nothing holds the file between queries (the pipeline publishes by
+    rename, and a reader never keeps an old build open), and concurrent sessions never
+    share an attachment. The in-memory hub itself holds no data.
+    """
+
+    def __init__(self) -> None:
+        self._hub = duckdb.connect(":memory:")
+        self._lock = threading.Lock()  # the hub's cursor list is not for concurrent use
+        self._names = itertools.count()
+
+    @contextmanager
+    def cursor(self, path: str) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection whose default database is the file at `path`, read only."""
+        with self._lock:
+            cursor = self._hub.cursor()
+            name = f"warehouse_{next(self._names)}"
+        try:
+            quoted = "'" + path.replace("'", "''") + "'"
+            cursor.execute(f"attach {quoted} as {name} (read_only)")
+            try:
+                cursor.execute(f"use {name}")
+                yield cursor
+            finally:
+                cursor.execute("use memory")
+                cursor.execute(f"detach {name}")
+        finally:
+            with self._lock:
+                cursor.close()
+
+    def attached(self) -> list[str]:
+        """The files attached right now: none between queries."""
+        with self._lock, self._hub.cursor() as cursor:
+            return [
+                row[0]
+                for row in cursor.execute(
+                    "select path from duckdb_databases() where path is not null"
+                ).fetchall()
+            ]
+
+
+@st.cache_resource(show_spinner=False)
+def reader() -> Reader:
+    return Reader()
 
 
 @st.cache_data(ttl=3600, max_entries=256, show_spinner=False)
 def query(sql: str, version: Version, params: tuple = ()) -> pl.DataFrame:
     """One query against the warehouse file identified by `version`."""
-    with duckdb.connect(version[0], read_only=True) as conn:
+    with reader().cursor(version[0]) as conn:
+        return conn.sql(sql, params=list(params)).pl()
+
+
+@st.cache_resource(ttl=3600, max_entries=16, show_spinner=False)
+def shared_query(sql: str, version: Version, params: tuple = ()) -> pl.DataFrame:
+    """`query` for long results: `st.cache_data` hands each caller a copy (pickled when
+    stored, unpickled on every read: some 0.2 s for 175,000 rows); this hands every
+    session the same frame. Polars frames are never changed in place here: every
+    operation returns a new frame."""
+    with reader().cursor(version[0]) as conn:
         return conn.sql(sql, params=list(params)).pl()
 
 
@@ -112,7 +179,9 @@ def doctor_clv(version: Version) -> pl.DataFrame:
 
 
 def reactivation(version: Version) -> pl.DataFrame:
-    return query(
+    """Every lapsed patient to call: as long as the clinic's list (100,000s of rows in a
+    chain), so shared by every session (`shared_query`), not copied for each."""
+    return shared_query(
         """
         select patient_id,
                timezone(build.timezone, last_visit_at) as last_visit_local,
@@ -158,12 +227,17 @@ def quarantine_summary(version: Version) -> pl.DataFrame:
     )
 
 
-def quarantine_rows(version: Version) -> pl.DataFrame:
-    return query(
+def quarantine_rows(version: Version, limit: int | None = None) -> pl.DataFrame:
+    """Quarantined rows in file order: the first `limit` (cached, to show), or all of them
+    (for the download: read when asked for, never kept in the cache, however many)."""
+    sql = (
         "select entity, kind, source_file, line, reason, raw from quarantine "
-        "order by entity, source_file, line",
-        version,
+        "order by entity, source_file, line"
     )
+    if limit is not None:
+        return query(sql + " limit ?", version, (limit,))
+    with reader().cursor(version[0]) as conn:
+        return conn.sql(sql).pl()
 
 
 def vendor_lead_agreement(version: Version) -> pl.DataFrame:
@@ -210,6 +284,62 @@ def phone_quality(version: Version) -> pl.DataFrame:
         from phone_quality
         group by entity, status, region
         order by entity, phones desc
+        """,
+        version,
+    )
+
+
+# --- a chain of clinics (pipelines/chain/) ---------------------------------------------
+
+CLINIC_KEY = "clinic"
+"""The sidebar's clinic selector (streamlit_app.py) keeps its choice under this key."""
+
+
+def file_version(path: Path) -> Version | None:
+    """(path, mtime ns) of a published DuckDB file, or None when there is none yet."""
+    try:
+        return str(path), path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return None
+
+
+def chain_out() -> Path | None:
+    """The chain's output folder when the dashboard serves a chain of clinics
+    (`CLINIC_CHAIN_OUT` or `chain_out`), else None: one clinic, as always."""
+    value = os.environ.get("CLINIC_CHAIN_OUT") or settings().chain_out
+    return Path(value) if value else None
+
+
+def chain_clinics() -> list[str]:
+    """The chain's clinics that have a published warehouse, by name."""
+    out = chain_out()
+    return sorted(p.parent.name for p in out.glob(f"*/{WAREHOUSE_FILE}")) if out else []
+
+
+def selected_clinic() -> str:
+    """The clinic every page reads: the sidebar's choice, else the first clinic."""
+    clinics = chain_clinics()
+    chosen = st.session_state.get(CLINIC_KEY)
+    if chosen in clinics:
+        return chosen
+    return clinics[0] if clinics else ""
+
+
+def chain_version() -> Version | None:
+    out = chain_out()
+    return None if out is None else file_version(out / CHAIN_FILE)
+
+
+def chain_totals(version: Version) -> pl.DataFrame:
+    """Each clinic's status and its totals over all its data (pipelines/chain/view.py)."""
+    return query(
+        """
+        select
+            clinics.clinic, clinics.status, clinics.last_good_build_at,
+            clinics.last_attempt, clinics.currency, totals.* exclude (clinic)
+        from clinics
+        left join clinic_totals as totals on clinics.clinic = totals.clinic
+        order by clinics.clinic
         """,
         version,
     )

@@ -60,6 +60,17 @@ pages = [
     st.Page("app_pages/reactivation.py", title="Reactivation", icon=":material/autorenew:"),
     st.Page("app_pages/data_quality.py", title="Data quality", icon=":material/rule:"),
 ]
+if data.chain_out() is not None:
+    # a chain of clinics: every page reads the clinic chosen here; Chain compares them all
+    clinics = data.chain_clinics()
+    if clinics:
+        st.sidebar.selectbox(
+            "Clinic",
+            clinics,
+            key=data.CLINIC_KEY,
+            help="Every page shows this clinic's warehouse; the Chain page compares them all.",
+        )
+    pages.append(st.Page("app_pages/chain.py", title="Chain", icon=":material/lan:"))
 page = st.navigation(pages)
 
 version = data.warehouse_version()

@@ -140,6 +140,11 @@ COLUMNS: dict[str, Column] = {
     "share": Column("Share, %", "percent"),
 }
 
+LAZY_ABOVE = 1_000
+"""A table longer than this sends the browser only the rows on screen, and the rest as the
+reader scrolls or sorts (Streamlit's lazy loading), not the whole list on every visit: a
+reactivation list of 100,000 patients is megabytes. Its download still holds every row."""
+
 FORMATS = {
     "count": "%,.0f",
     "money": "%,.0f",
@@ -191,7 +196,8 @@ def show(
     download_label: str = "Download this table (CSV)",
 ) -> None:
     """`frame` as a table: headers in words, one format per kind, empty for missing; with
-    `download` (a file name), a button for the same table as CSV."""
+    `download` (a file name), a button for the same table as CSV, written when clicked
+    (not on every run of the page)."""
     words = context(info)
     config: dict[str, object] = {}
     for name, dtype in frame.schema.items():
@@ -209,17 +215,21 @@ def show(
             )
         else:
             config[name] = st.column_config.Column(label, help=help_text)
+    shown = for_display(frame)
+    long = frame.height > LAZY_ABOVE
     st.dataframe(
-        for_display(frame),
+        # a LazyFrame: Streamlit reads the rows on screen from it, never the whole list
+        shown.lazy() if long else shown,
         hide_index=True,
         width="stretch",
         column_config=config,
         placeholder="",
+        lazy=long,
     )
     if download:
         st.download_button(
             download_label,
-            downloads.csv_bytes(labelled(frame, info)),
+            lambda: downloads.csv_bytes(labelled(frame, info)),
             file_name=download,
             mime="text/csv",
         )

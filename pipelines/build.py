@@ -48,6 +48,8 @@ class BuildResult:
     warnings: list[str] = field(default_factory=list)
     """What a person should know before trusting the figures (`mart_build_warnings`)."""
     log: Path | None = None
+    seconds_by_asset: dict[str, float] = field(default_factory=dict)
+    """Where the time went: each model's own seconds, as its materialization reports them."""
 
 
 def precheck(settings: Settings) -> None:
@@ -70,10 +72,28 @@ def precheck(settings: Settings) -> None:
             raise InputError(f"cannot write in {folder}: {exc.strerror or exc}") from exc
 
 
+CHAIN_GROUP = "chain"
+"""The Dagster group of a chain's own assets (pipelines/defs/clinics.py), which a
+clinic's build leaves out."""
+
+
 def load_defs() -> dg.Definitions:
     from pipelines.definitions import defs  # noqa: PLC0415  (loading defs reads the settings)
 
     return defs()
+
+
+def clinic_graph(defs: dg.Definitions | None = None) -> dg.Definitions:
+    """The single-clinic asset graph and its checks: the code location without the
+    chain's own assets (a chain's code location holds both)."""
+    defs = defs or load_defs()
+    assets = [
+        asset
+        for asset in defs.assets or ()
+        if not isinstance(asset, dg.AssetsDefinition)
+        or CHAIN_GROUP not in asset.group_names_by_key.values()
+    ]
+    return dg.Definitions(assets=assets, asset_checks=defs.asset_checks)
 
 
 def run_build(settings: Settings, defs: dg.Definitions | None = None) -> BuildResult:
@@ -86,7 +106,7 @@ def run_build(settings: Settings, defs: dg.Definitions | None = None) -> BuildRe
         build_path = warehouse.with_name(f".{warehouse.name}.build-{os.getpid()}")
         _remove_database(build_path)
         log = new_log_path(settings)
-        defs = defs or load_defs()
+        defs = clinic_graph(defs)
         resources = build_resources(settings, database=str(build_path))
         instance = dg.DagsterInstance.ephemeral()
         try:
@@ -102,11 +122,13 @@ def run_build(settings: Settings, defs: dg.Definitions | None = None) -> BuildRe
             write_log(log, instance, result.run_id)
             if not result.success:
                 raise _failure(result, log)
-            materialized = [
-                event.asset_key.to_user_string()
-                for event in result.get_asset_materialization_events()
-                if event.asset_key is not None
-            ]
+            events = result.get_asset_materialization_events()
+            materialized = [e.asset_key.to_user_string() for e in events if e.asset_key]
+            seconds = {
+                e.asset_key.to_user_string(): float(e.materialization.metadata["seconds"].value)
+                for e in events
+                if e.asset_key and "seconds" in e.materialization.metadata
+            }
             if "published_warehouse" not in materialized:
                 raise BuildError(f"the build finished without publishing (full log: {log})")
         finally:
@@ -117,6 +139,7 @@ def run_build(settings: Settings, defs: dg.Definitions | None = None) -> BuildRe
         materialized,
         build_warnings(warehouse),
         log,
+        seconds,
     )
 
 

@@ -8,8 +8,11 @@ import subprocess
 import sys
 import tempfile
 import traceback
+from datetime import UTC, datetime
 from pathlib import Path
 
+from pipelines.chain.clinics import clinic_warehouse
+from pipelines.chain.outcome import Outcome
 from pipelines.ingest.readers import InputError
 from pipelines.settings import Settings, SettingsError, ensure_secret_file, load_settings
 
@@ -37,12 +40,29 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument("--input", type=Path)
     build.add_argument("--warehouse", type=Path)
     build.add_argument("--settings", type=Path)
+    build.add_argument(
+        "--full",
+        action="store_true",
+        help="read every export file again (by default files the last build read, "
+        "unchanged, keep their rows)",
+    )
+    build.add_argument(
+        "--timings", action="store_true", help="print the seconds each model took, slowest first"
+    )
 
     dash = sub.add_parser("dashboard", help="serve the dashboard on the published warehouse")
     dash.add_argument("--warehouse", type=Path)
     dash.add_argument("--settings", type=Path)
     dash.add_argument("--host", default="127.0.0.1")
     dash.add_argument("--port", type=int, default=8501)
+
+    chain = sub.add_parser(
+        "chain", help="build every clinic folder of a chain, then the chain-level view"
+    )
+    chain.add_argument("--root", type=Path, help="one sub-folder per clinic (input folders)")
+    chain.add_argument("--out", type=Path, help="<clinic>/warehouse.duckdb and chain.duckdb")
+    chain.add_argument("--parallel", type=int, help="clinics built at once (chain_parallel)")
+    chain.add_argument("--settings", type=Path)
 
     run = sub.add_parser("demo", help="demo data → build → dashboard, in one go")
     run.add_argument("--out", type=Path, default=Path("data/demo"))
@@ -71,10 +91,14 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "demo-data":
         return _demo_data(args.out, args.seed, args.scale, _settings(args.settings), args.form)
     if args.command == "build":
-        return _build(args.settings, args.input, args.warehouse)
+        return _build(
+            args.settings, args.input, args.warehouse, full=args.full, timings=args.timings
+        )
     if args.command == "dashboard":
         settings = _settings(args.settings, warehouse=args.warehouse)
         return _dashboard(settings, args.settings, args.host, args.port)
+    if args.command == "chain":
+        return _chain(args.settings, args.root, args.out, args.parallel)
     settings = _settings(None)
     _demo_data(args.out, 7, args.scale, settings)
     status = _build(None, args.out, None)
@@ -117,10 +141,17 @@ def _demo_data(
     return 0
 
 
-def _build(settings_file: Path | None, input_dir: Path | None, warehouse: Path | None) -> int:
+def _build(
+    settings_file: Path | None,
+    input_dir: Path | None,
+    warehouse: Path | None,
+    *,
+    full: bool = False,
+    timings: bool = False,
+) -> int:
     from pipelines.build import BuildError, run_build  # noqa: PLC0415  (dagster import is slow)
 
-    overrides: dict[str, Path] = {}
+    overrides: dict[str, Path | bool] = {"incremental": False} if full else {}
     if input_dir:
         overrides["input_dir"] = input_dir
     if warehouse:
@@ -138,7 +169,51 @@ def _build(settings_file: Path | None, input_dir: Path | None, warehouse: Path |
         + (f" with {len(result.warnings)} warning(s)" if result.warnings else "")
         + f" (log: {result.log})"
     )
+    if timings:
+        for name, seconds in sorted(result.seconds_by_asset.items(), key=lambda i: -i[1]):
+            print(f"  {seconds:8.2f} s  {name}")
     return 0
+
+
+def _chain(
+    settings_file: Path | None, root: Path | None, out: Path | None, parallel: int | None
+) -> int:
+    """Every clinic as a partition of the chain's Dagster asset, then chain.duckdb: one
+    line per clinic as it finishes; exit 1 when any clinic (or the view) failed."""
+    from pipelines.chain.run import build_chain  # noqa: PLC0415  (dagster import is slow)
+
+    overrides = {"chain_root": root, "chain_out": out, "chain_parallel": parallel}
+    settings = load_settings(settings_file, **{k: v for k, v in overrides.items() if v is not None})
+
+    def report(outcome: Outcome) -> None:
+        if outcome.ok:
+            print(f"clinic {outcome.clinic}: {outcome.message}")
+            return
+        kept = clinic_warehouse(settings.chain_out, outcome.clinic)  # type: ignore[arg-type]
+        print(
+            f"clinic-analytics: clinic {outcome.clinic}: build failed: {outcome.message}; "
+            + (
+                f"its last good warehouse {kept} (published "
+                f"{datetime.fromtimestamp(kept.stat().st_mtime, UTC):%Y-%m-%d %H:%M} UTC) "
+                "is kept"
+                if kept.is_file()
+                else "it has no warehouse yet"
+            ),
+            file=sys.stderr,
+        )
+
+    run = build_chain(settings, report)
+    for name, reason in run.refused.items():
+        print(f"clinic-analytics: warning: folder {name!r} left out: {reason}", file=sys.stderr)
+    if run.view is None:
+        print(f"clinic-analytics: chain view failed: {run.view_error}", file=sys.stderr)
+        return 1
+    statuses = list(run.view.status.values())
+    print(
+        f"chain view {run.view.path}: {len(statuses)} clinic(s), "
+        + ", ".join(f"{statuses.count(s)} {s}" for s in ("built", "failed", "missing"))
+    )
+    return 1 if run.failed else 0
 
 
 def _dashboard(settings: Settings, settings_file: Path | None, host: str, port: int) -> int:

@@ -19,7 +19,15 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    ByteSize,
+    Field,
+    SecretStr,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -29,6 +37,8 @@ from pydantic_settings import (
 
 DEFAULT_SETTINGS_FILE = Path("clinic-analytics.toml")
 AD_PLATFORMS = ("yandex_direct", "google_ads", "meta_ads", "vk_ads")
+MIN_BUILD_MEMORY = 256 * 2**20
+"""The least DuckDB memory one clinic build of a chain may get (see `chain_memory_budget`)."""
 
 
 def sql_field(*default: Any, **kwargs: Any) -> Any:
@@ -117,6 +127,9 @@ class Settings(BaseSettings):
     log_dir: Path | None = None
     """Where each build writes its full log; defaults to `logs/` beside the warehouse."""
     log_files_kept: int = Field(30, ge=1)
+    incremental: bool = True
+    """Carry the raw rows of export files the last published warehouse already read (same
+    name, same bytes) instead of reading them again (pipelines/ingest/ledger.py)."""
 
     # --- secrets -------------------------------------------------------------------
     hash_secret: SecretStr | None = None
@@ -126,7 +139,10 @@ class Settings(BaseSettings):
 
     # --- engine --------------------------------------------------------------------
     duckdb_threads: int | None = Field(None, ge=1, le=1024)
-    duckdb_memory_limit: str | None = None
+    duckdb_memory_limit: str | None = "5GB"
+    """DuckDB spills to disk beyond this (a `.tmp` folder beside the build file), so a
+    national chain's year builds in bounded memory; Python's share (the statistical
+    models, Dagster) stays under 2 GB more. None: DuckDB's own default, 80% of RAM."""
 
     # --- dashboard sign-in ---
     login_delay_base_s: float = Field(1.0, gt=0)
@@ -248,6 +264,57 @@ class Settings(BaseSettings):
         }
         values["as_of_setting"] = values.pop("as_of")
         return values | {"settings": scalars}
+
+    # --- a chain of clinics (`clinic-analytics chain`, pipelines/defs/clinics.py) ---
+    chain_root: Path | None = None
+    """One sub-folder per clinic, each an ordinary input folder (its own
+    `clinic-analytics.toml` may override settings); unset: one clinic, no chain."""
+    chain_out: Path | None = None
+    """Each clinic's warehouse (`<clinic>/warehouse.duckdb`) and `chain.duckdb`; the
+    dashboard given one shows a clinic selector and the Chain page."""
+    chain_parallel: int = Field(1, ge=1, le=64)
+    """How many clinics build at once (processes in the CLI; the `clinic_build` pool's
+    limit under the Dagster daemon should be the same number)."""
+    chain_memory_budget: ByteSize | None = None
+    """DuckDB memory for all the chain's parallel builds together ("6GiB"); unset, the
+    one-build `duckdb_memory_limit` is the budget. Each build gets budget ÷ `chain_parallel`."""
+    chain_parquet_dir: str | None = None
+    """Also write the chain view as Parquet partitioned by clinic (`clinic=<name>/`): a
+    folder, or `s3://bucket/prefix` on S3-compatible storage (DuckDB's httpfs)."""
+
+    @model_validator(mode="after")
+    def _chain_consistent(self) -> Settings:
+        """A chain's outputs must not sit among its clinics (the next scan would take them
+        for a clinic), and its memory budget must leave each parallel build enough."""
+        per_build = self.chain_build_memory
+        chain = self.chain_root is not None or self.chain_memory_budget is not None
+        if chain and per_build is not None and per_build < MIN_BUILD_MEMORY:
+            raise ValueError(
+                f"a memory budget of {ByteSize(per_build * self.chain_parallel).human_readable()}"
+                f" (chain_memory_budget, else duckdb_memory_limit) over chain_parallel "
+                f"{self.chain_parallel} leaves each build under "
+                f"{ByteSize(MIN_BUILD_MEMORY).human_readable()}"
+            )
+        if self.chain_root is None:
+            return self
+        if self.chain_out is None:
+            raise ValueError("chain_root is set but chain_out is not: where do warehouses go?")
+        root, out = self.chain_root.resolve(), self.chain_out.resolve()
+        if out == root or root in out.parents:
+            raise ValueError(f"chain_out {self.chain_out} must not be inside chain_root")
+        return self
+
+    @property
+    def chain_build_memory(self) -> int | None:
+        """Bytes of DuckDB memory for each of `chain_parallel` builds running at once: the
+        budget split evenly. None when no size is set (DuckDB's default then, for each)."""
+        budget = self.chain_memory_budget
+        if budget is None and self.duckdb_memory_limit is not None:
+            try:
+                budget = TypeAdapter(ByteSize).validate_python(self.duckdb_memory_limit)
+            except ValidationError:  # a form pydantic does not read: DuckDB's own, as is
+                return None
+        return None if budget is None else budget // self.chain_parallel
 
 
 def load_settings(settings_file: Path | str | None = None, **overrides: Any) -> Settings:

@@ -8,6 +8,7 @@ import io
 import json
 import logging
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from dashboards import auth, charts, data, downloads, fmt
+from dashboards import auth, charts, data, downloads, fmt, tables
 from pipelines.settings import Settings
 from pipelines.warehouse import publish
 
@@ -155,6 +156,92 @@ def test_data_quality_reconciles(app, demo_warehouse) -> None:
     assert list(shown["rows_read"]) == expected["rows_read"].to_list()
     reasons = set(at.dataframe[1].value["reason"])
     assert "currency 'USD' is not RUB, the currency of this deployment" in reasons
+    # the page shows the first rows only; the download reads them all
+    shown = at.dataframe[2].value
+    every = data.quarantine_rows((str(demo_warehouse[1]), 0))
+    assert 0 < len(shown) <= 50
+    assert list(shown["reason"]) == every["reason"].head(len(shown)).to_list()
+
+
+@pytest.mark.parametrize("branch", [None, "B1"])
+def test_attribution_over_any_dates_is_the_patients_credits(demo_warehouse, branch) -> None:
+    """The Channels page's attribution reads daily sums (fct_channel_attribution_daily):
+    over a range and a branch they are the credits of the patients themselves."""
+    warehouse = demo_warehouse[1]
+    as_of = sql(warehouse, "select as_of from mart_build_info")["as_of"][0]
+    first, last = as_of - timedelta(days=83), as_of
+    within = f"between date '{first}' and date '{last}'"
+    first_branch = "true" if branch is None else f"first_touch_branch_id = '{branch}'"
+    last_branch = "true" if branch is None else f"last_touch_branch_id = '{branch}'"
+    expected = sql(
+        warehouse,
+        f"""
+        with credits as (
+            select first_touch_channel as channel, 1 as first_touch, 0 as last_touch,
+                (last_touch_channel <> first_touch_channel)::integer as switched,
+                revenue_first_visit, revenue_repeat
+            from int_patient_attribution
+            where first_touch_day {within} and {first_branch}
+            union all
+            select last_touch_channel, 0, 1, 0, 0, 0
+            from int_patient_attribution
+            where last_touch_day {within} and {last_branch}
+        )
+        select channel, sum(first_touch)::bigint as primary_first_touch,
+            sum(last_touch)::bigint as primary_last_touch, sum(switched)::bigint as switched,
+            sum(revenue_first_visit)::decimal(38, 2) as revenue_first_visit,
+            sum(revenue_repeat)::decimal(38, 2) as revenue_repeat
+        from credits group by channel order by channel
+        """,
+    )
+    shown = data.channel_attribution((str(warehouse), 0), first, last, branch)
+    assert expected.height > 1
+    assert shown.drop("period_start").equals(expected)
+
+
+def test_queries_leave_no_warehouse_attached(demo_warehouse) -> None:
+    """Each query attaches the file for as long as it runs, and concurrent sessions each
+    get their own attachment: nothing holds the file between queries."""
+    reader = data.Reader()
+    path = str(demo_warehouse[1])
+
+    def calls(_: int) -> int:
+        with reader.cursor(path) as conn:
+            return conn.execute("select sum(calls)::bigint from fct_channel_daily").fetchall()[0][0]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        totals = set(pool.map(calls, range(16)))
+    assert len(totals) == 1 and totals.pop() > 0
+    assert reader.attached() == []
+
+
+def test_long_tables_send_rows_on_demand_and_download_every_row(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A reactivation list of 100,000s of patients: Streamlit reads the rows on screen from
+    a LazyFrame, and the CSV (every row, headers in words) is written when clicked."""
+    shown: dict[str, object] = {}
+    monkeypatch.setattr(st, "dataframe", lambda data, **kwargs: shown.update(data=data, **kwargs))
+    monkeypatch.setattr(st, "download_button", lambda label, data, **kwargs: shown.update(csv=data))
+    info = {
+        "currency": "RUB",
+        "credible_mass": 0.9,
+        "clv_horizon_days": 365,
+        "attribution_window_days": 30,
+    }
+    frame = pl.DataFrame(
+        {
+            "patient_id": [f"P{i:06d}" for i in range(5_000)],
+            "revenue_to_date": [float(i) for i in range(5_000)],
+        }
+    )
+    tables.show(frame, info, download="list.csv")
+    assert shown["lazy"] is True and isinstance(shown["data"], pl.LazyFrame)
+    assert callable(shown["csv"])
+    rows = list(csv.DictReader(io.StringIO(shown["csv"]().decode())))
+    assert len(rows) == 5_000 and rows[-1]["Revenue to date, ₽"] == "4999.0"
+    tables.show(frame.head(10), info)
+    assert shown["lazy"] is False and isinstance(shown["data"], pl.DataFrame)
 
 
 def test_missing_warehouse_says_what_to_run(

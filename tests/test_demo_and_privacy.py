@@ -6,9 +6,12 @@ import re
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import polars as pl
+import pytest
 
-from pipelines.demo import write_demo
+from pipelines.demo import canonical, draws, write_demo
+from pipelines.demo.simulation import simulate
 from pipelines.settings import Settings
 
 PHONE_RUN = re.compile(r"\+?\d[\d\s()\-]*\d")
@@ -101,6 +104,71 @@ def test_demo_is_deterministic_and_scales_linearly(tmp_path: Path) -> None:
 
     ratio = calls(tmp_path / "c") / calls(tmp_path / "a")
     assert 3.6 < ratio < 4.4
+
+
+def test_demo_written_in_pieces_is_the_demo_written_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Memory holds one piece of a month while writing: the pieces must not show in the
+    files, every choice drawn for all rows before the next as if in one array."""
+    settings = Settings(hash_secret="x")
+    write_demo(tmp_path / "whole", seed=5, scale=0.3, settings=settings)
+    monkeypatch.setattr(canonical, "PIECE_ROWS", 300)  # months of ~150 calls: 1 to 3 pieces
+    monkeypatch.setattr(draws, "SKIP_PIECE", 70)
+    write_demo(tmp_path / "pieces", seed=5, scale=0.3, settings=settings)
+    files = sorted((tmp_path / "whole").rglob("*.csv"))
+    assert len(files) > 50
+    for path in files:
+        assert (
+            path.read_bytes()
+            == (tmp_path / "pieces" / path.relative_to(tmp_path / "whole")).read_bytes()
+        )
+
+
+def test_demo_above_the_cohort_scale_is_drawn_in_bounded_cohorts(tmp_path: Path) -> None:
+    """A large demo is drawn a few weeks of callers at a time, each cohort a fresh sample of
+    the same rules: small cohorts, and one consistent data set when written."""
+    whole = next(simulate(np.random.default_rng(5), 1.0).cohorts)
+    callers = [len(c.calls[0].t) for c in simulate(np.random.default_rng(5), 1.0, 0.1).cohorts]
+    assert len(callers) > 15  # cohorts of five weeks
+    assert max(callers) < 0.1 * len(whole.calls[0].t)
+    assert 0.9 < sum(callers) / len(whole.calls[0].t) < 1.1
+
+    settings = Settings(hash_secret="x")
+    write_demo(tmp_path, seed=5, scale=1, settings=settings, cohort_scale=0.1)
+    calls = pl.concat(
+        [pl.read_csv(p, infer_schema=False) for p in sorted(tmp_path.glob("calls/*.csv"))]
+    ).filter(~pl.col("call_id").str.starts_with("BAD"))
+    calls = calls.unique("call_id", keep="first").sort("call_id")
+    # ids number the calls in time order across every cohort's calls
+    number = calls["call_id"].str.slice(2).cast(pl.Int64)
+    assert number.to_list() == list(range(1, calls.height + 1))
+    started = calls["started_at"].str.slice(0, 19).str.replace("T", " ")
+    assert started.is_sorted()
+    patients = pl.read_csv(tmp_path / "patients/patients.csv", infer_schema=False)
+    ids = patients["patient_id"].str.slice(1).cast(pl.Int64)
+    assert ids.to_list() == list(range(1, patients.height + 1))
+    # cohorts draw on from one generator, never again from the seed: adults' mobiles are
+    # their own across cohorts
+    mobile = pl.col("phone").str.split(";").list.first().str.replace_all(r"\D", "").str.slice(-10)
+    adults = patients.filter(pl.col("birth_date").str.slice(6, 4).cast(pl.Int32) < 2005)
+    assert adults.select(mobile.n_unique()).item() == adults.height
+    # every cohort's patients visit (their first visit at least), under their own ids
+    visits = pl.concat([pl.read_csv(p, infer_schema=False) for p in tmp_path.glob("visits/*.csv")])
+    visits = visits.filter(~pl.col("visit_id").str.starts_with("VBAD")).unique("visit_id")
+    assert set(visits["patient_id"]) <= set(patients["patient_id"])
+    assert visits["patient_id"].n_unique() > 0.95 * patients.height
+    # and a survey answers its own visit, 0.2 to 3 days after it
+    surveys = pl.read_csv(tmp_path / "surveys/surveys.csv", infer_schema=False)
+    at = pl.coalesce(
+        pl.col("visit_at").str.strptime(pl.Datetime, "%Y-%m-%d %H:%M:%S", strict=False),
+        pl.col("visit_at").str.strptime(pl.Datetime, "%d.%m.%Y %H:%M:%S", strict=False),
+    )
+    answered = surveys.join(visits.select("visit_id", at.alias("at")), on="visit_id").select(
+        (pl.col("answered_at").str.strptime(pl.Datetime) - pl.col("at")).dt.total_hours()
+    )
+    assert answered.height == surveys.height > 1000
+    assert answered.to_series().is_between(4, 72).all()
 
 
 def test_demo_writes_every_phone_form(tmp_path: Path) -> None:

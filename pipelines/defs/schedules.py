@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import dagster as dg
 
+from pipelines.build import CHAIN_GROUP
 from pipelines.settings import load_settings
 
 build_warehouse_job = dg.define_asset_job(
     "build_warehouse",
-    selection=dg.AssetSelection.all(),
-    description="Every asset: raw → staging → published warehouse.",
+    selection=dg.AssetSelection.all() - dg.AssetSelection.groups(CHAIN_GROUP),
+    description="Every asset of the clinic: raw → staging → published warehouse.",
 )
 
 weekly_build_schedule = dg.ScheduleDefinition(

@@ -9,11 +9,18 @@ How a fact is written (which phone form, which alias, a campaign, a service, the
 noise on weekly spend) is drawn here from the simulation's generator, after the
 simulation, in a fixed order: calls, spend, patients, visits. Reordering the writers
 changes the files.
+
+The rows come from the spool (pipelines/demo/spool.py) a month at a time (patients a
+cohort at a time) and are formatted and written in pieces of PIECE_ROWS, so memory does
+not grow with the scale. Each choice is still drawn for all rows before the next, as one
+whole-array draw would have it (pipelines/demo/draws.py): how the files are chunked never
+shows in them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -30,16 +37,9 @@ from pipelines.demo.cast import (
     START,
     WEEKS,
 )
-from pipelines.demo.simulation import (
-    VISIT_STATUSES,
-    CallBatch,
-    Patients,
-    Simulation,
-    Surveys,
-    Visits,
-    WeeklySpend,
-    normalised,
-)
+from pipelines.demo.draws import Draw, chunked_draws
+from pipelines.demo.simulation import VISIT_STATUSES, WeeklySpend, normalised
+from pipelines.demo.spool import CALL_ROWS, PATIENT_ROWS, SURVEY_ROWS, VISIT_ROWS, Spool
 from pipelines.ingest.entities import (
     AD_SPEND,
     ADMINISTRATORS,
@@ -64,96 +64,103 @@ class Written:
 
 
 def write_canonical(
-    sim: Simulation, rng: np.random.Generator, out: Path, settings: Settings
+    spend: tuple[WeeklySpend, ...],
+    spool: Spool,
+    rng: np.random.Generator,
+    out: Path,
+    settings: Settings,
 ) -> Written:
-    """Write `sim` into the (prepared, empty) entity folders under `out`."""
-    n_calls = _write_calls(sim.calls, rng, out / CALLS.name, settings.timezone)
-    n_spend = _write_spend(sim.spend, rng, out / AD_SPEND.name, settings.currency)
-    _write_patients(sim.patients, rng, out / PATIENTS.name)
-    _write_visits(sim.visits, rng, out / VISITS.name)
+    """Write the spend and the spooled rows into the (prepared, empty) entity folders."""
+    n_calls = _write_calls(spool, rng, out / CALLS.name, settings.timezone)
+    n_spend = _write_spend(spend, rng, out / AD_SPEND.name, settings.currency)
+    n_patients = _write_patients(spool, rng, out / PATIENTS.name)
+    n_visits = _write_visits(spool, rng, out / VISITS.name)
     _write_reference(out)
-    _write_surveys(sim.surveys, out / SURVEYS.name)
-    return Written(n_calls, sim.patients.n, sim.visits.n, n_spend)
+    _write_surveys(spool, out / SURVEYS.name)
+    return Written(n_calls, n_patients, n_visits, n_spend)
 
 
-def _write_calls(
-    batches: tuple[CallBatch, ...], rng: np.random.Generator, folder: Path, timezone: str
-) -> int:
+_CALL_DRAWS: tuple[Draw, ...] = (
+    lambda g, n: g.random(n) < 0.5,  # a withheld number written "anonymous", else left empty
+    lambda g, n: g.choice(3, n, p=[0.5, 0.25, 0.25]),  # an administrator by id, name, login
+    lambda g, n: g.integers(0, 3, n),  # which of the channel's campaigns
+    lambda g, n: g.integers(0, 7, n),  # the caller's phone form
+    lambda g, n: g.random(n) < 0.3,  # an answered call tagged "первичный"
+)
+_TRACKING_PHONES = [f"+7 495 100-{i:02d}-{b}0" for i in range(len(DEMO_CHANNELS)) for b in (1, 2)]
+"""The number each channel rings in each branch: [channel * 2 + branch]."""
+_CAMPAIGNS = [c.campaigns[j % len(c.campaigns)] for c in DEMO_CHANNELS for j in range(3)]
+"""A channel's campaigns, the first again where it has fewer than three: [channel * 3 + pick]."""
+_ADMIN_TEXT = [
+    *(a.id for a in DEMO_ADMINISTRATORS),
+    *(a.name for a in DEMO_ADMINISTRATORS),
+    *(a.aliases[-1] for a in DEMO_ADMINISTRATORS),
+    "",
+]
+"""An administrator as the tracker reports them, [form * 6 + administrator]; "" for none."""
+
+
+def _write_calls(spool: Spool, rng: np.random.Generator, folder: Path, timezone: str) -> int:
     """Monthly exports, each re-pulling the previous month's last two days."""
-    parts = {
-        f.name: np.concatenate([getattr(batch, f.name) for batch in batches])
-        for f in fields(CallBatch)
-    }
-    order = np.argsort(parts["t"], kind="stable")
-    parts = {k: v[order] for k, v in parts.items()}
-    n = len(order)
-    phone = pl.Series(parts["phone"]).cast(pl.String)
-    hidden_form = np.where(rng.random(n) < 0.5, "anonymous", "")
-    admin = parts["admin"]
-    admin_form = rng.choice(3, n, p=[0.5, 0.25, 0.25])
-    admin_text = np.array(
-        [
-            [a.id for a in DEMO_ADMINISTRATORS],
-            [a.name for a in DEMO_ADMINISTRATORS],
-            [a.aliases[-1] for a in DEMO_ADMINISTRATORS],
-        ]
-    )
-    admin_col = np.where(admin >= 0, admin_text[admin_form, np.maximum(admin, 0)], "")
-    ch = DEMO_CHANNELS
-    camp_pick = rng.integers(0, 3, n)
+    months = spool.parts(CALL_ROWS)
+    draws = chunked_draws(rng, _CALL_DRAWS, _piece_sizes(months.values()))
+    tail, first_id = None, 1  # the previous month's last two days
+    for i, month in enumerate(months):
+        calls = spool.read(CALL_ROWS, month)
+        cut = calls["t"].max() - timedelta(days=2)
+        last_days = []
+        with _Export(folder / f"calls_{month}.csv") as export:
+            if tail is not None:  # the export re-pulls the last two days of the previous month
+                export.write(_call_export(tail, i, timezone))
+            for piece in _pieces(calls):
+                frame = _call_rows(piece, next(draws), first_id)
+                export.write(_call_export(frame, i, timezone))
+                last_days.append(frame.filter(pl.col("t") > cut))
+                first_id += frame.height
+            if i == 3:
+                export.write(_broken_calls(export.head))
+        tail = pl.concat(last_days)
+    return first_id - 1
+
+
+def _call_export(frame: pl.DataFrame, i: int, timezone: str) -> pl.DataFrame:
+    """Calls as the i-th monthly export writes them: every other one with the clinic's UTC
+    offset, not naive."""
+    return frame.with_columns(
+        started_at=pl.col("t").dt.replace_time_zone(timezone).dt.strftime("%Y-%m-%dT%H:%M:%S%:z")
+        if i % 2 == 0
+        else pl.col("t").dt.strftime("%Y-%m-%d %H:%M:%S")
+    ).select("call_id", "started_at", *[c for c in frame.columns if c not in ("call_id", "t")])
+
+
+def _call_rows(calls: pl.DataFrame, forms: list[np.ndarray], first_id: int) -> pl.DataFrame:
+    """Calls (in time order) as the tracker writes them, ids from `first_id`."""
+    anonymous, admin_form, campaign, phone_form, tagged = forms
+    channel, branch = calls["channel"].to_numpy(), calls["branch"].to_numpy()
+    admin, duration = calls["admin"].to_numpy(), calls["duration"].to_numpy()
+    admin_text = np.where(admin >= 0, admin_form * len(DEMO_ADMINISTRATORS) + admin, -1)
     frame = pl.DataFrame(
         {
-            "call_id": _ids("CT", np.arange(1, n + 1), 8),
-            "t": parts["t"].astype("datetime64[ms]"),
-            "caller_phone": _phone_forms(phone, rng.integers(0, 7, n)),
-            "tracking_phone": np.array(
-                [f"+7 495 100-{i:02d}-{b}0" for i in range(len(ch)) for b in (1, 2)]
-            )[parts["channel"] * 2 + parts["branch"]],
-            "source": np.array([c.source for c in ch])[parts["channel"]],
-            "medium": np.array([c.medium for c in ch])[parts["channel"]],
-            "campaign": np.array(
-                [[c.campaigns[j % len(c.campaigns)] for j in range(3)] for c in ch]
-            )[parts["channel"], camp_pick],
-            "answered": np.where(parts["answered"], "true", "false"),
-            "duration_s": parts["duration"],
-            "wait_s": parts["wait"],
-            "admin_id": admin_col,
-            "branch_id": np.array(BRANCHES)[parts["branch"]],
-            "tags": np.where(
-                parts["duration"] > 0,
-                np.where(rng.random(n) < 0.3, "первичный", ""),
-                "пропущенный",
-            ),
+            "call_id": _ids("CT", np.arange(first_id, first_id + calls.height), 8),
+            "t": calls["t"],
+            "caller_phone": _phone_forms(calls["phone"].cast(pl.String), phone_form),
+            "tracking_phone": _pick(_TRACKING_PHONES, channel * 2 + branch),
+            "source": _pick([c.source for c in DEMO_CHANNELS], channel),
+            "medium": _pick([c.medium for c in DEMO_CHANNELS], channel),
+            "campaign": _pick(_CAMPAIGNS, channel * 3 + campaign),
+            "answered": _pick(["false", "true"], calls["answered"].to_numpy()),
+            "duration_s": calls["duration"],
+            "wait_s": calls["wait"],
+            "admin_id": _pick(_ADMIN_TEXT, admin_text),
+            "branch_id": _pick(BRANCHES, branch),
+            "tags": _pick(["", "первичный", "пропущенный"], np.where(duration > 0, tagged, 2)),
         }
-    ).with_columns(
-        caller_phone=pl.when(pl.Series(parts["phone"]) < 0)
-        .then(pl.Series(hidden_form))
+    )
+    return frame.with_columns(
+        caller_phone=pl.when(calls["phone"] < 0)
+        .then(_pick(["", "anonymous"], anonymous))
         .otherwise(pl.col("caller_phone"))
     )
-    frame = frame.with_columns(month=pl.col("t").dt.strftime("%Y-%m"))
-    months = frame["month"].unique().sort().to_list()
-    for i, month in enumerate(months):
-        part = frame.filter(pl.col("month") == month)
-        if i > 0:  # the export re-pulls the last two days of the previous month
-            prev = frame.filter(pl.col("month") == months[i - 1])
-            cut = prev["t"].max() - timedelta(days=2)
-            part = pl.concat([prev.filter(pl.col("t") > cut), part])
-        # every other export writes times with the clinic's UTC offset, not naive
-        out = part.with_columns(
-            started_at=pl.col("t")
-            .dt.replace_time_zone(timezone)
-            .dt.strftime("%Y-%m-%dT%H:%M:%S%:z")
-            if i % 2 == 0
-            else pl.col("t").dt.strftime("%Y-%m-%d %H:%M:%S")
-        ).select(
-            "call_id",
-            "started_at",
-            *[c for c in frame.columns if c not in ("call_id", "t", "month")],
-        )
-        if i == 3:
-            out = pl.concat([out, _broken_calls(out)])
-        out.write_csv(folder / f"calls_{month}.csv")
-    return n
 
 
 def _write_spend(
@@ -210,86 +217,123 @@ def _write_spend(
     return rows.height
 
 
-def _write_patients(patients: Patients, rng: np.random.Generator, folder: Path) -> None:
-    n = patients.n
-    phones = _phone_forms(pl.Series(patients.phone).cast(pl.String), rng.integers(0, 7, n))
-    landline = pl.Series(patients.landline).cast(pl.String)
-    land = _phone_forms(landline, np.full(n, 4))
-    phone = pl.when(pl.Series(patients.landline) >= 0).then(phones + "; " + land).otherwise(phones)
-    birth = np.where(patients.child, rng.integers(2010, 2021, n), rng.integers(1950, 2005, n))
+_PATIENT_DRAWS: tuple[Draw, ...] = (
+    lambda g, n: g.integers(0, 7, n),  # the phone form
+    lambda g, n: g.integers(2010, 2021, n),  # a child's year of birth
+    lambda g, n: g.integers(1950, 2005, n),  # an adult's
+    lambda g, n: g.choice(["F", "M", "ж", "м"], n, p=[0.45, 0.35, 0.12, 0.08]),
+    lambda g, n: g.integers(1, 13, n),  # month of birth
+    lambda g, n: g.integers(1, 29, n),  # day of birth
+)
+
+
+def _write_patients(spool: Spool, rng: np.random.Generator, folder: Path) -> int:
+    """One file, written piece by piece; returns the number of patients."""
+    cohorts = spool.parts(PATIENT_ROWS)
+    draws = chunked_draws(rng, _PATIENT_DRAWS, _piece_sizes(cohorts.values()))
+    first_id = 1
+    with _Export(folder / "patients.csv") as export:
+        for cohort in cohorts:
+            for piece in _pieces(spool.read(PATIENT_ROWS, cohort)):
+                export.write(_patient_rows(piece, next(draws), first_id))
+                first_id += piece.height
+    return first_id - 1
+
+
+def _patient_rows(patients: pl.DataFrame, forms: list[np.ndarray], first_id: int) -> pl.DataFrame:
+    phone_form, child_year, adult_year, sex, birth_month, birth_day = forms
+    n = patients.height
+    phones = _phone_forms(patients["phone"].cast(pl.String), phone_form)
+    land = _phone_forms(patients["landline"].cast(pl.String), np.full(n, 4))
+    phone = pl.when(patients["landline"] >= 0).then(phones + "; " + land).otherwise(phones)
+    birth = np.where(patients["child"].to_numpy(), child_year, adult_year)
     frame = pl.DataFrame(
         {
-            "patient_id": _ids("P", np.arange(1, n + 1), 7),
-            "registered_at": patients.registered.astype("datetime64[ms]"),
-            "sex": rng.choice(["F", "M", "ж", "м"], n, p=[0.45, 0.35, 0.12, 0.08]),
+            "patient_id": _ids("P", np.arange(first_id, first_id + n), 7),
+            "registered_at": patients["registered"].dt.strftime("%Y-%m-%d %H:%M:%S"),
+            "sex": sex,
             "birth_date": pl.select(
-                pl.date(birth, rng.integers(1, 13, n), rng.integers(1, 29, n)).dt.strftime(
-                    "%d.%m.%Y"
-                )
+                pl.date(birth, birth_month, birth_day).dt.strftime("%d.%m.%Y")
             ).to_series(),
-            "contact_consent": np.where(patients.consent, "да", "нет"),
+            "contact_consent": _pick(["нет", "да"], patients["consent"].to_numpy()),
         }
     ).with_columns(phone=phone)
-    frame = frame.with_columns(
-        registered_at=pl.col("registered_at").dt.strftime("%Y-%m-%d %H:%M:%S")
-    )
-    frame.select(
+    return frame.select(
         "patient_id", "phone", "sex", "birth_date", "registered_at", "contact_consent"
-    ).write_csv(folder / "patients.csv")
-
-
-def _write_visits(visits: Visits, rng: np.random.Generator, folder: Path) -> None:
-    """Monthly exports overlapping by a day, with corrections re-exported the month after."""
-    spec = np.array([d.specialty for d in DEMO_DOCTORS])[visits.doctor]
-    service = np.array(
-        [
-            SERVICES[s][j % len(SERVICES[s])]
-            for s, j in zip(spec, rng.integers(0, 3, visits.n), strict=True)
-        ]
     )
+
+
+_VISIT_DRAWS: tuple[Draw, ...] = (lambda g, n: g.integers(0, 3, n),)  # which service
+_SERVICES = [s[j % len(s)] for s in (SERVICES[d.specialty] for d in DEMO_DOCTORS) for j in range(3)]
+"""A doctor's services, the first again where there are fewer than three: [doctor * 3 + pick]."""
+
+
+def _write_visits(spool: Spool, rng: np.random.Generator, folder: Path) -> int:
+    """Monthly exports overlapping by a day, with corrections re-exported the month after."""
+    months = spool.parts(VISIT_ROWS)
+    draws = chunked_draws(rng, _VISIT_DRAWS, _piece_sizes(months.values()))
+    tail = fixed = None  # the previous month's last day, and three of its visits corrected
+    for i, (month, visits) in enumerate(_visit_months(spool)):
+        cut = visits["t"].max() - timedelta(days=1)
+        last_day, completed = [], []
+        with _Export(folder / f"visits_{month}.csv") as export:
+            if tail is not None:  # overlap: the last day of the previous month again, as it was
+                export.write(_visit_export(tail, i))
+            for piece in _pieces(visits):
+                frame = _visit_rows(piece, *next(draws))
+                export.write(_visit_export(frame, i))
+                last_day.append(frame.filter(pl.col("t") > cut))
+                completed.append(frame.filter(pl.col("status") == "completed").head(3))
+            if fixed is not None:  # and a correction: earlier visits with a new amount
+                export.write(_visit_export(fixed, i))
+            if i == 5:
+                export.write(_broken_visits(export.head))
+        tail = pl.concat(last_day)
+        fixed = (
+            pl.concat(completed)
+            .head(3)
+            .with_columns(amount=(pl.col("amount").cast(pl.Int64) + 500).cast(pl.String))
+        )
+    return spool.total(VISIT_ROWS)
+
+
+def _visit_export(frame: pl.DataFrame, i: int) -> pl.DataFrame:
+    """Visits as the i-th monthly export writes them: every third one with dd.mm.yyyy."""
+    visit_at = pl.col("visit_at")
+    if i % 3 == 1:
+        visit_at = visit_at.str.strptime(pl.Datetime, "%Y-%m-%d %H:%M:%S").dt.strftime(
+            "%d.%m.%Y %H:%M:%S"
+        )
+    return frame.select(VISITS.columns).with_columns(visit_at)
+
+
+def _visit_months(spool: Spool) -> Iterator[tuple[str, pl.DataFrame]]:
+    """Each month's visits in time order, numbered on from the months before (`id`)."""
+    first_id = 1
+    for month, rows in spool.parts(VISIT_ROWS).items():
+        visits = spool.read(VISIT_ROWS, month)
+        yield month, visits.with_columns(id=pl.int_range(first_id, first_id + rows))
+        first_id += rows
+
+
+def _visit_rows(visits: pl.DataFrame, service: np.ndarray) -> pl.DataFrame:
+    doctor = visits["doctor"].to_numpy()
     frame = pl.DataFrame(
         {
-            "visit_id": _ids("V", np.arange(1, visits.n + 1), 8),
-            "patient_id": _ids("P", visits.patient + 1, 7),
-            "doctor_id": np.array([d.id for d in DEMO_DOCTORS])[visits.doctor],
-            "branch_id": np.array([d.branch for d in DEMO_DOCTORS])[visits.doctor],
-            "t": visits.t.astype("datetime64[ms]"),
-            "service": service,
-            "status": np.array(VISIT_STATUSES)[visits.status],
-            "amount": visits.amount,
+            "visit_id": _ids("V", visits["id"].to_numpy(), 8),
+            "patient_id": _ids("P", visits["patient"].to_numpy() + 1, 7),
+            "doctor_id": _pick([d.id for d in DEMO_DOCTORS], doctor),
+            "branch_id": _pick([d.branch for d in DEMO_DOCTORS], doctor),
+            "t": visits["t"],
+            "service": _pick(_SERVICES, doctor * 3 + service),
+            "status": _pick(VISIT_STATUSES, visits["status"].to_numpy()),
+            "amount": visits["amount"],
         }
     )
-    frame = frame.with_columns(
+    return frame.with_columns(
         visit_at=pl.col("t").dt.strftime("%Y-%m-%d %H:%M:%S"),
-        month=pl.col("t").dt.strftime("%Y-%m"),
         amount=pl.col("amount").cast(pl.Int64).cast(pl.String),
     )
-    months = frame["month"].unique().sort().to_list()
-    for i, month in enumerate(months):
-        part = frame.filter(pl.col("month") == month)
-        if i > 0:  # overlap: the last day of the previous month again, as it was
-            prev = frame.filter(pl.col("month") == months[i - 1])
-            part = pl.concat([prev.filter(pl.col("t") > prev["t"].max() - timedelta(days=1)), part])
-            # and a correction: three earlier visits re-exported with a new amount
-            fixed = (
-                prev.filter(pl.col("status") == "completed")
-                .head(3)
-                .with_columns(amount=(pl.col("amount").cast(pl.Int64) + 500).cast(pl.String))
-            )
-            part = pl.concat([part, fixed])
-        out = part.select(VISITS.columns).with_columns(
-            pl.when(pl.lit(i % 3 == 1))
-            .then(
-                pl.col("visit_at")
-                .str.strptime(pl.Datetime, "%Y-%m-%d %H:%M:%S")
-                .dt.strftime("%d.%m.%Y %H:%M:%S")
-            )
-            .otherwise(pl.col("visit_at"))
-            .alias("visit_at")
-        )
-        if i == 5:
-            out = pl.concat([out, _broken_visits(out)])
-        out.write_csv(folder / f"visits_{month}.csv")
 
 
 def _write_reference(out: Path) -> None:
@@ -315,16 +359,65 @@ def _write_reference(out: Path) -> None:
     ).write_csv(out / CHANNEL_RULES.location)
 
 
-def _write_surveys(surveys: Surveys, folder: Path) -> None:
-    frame = pl.DataFrame(
-        {
-            "visit_id": _ids("V", surveys.visit + 1, 8),
-            "score": surveys.score,
-            "answered_at": surveys.t.astype("datetime64[ms]"),
-        }
-    )
-    answered_at = pl.col("answered_at").dt.strftime("%Y-%m-%d %H:%M:%S")
-    frame.with_columns(answered_at=answered_at).write_csv(folder / "surveys.csv")
+def _write_surveys(spool: Spool, folder: Path) -> None:
+    """One file, in the order of the visits answered, written month of visit by month."""
+    surveyed = spool.parts(SURVEY_ROWS)
+    with (folder / "surveys.csv").open("wb") as file:
+        for i, (month, visits) in enumerate(_visit_months(spool)):
+            surveys = (
+                spool.read(SURVEY_ROWS, month)
+                .join(visits.select("seq", "id"), left_on="visit", right_on="seq")
+                .sort("id")
+                if month in surveyed
+                else pl.DataFrame(schema={"id": pl.Int64, "score": pl.Int64, "t": pl.Datetime})
+            )
+            pl.DataFrame(
+                {
+                    "visit_id": _ids("V", surveys["id"].to_numpy(), 8),
+                    "score": surveys["score"],
+                    "answered_at": surveys["t"].dt.strftime("%Y-%m-%d %H:%M:%S"),
+                }
+            ).write_csv(file, include_header=i == 0)
+
+
+PIECE_ROWS = 100_000
+"""Rows formatted at a time: a month of a large demo is written in pieces, so memory holds
+one piece of text whatever the scale; the files are the same whatever the piece size."""
+
+
+def _pieces(frame: pl.DataFrame) -> list[pl.DataFrame]:
+    """`frame` in slices of PIECE_ROWS (none for an empty frame), as `_piece_sizes` counts."""
+    return [frame.slice(start, PIECE_ROWS) for start in range(0, frame.height, PIECE_ROWS)]
+
+
+def _piece_sizes(parts: Iterable[int]) -> list[int]:
+    """The rows of each piece of parts of these sizes, in order: the chunks of the draws."""
+    return [min(PIECE_ROWS, rows - start) for rows in parts for start in range(0, rows, PIECE_ROWS)]
+
+
+class _Export:
+    """One export file, written piece by piece: the header before the first piece, and the
+    first rows kept (`head`), which the planted broken rows copy."""
+
+    HEAD = 4
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.head: pl.DataFrame | None = None
+
+    def __enter__(self) -> _Export:
+        self.file = self.path.open("wb")
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.file.close()
+
+    def write(self, frame: pl.DataFrame) -> None:
+        frame.write_csv(self.file, include_header=self.head is None)
+        if self.head is None:
+            self.head = frame.head(self.HEAD)
+        elif self.head.height < self.HEAD:
+            self.head = pl.concat([self.head, frame.head(self.HEAD)]).head(self.HEAD)
 
 
 def _phone_forms(national: pl.Series, form: np.ndarray) -> pl.Series:
@@ -370,6 +463,12 @@ def _broken_visits(sample: pl.DataFrame) -> pl.DataFrame:
         status=pl.Series(["moved", "completed", "completed"]),
         amount=pl.Series(["1500", "бесплатно", "-300"]),
     )
+
+
+def _pick(values: Sequence[str], index: np.ndarray) -> pl.Series:
+    """values[index] (index -1: the last), gathered by Polars: no numpy string array, whose
+    every row would take the longest value's width in UTF-32."""
+    return pl.Series(values, dtype=pl.String).gather(index.astype(np.int64) % len(values))
 
 
 def _ids(prefix: str, numbers: np.ndarray, width: int) -> pl.Series:

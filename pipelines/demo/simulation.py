@@ -1,16 +1,27 @@
 """The demo clinic simulated: who calls, who books, who comes back and what they think.
 
 Everything is drawn with numpy in whole arrays (no per-row loops), so `--scale 100` takes
-seconds, not hours. The result is arrays only; pipelines/demo/canonical.py writes them.
+seconds, not hours. The result is arrays only; pipelines/demo/spool.py parks them on disk
+and pipelines/demo/canonical.py writes them.
+
+Whole arrays of a national chain's two years would not fit in memory, so the callers are
+drawn in cohorts: the callers whose first call falls in a run of weeks, with everything
+that follows from them (call-backs, patients, visits to the end of the data set, service
+calls, surveys). A demo up to COHORT_SCALE is a single cohort; a larger one is split so
+that no cohort needs more memory than that. Each cohort follows the same rules; a larger
+demo is several independent samples of them, one after the other.
 
 The demo must be the same for a seed, so the order of draws is part of the output: a step
-moved, or an argument evaluated in another order, changes every file after it. The steps
-below run in a fixed order (callers, calls, patients, visits, service calls, surveys), and
-pipelines/demo/canonical.py continues drawing from the same generator after them.
+moved, or an argument evaluated in another order, changes every file after it. The spend
+and the weekly caller counts come first; then each cohort runs its steps in a fixed order
+(callers, calls, patients, visits, service calls, surveys), and pipelines/demo/canonical.py
+continues drawing from the same generator after the last cohort.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
@@ -29,6 +40,14 @@ from pipelines.demo.cast import (
 )
 
 SECONDS_PER_DAY = 86_400
+MOBILE_PREFIXES = np.array([900, 903, 905, 909, 910, 915, 916, 917, 919, 925, 926, 929, 977, 985])
+"""The operator codes demo mobiles are drawn from, in ascending order."""
+COHORT_SCALE = 100.0
+"""A demo up to this scale is drawn as one cohort (about half a GiB of arrays at the most).
+A larger one is split into cohorts of at most half the callers of such a demo: an early
+cohort's patients keep visiting to the end of the data set, so it holds up to twice the
+visits a caller of the average one, and the season and the spend are not even. Thus no
+cohort needs more memory than scale 100 does, whatever the scale."""
 VISIT_STATUSES = ("completed", "cancelled", "no_show", "scheduled")
 """Visit status codes: the simulation draws indices into this tuple."""
 
@@ -103,17 +122,46 @@ class Surveys:
 
 
 @dataclass(frozen=True)
-class Simulation:
-    spend: tuple[WeeklySpend, ...]  # the paid channels
-    calls: tuple[CallBatch, ...]
+class Cohort:
+    """The callers whose first call falls in some weeks, and the walk-ins of those weeks,
+    with all that follows from them. Indices (caller, patient, visit) are the cohort's own."""
+
+    calls: tuple[CallBatch, ...]  # first calls, call-backs, service calls
     patients: Patients
     visits: Visits
     surveys: Surveys
 
 
-def simulate(rng: np.random.Generator, scale: float) -> Simulation:
-    """Two branches, two years of the demo clinic, drawn from `rng`."""
-    return _Simulator(rng, scale).run()
+@dataclass(frozen=True)
+class Simulation:
+    """The spend, drawn at once, and the cohorts, drawn as they are taken."""
+
+    spend: tuple[WeeklySpend, ...]  # the paid channels
+    cohorts: Iterator[Cohort]  # drawn from the generator one at a time, as iterated
+
+
+def simulate(
+    rng: np.random.Generator, scale: float, cohort_scale: float = COHORT_SCALE
+) -> Simulation:
+    """Two branches, two years of the demo clinic, drawn from `rng`: the spend at once, each
+    cohort when it is reached, so only one is in memory. Take every cohort before drawing
+    anything else from `rng`."""
+    simulator = _Simulator(rng, scale)
+    spend, counts = simulator.spend_and_caller_counts()
+    return Simulation(
+        spend=spend,
+        cohorts=(simulator.cohort(counts, weeks) for weeks in cohort_weeks(scale, cohort_scale)),
+    )
+
+
+def cohort_weeks(scale: float, cohort_scale: float = COHORT_SCALE) -> list[range]:
+    """The weeks of each cohort, in order: all of them up to `cohort_scale`, else as few
+    cohorts of even length as hold at most half the callers of the whole period at
+    `cohort_scale` each (a week at the least)."""
+    if scale <= cohort_scale:
+        return [range(WEEKS)]
+    n = math.ceil(WEEKS / max(1, int(WEEKS * cohort_scale / scale / 2)))
+    return [range(WEEKS * i // n, WEEKS * (i + 1) // n) for i in range(n)]
 
 
 class _HasBranch(Protocol):
@@ -132,17 +180,17 @@ class _Simulator:
         self.scale = scale
         self.t_start = np.datetime64(START, "s")
         self.t_end = np.datetime64(END + timedelta(days=1), "s")
-        self.used_phones = np.empty(0, dtype=np.int64)
+        self.phone_book = _PhoneBook()
 
-    def run(self) -> Simulation:
-        spend, callers = self._spend_and_callers()
+    def cohort(self, counts: np.ndarray, weeks: range) -> Cohort:
+        """The cohort of callers first calling in `weeks`, out of `counts` (channel × week)."""
+        callers = self._callers(counts, weeks)
         first_calls, booked, book_time = self._calls(callers)
-        patients = self._patients(callers, booked, book_time)
+        patients = self._patients(callers, booked, book_time, weeks)
         visits = self._visits(patients)
         service_calls = self._service_calls(patients)
         surveys = self._surveys(visits)
-        return Simulation(
-            spend=spend,
+        return Cohort(
             calls=(*first_calls, service_calls),
             patients=patients,
             visits=visits,
@@ -150,13 +198,15 @@ class _Simulator:
         )
 
     # ---------------------------------------------------------------- spend & callers
-    def _spend_and_callers(self) -> tuple[tuple[WeeklySpend, ...], Callers]:
-        """Paid channels' weekly spend as a random walk; new callers ∝ spend^0.6."""
+    def spend_and_caller_counts(self) -> tuple[tuple[WeeklySpend, ...], np.ndarray]:
+        """Paid channels' weekly spend as a random walk; new callers a week ∝ spend^0.6.
+
+        Returns the spend and the new callers of each channel in each week (channel × week).
+        """
         rng = self.rng
-        spend = []
-        caller_week, caller_channel = [], []
+        spend, counts = [], []
         season = 1 + 0.15 * np.sin(np.arange(WEEKS) / 52 * 2 * np.pi + 1.0)
-        for ci, ch in enumerate(DEMO_CHANNELS):
+        for ch in DEMO_CHANNELS:
             if ch.weekly_spend:
                 walk = np.exp(np.cumsum(rng.normal(0, 0.12, WEEKS)))
                 level = np.clip(walk / walk.mean(), 0.35, 2.2)
@@ -167,17 +217,21 @@ class _Simulator:
                 spend.append(WeeklySpend(ch, weekly))
             else:
                 rate = np.full(WEEKS, ch.new_callers_per_week * self.scale) * season
-            counts = rng.poisson(rate)
-            caller_week.append(np.repeat(np.arange(WEEKS), counts))
-            caller_channel.append(np.full(counts.sum(), ci))
-        week = np.concatenate(caller_week)
-        channel = np.concatenate(caller_channel)
+            counts.append(rng.poisson(rate))
+        return tuple(spend), np.array(counts)
+
+    def _callers(self, counts: np.ndarray, weeks: range) -> Callers:
+        """Each new caller of `weeks` once, channel by channel, week by week within one."""
+        rng = self.rng
+        in_weeks = counts[:, weeks.start : weeks.stop]
+        week = np.concatenate([np.repeat(np.arange(weeks.start, weeks.stop), c) for c in in_weeks])
+        channel = np.repeat(np.arange(len(in_weeks)), in_weeks.sum(axis=1))
         n = len(week)
         time = self._times(week, n)
         branch = (rng.random(n) < 0.45).astype(int)
         phone = self._unique_mobiles(n)
         hidden = rng.random(n) < 0.025
-        return tuple(spend), Callers(channel, time, branch, phone, hidden)
+        return Callers(channel, time, branch, phone, hidden)
 
     def _times(self, week: np.ndarray, n: int) -> np.ndarray:
         """A moment in each week: more calls early in the week and in the late morning."""
@@ -193,15 +247,15 @@ class _Simulator:
 
     def _unique_mobiles(self, n: int) -> np.ndarray:
         """n valid Russian mobile numbers (10-digit national form), none drawn before."""
-        prefixes = np.array([900, 903, 905, 909, 910, 915, 916, 917, 919, 925, 926, 929, 977, 985])
-        used = self.used_phones
         out = np.empty(0, dtype=np.int64)
         while len(out) < n:
-            draw = self.rng.choice(prefixes, n) * 10_000_000 + self.rng.integers(0, 10_000_000, n)
-            out = np.setdiff1d(np.concatenate([out, draw]), used)
+            prefix = self.rng.choice(MOBILE_PREFIXES, n)
+            draw = prefix * 10_000_000 + self.rng.integers(0, 10_000_000, n)
+            out = _distinct(np.concatenate([out, draw]))
+            out = out[~self.phone_book.holds(out)]
         self.rng.shuffle(out)
         out = out[:n]
-        self.used_phones = np.concatenate([used, out])
+        self.phone_book.add(out)
         return out
 
     # ---------------------------------------------------------------- calls
@@ -290,9 +344,10 @@ class _Simulator:
 
     # ---------------------------------------------------------------- patients & visits
     def _patients(
-        self, callers: Callers, booked_mask: np.ndarray, book_time: np.ndarray
+        self, callers: Callers, booked_mask: np.ndarray, book_time: np.ndarray, weeks: range
     ) -> Patients:
-        """Booked callers, family members on their phones, and walk-ins who never called."""
+        """Booked callers, family members on their phones, and walk-ins of `weeks` who never
+        called."""
         rng = self.rng
         booked = np.flatnonzero(booked_mask)
         lead_days = np.where(
@@ -313,10 +368,9 @@ class _Simulator:
         # walk-ins: never called before their first visit
         n_walk = int(0.3 * n_b)
         walk_phone = self._unique_mobiles(n_walk)
-        span = (self.t_end - self.t_start).astype(int)
-        walk_first = _clinic_hours(
-            self.t_start + rng.integers(0, span, n_walk).astype("timedelta64[s]"), rng
-        )
+        week = np.timedelta64(7 * SECONDS_PER_DAY, "s")
+        since = rng.integers(0, len(weeks) * week.astype(int), n_walk).astype("timedelta64[s]")
+        walk_first = _clinic_hours(self.t_start + weeks.start * week + since, rng)
         phone = np.concatenate([callers.phone[booked], callers.phone[fam], walk_phone])
         p_first = np.concatenate([first, fam_first, walk_first])
         # registered when the booking is made (the call), a walk-in an hour before the visit;
@@ -435,6 +489,38 @@ class _Simulator:
         )
         keep = answered < self.t_end
         return Surveys(visit=done[keep], score=score[keep], t=answered[keep])
+
+
+class _PhoneBook:
+    """Every mobile number handed out so far, one bit each: 17.5 MB however many there are,
+    so a cohort's new numbers never repeat an earlier cohort's."""
+
+    def __init__(self) -> None:
+        self.bits = np.zeros(len(MOBILE_PREFIXES) * 10_000_000 // 8, np.uint8)
+
+    def holds(self, phones: np.ndarray) -> np.ndarray:
+        byte, bit = _bit_of(phones)
+        return (self.bits[byte] & bit) > 0
+
+    def add(self, phones: np.ndarray) -> None:
+        byte, bit = _bit_of(phones)
+        np.bitwise_or.at(self.bits, byte, bit)
+
+
+def _bit_of(phones: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each mobile's byte in the phone book and the bit within it."""
+    prefix = np.searchsorted(MOBILE_PREFIXES, phones // 10_000_000)
+    slot = prefix * 10_000_000 + phones % 10_000_000
+    return slot >> 3, (1 << (slot & 7)).astype(np.uint8)
+
+
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """The distinct values in ascending order, as np.unique gives them, by sorting: numpy
+    2.4's np.unique hashes integers, some 100 times slower on a million phone numbers."""
+    ordered = np.sort(values)
+    first = np.ones(len(ordered), bool)
+    first[1:] = ordered[1:] != ordered[:-1]
+    return ordered[first]
 
 
 def _channel_index(name: str) -> int:

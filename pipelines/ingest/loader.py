@@ -36,7 +36,14 @@ from pipelines.ingest.formats import (
     specs_for,
     vocabulary,
 )
-from pipelines.ingest.phones import e164_map, phone_map
+from pipelines.ingest.ledger import (
+    carried_rows,
+    carry_side_rows,
+    detach_previous,
+    plan_reuse,
+    record,
+)
+from pipelines.ingest.phones import e164_map, phone_table
 from pipelines.ingest.readers import (
     FileRead,
     FileRejectedError,
@@ -56,6 +63,13 @@ PHONE_SEPARATORS = r"[;,]"
 class LoadReport:
     entity: str
     files: list[FileReport] = field(default_factory=list)
+    """The files read by this build (not those whose rows were carried over)."""
+    reused: int = 0
+    """Files whose rows were carried over from the previous build unchanged."""
+    removed: int = 0
+    """Files of the previous build that are gone or changed."""
+    data_version: str = ""
+    """A digest of the files and everything that shaped their rows (ledger.Reuse)."""
 
     @property
     def rows(self) -> int:
@@ -80,15 +94,27 @@ class _Group:
 
 
 def load_entity(conn: duckdb.DuckDBPyConnection, settings: Settings, entity: Entity) -> LoadReport:
+    """`raw_<entity>` from the entity's files: those the previous build already read
+    (same name, same bytes: pipelines/ingest/ledger.py) keep their rows, the rest are read."""
     report = LoadReport(entity=entity.name)
-    selects = _read_files(conn, settings, entity, report)
-    if entity.required and report.files and all(f.rejected for f in report.files):
+    files = entity_files(settings.input_dir, entity)
+    reuse = plan_reuse(conn, settings, entity, files)
+    report.reused, report.removed = len(reuse.reused), reuse.removed
+    report.data_version = reuse.data_version
+    selects = _read_files(conn, settings, entity, report, reuse.to_read(files))
+    if (
+        entity.required
+        and report.files
+        and not reuse.reused
+        and all(f.rejected for f in report.files)
+    ):
         reasons = "; ".join(f"{f.source_file}: {f.rejected}" for f in report.files)
         raise InputError(f"no file of required {entity.location} could be read ({reasons})")
     conn.execute(f"create or replace temp view {_READ} as {' union all '.join(selects)}")
     key = settings.secret_key() if entity.personal_phone_columns else b""
     select = [_masked(entity, c) for c in entity.columns if c not in entity.personal_phone_columns]
     joins: list[str] = []
+    maps: list[str] = []
     for column in entity.personal_phone_columns:
         alias = f"{column}_map"
         if entity.name == "patients":
@@ -99,16 +125,19 @@ def load_entity(conn: duckdb.DuckDBPyConnection, settings: Settings, entity: Ent
                 f"on {alias}._source_file = r._source_file and {alias}._line = r._line"
             )
         else:
-            values = _distinct(conn, column)
-            conn.register(alias, phone_map(values, settings.default_region, key))
+            phone_table(
+                conn, alias, f'select "{column}" as raw from {_READ}', settings.default_region, key
+            )
+            maps.append(alias)
             select += [f"{alias}.phone_hash as {column}_hash", f"{alias}.status as {column}_status"]
             joins.append(f'left join {alias} on {alias}.raw is not distinct from r."{column}"')
             _record_phone_quality(
                 conn,
                 entity.name,
-                f"select m.status, m.region from {_READ} r "
-                f'left join {alias} m on m.raw is not distinct from r."{column}" '
-                "where r._parse_error is null",
+                "select r._source_file, m.status, m.region, r.n from "
+                f'(select _source_file, "{column}" as raw, count(*) as n from {_READ} '
+                "where _parse_error is null group by all) r "
+                f"left join {alias} m on m.raw is not distinct from r.raw",
             )
     for column in entity.clinic_phone_columns:
         alias = f"{column}_e164"
@@ -121,14 +150,21 @@ def load_entity(conn: duckdb.DuckDBPyConnection, settings: Settings, entity: Ent
         "r._parse_error",
         "mask_phones(r._raw) as _raw",
     ]
+    carried = carried_rows(entity, reuse)
     conn.execute(
         f"create or replace table {entity.raw_table} as "
         f"select {', '.join(select)} from {_READ} r "
-        f"{' '.join(joins)}"
+        f"{' '.join(joins)}" + (f" union all by name {carried}" if carried else ""),
+        {"reused": sorted(reuse.reused)} if carried else None,
     )
     conn.execute(f"drop view {_READ}")
+    for name in maps:
+        conn.execute(f"drop table {name}")
     _drop_temp_tables(conn)
     _record_files(conn, report)
+    carry_side_rows(conn, entity, reuse)
+    record(conn, entity, reuse)
+    detach_previous(conn)
     return report
 
 
@@ -153,7 +189,11 @@ def _masked(entity: Entity, column: str) -> str:
 
 
 def _read_files(
-    conn: duckdb.DuckDBPyConnection, settings: Settings, entity: Entity, report: LoadReport
+    conn: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    entity: Entity,
+    report: LoadReport,
+    files: list[InputFile],
 ) -> list[str]:
     """Read each export file; the selects that give the entity's records in canonical form.
 
@@ -163,7 +203,6 @@ def _read_files(
     records itself. A file that cannot be read, or that its format refuses, becomes one
     quarantined record.
     """
-    files = entity_files(settings.input_dir, entity)
     specs = specs_for(settings.input_dir, entity)
     for spec in specs:
         if spec.lookup is not None:
@@ -316,12 +355,12 @@ def _register_patient_phones(
         )
         """
     )
-    values = [r[0] for r in conn.execute("select distinct part from _phone_parts").fetchall()]
-    conn.register("_phone_part_map", phone_map(values, region, key))
+    phone_table(conn, "_phone_part_map", "select part as raw from _phone_parts", region, key)
     _record_phone_quality(
         conn,
         "patients",
-        "select m.status, m.region from _phone_parts p join _phone_part_map m on m.raw = p.part",
+        "select p._source_file, m.status, m.region, 1 as n "
+        "from _phone_parts p join _phone_part_map m on m.raw = p.part",
     )
     conn.execute(
         """
@@ -334,21 +373,23 @@ def _register_patient_phones(
         group by p._source_file, p._line
         """
     )
-    conn.unregister("_phone_part_map")
-    conn.execute("drop table _phone_parts")
+    conn.execute("drop table _phone_part_map; drop table _phone_parts")
 
 
 def _record_phone_quality(conn: duckdb.DuckDBPyConnection, entity: str, statuses: str) -> None:
     """How many of the entity's phone values were identified, in which country, or why
-    not: counts only, never a number (the data-quality page and the build's warnings)."""
+    not, per file (`statuses` gives file, status, region and a count `n`): counts only,
+    never a number (the data-quality page and the build's warnings; per file so that a
+    file carried into the next build carries its counts)."""
     conn.execute(
         "create table if not exists phone_quality "
-        "(entity varchar, status varchar, region varchar, phones bigint)"
+        "(entity varchar, source_file varchar, status varchar, region varchar, phones bigint)"
     )
     conn.execute("delete from phone_quality where entity = ?", [entity])
     conn.execute(
-        f"insert into phone_quality select ?, status, region, count(*) from ({statuses}) "
-        "group by all",
+        "insert into phone_quality select ?, mask_phones(_source_file), status, region, phones "
+        f"from (select _source_file, status, region, sum(n) as phones from ({statuses}) "
+        "group by all)",
         [entity],
     )
 

@@ -72,34 +72,42 @@ def keyed_hash(e164: str, key: bytes) -> str:
     return hmac.digest(key, e164.encode(), "sha256").hex()[:HASH_HEX_CHARS]
 
 
-def keyed_hashes(numbers: list[str], key: bytes) -> list[str]:
-    """`keyed_hash` of many numbers at once, by DuckDB on every core (a chain's millions
-    of numbers: a microsecond each in Python, a fraction of one here). HMAC is spelled
-    out per RFC 2104, sha256(key ^ opad || sha256(key ^ ipad || message)), on the key
-    padded to SHA-256's 64-byte block (hashed first if longer)."""
+def _hmac_pads(key: bytes) -> dict[str, bytes]:
+    """HMAC spelled out per RFC 2104, sha256(key ^ opad || sha256(key ^ ipad || message)),
+    on the key padded to SHA-256's 64-byte block (hashed first if longer): the two pads."""
     block = (key if len(key) <= SHA256_BLOCK else hashlib.sha256(key).digest()).ljust(
         SHA256_BLOCK, b"\0"
     )
-    inner = bytes(b ^ 0x36 for b in block)
-    outer = bytes(b ^ 0x5C for b in block)
+    return {"inner": bytes(b ^ 0x36 for b in block), "outer": bytes(b ^ 0x5C for b in block)}
+
+
+_HMAC_SQL = f"left(sha256($outer || unhex(sha256($inner || encode(e164)))), {HASH_HEX_CHARS})"
+"""`keyed_hash` of the column `e164`, by DuckDB on every core (a chain's millions of
+numbers: a microsecond each in Python, a fraction of one here)."""
+
+
+def keyed_hashes(numbers: list[str], key: bytes) -> list[str]:
+    """`keyed_hash` of many numbers at once, by the SQL the loaders use."""
     with duckdb.connect() as conn:
         conn.register("numbers", pl.DataFrame({"e164": numbers}, schema={"e164": pl.String}))
-        rows = conn.execute(
-            "select left(sha256($outer || unhex(sha256($inner || encode(e164)))), "
-            f"{HASH_HEX_CHARS}) from numbers",
-            {"outer": outer, "inner": inner},
-        ).fetchnumpy()
-    return list(next(iter(rows.values())))
+        rows = conn.execute(f"select {_HMAC_SQL} from numbers", _hmac_pads(key)).fetchall()
+    return [row[0] for row in rows]
 
 
-def _is_valid_desc(nsn: pl.Expr, desc: object) -> pl.Expr:
-    """libphonenumber's `_is_number_matching_desc`, as a Polars expression."""
+def _quoted(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _valid_desc_sql(desc: object) -> str:
+    """libphonenumber's `_is_number_matching_desc` on the national number `nsn`, in SQL."""
     pattern = getattr(desc, "national_number_pattern", None)
     if desc is None or not pattern:
-        return pl.lit(False)
+        return "false"
     lengths = [n for n in (getattr(desc, "possible_length", None) or ()) if n > 0]
-    matches = nsn.str.contains(f"^(?:{pattern})$")
-    return nsn.str.len_chars().is_in(lengths) & matches if lengths else matches
+    matches = f"regexp_full_match(nsn, {_quoted(pattern)})"
+    if not lengths:
+        return matches
+    return f"(length(nsn) in ({', '.join(map(str, lengths))}) and {matches})"
 
 
 _NUMBER_TYPES = (
@@ -117,109 +125,145 @@ _NUMBER_TYPES = (
 
 
 @cache
-def _country_validity(country_code: int) -> tuple[tuple[str, pl.Expr, pl.Expr], ...]:
-    """Per region of a country code: (region, chosen for this number, valid in it).
+def _country_rules(country_code: int) -> tuple[tuple[str, str, str], ...]:
+    """Per region of a country code: (region, chosen for this number, valid in it), SQL.
 
     This is libphonenumber's own metadata and rules (`region_code_for_number`, then
     `is_valid_number_for_region`), evaluated column-wise on the national number `nsn`.
     """
-    nsn = pl.col("nsn")
     rules = []
     for region in phonenumbers.COUNTRY_CODE_TO_REGION_CODE[country_code]:
         meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
-        known = _is_valid_desc(nsn, meta.general_desc) & pl.any_horizontal(
-            [_is_valid_desc(nsn, getattr(meta, t)) for t in _NUMBER_TYPES]
+        types = " or ".join(_valid_desc_sql(getattr(meta, t)) for t in _NUMBER_TYPES)
+        known = f"({_valid_desc_sql(meta.general_desc)} and ({types}))"
+        chosen = (
+            f"regexp_matches(nsn, {_quoted('^(?:' + meta.leading_digits + ')')})"
+            if meta.leading_digits
+            else known
         )
-        chosen = nsn.str.contains(f"^(?:{meta.leading_digits})") if meta.leading_digits else known
         rules.append((region, chosen, known))
     return tuple(rules)
 
 
-def _fast_e164(frame: pl.DataFrame) -> pl.DataFrame:
-    """E.164 for the plain Russian forms, column-wise; `fast` is False for the rest.
+_RUSSIAN_FORMS = r"""
+create or replace temp table _phone_fast as
+with forms as (
+    select
+        raw,
+        trim(
+            case
+                when contains(raw, '(') then regexp_replace(raw, '\(\s*0\s*\)', ' ', 'g')
+                else raw
+            end
+        ) as text
+    from _phone_raw
+),
 
-    Plain means only digits and phone punctuation, and one of `+7` + 10 digits, `8` or
-    `7` + 10 digits, or 10 digits. Anything else (foreign numbers, extensions, letters)
-    is left to libphonenumber itself. tests/test_phones.py checks the two agree.
+digits as (
+    select raw, starts_with(text, '+') as plus, translate(text, '+ ()-.', '') as d
+    from forms
+    where regexp_full_match(text, '\+?[\d ()\-.]+')
+)
+
+select
+    raw,
+    case
+        when plus and length(d) = 11 and d[1] = '7' then d[2:]
+        when not plus and length(d) = 11 and d[1] in ('7', '8') then d[2:]
+        when not plus and length(d) = 10 then d
+    end as nsn
+from digits
+where nsn is not null
+"""
+"""The plain Russian forms: only digits and phone punctuation, and one of `+7` + 10
+digits, `8` or `7` + 10 digits, or 10 digits. Anything else (foreign numbers,
+extensions, letters, hidden callers) is left to libphonenumber itself."""
+
+
+def phone_table(
+    conn: duckdb.DuckDBPyConnection, name: str, raw_sql: str, region: str, key: bytes
+) -> None:
+    """Temp table `name`: one row per distinct string of `raw_sql` (a query of one column,
+    `raw`) with `phone_hash` (NULL unless identified), `status`, and `region`, the
+    identified number's own country (for the data-quality page: a US dump read with the
+    Russian default shows up as invalid or foreign).
+
+    With the Russian default region the usual forms are parsed in SQL, every national
+    number tested once against libphonenumber's own metadata; the rest, and every number
+    under another default region, goes through libphonenumber one distinct string at a
+    time. tests/test_phones.py checks the two agree.
     """
-    text = pl.col("raw").str.replace_all(r"\(\s*0\s*\)", " ").str.strip_chars()
-    digits = text.str.replace_all(r"\D", "")
-    plus = text.str.starts_with("+")
-    length = digits.str.len_chars()
-    nsn = (
-        pl.when(plus & (length == 11) & digits.str.starts_with("7"))
-        .then(digits.str.slice(1))
-        .when(~plus & (length == 11) & digits.str.contains("^[78]"))
-        .then(digits.str.slice(1))
-        .when(~plus & (length == 10))
-        .then(digits)
+    conn.execute(f"create or replace temp table _phone_raw as select distinct raw from ({raw_sql})")
+    if region == "RU":
+        conn.execute(_RUSSIAN_FORMS)
+    else:
+        conn.execute("create or replace temp table _phone_fast (raw varchar, nsn varchar)")
+    rules = _country_rules(7)
+    valid = " ".join(f"when {chosen} then {known}" for _, chosen, known in rules)
+    country = " ".join(f"when {chosen} then {_quoted(r)}" for r, chosen, _ in rules)
+    conn.execute(
+        f"""
+        create or replace temp table _phone_numbers as
+        select nsn, case {valid} else false end as valid, case {country} end as region
+        from (select distinct nsn from _phone_fast)
+        """
     )
-    frame = frame.with_columns(
-        nsn=pl.when(text.str.contains(r"^\+?[\d\s()\-.]+$")).then(nsn),
+    slow = [
+        row[0]
+        for row in conn.execute(
+            "select raw from _phone_raw anti join _phone_fast using (raw)"
+        ).fetchall()
+    ]
+    parsed = [identify(raw, region) for raw in slow]
+    conn.register(
+        "_phone_slow",
+        pl.DataFrame(
+            {
+                "raw": slow,
+                "e164": [e for e, _, _ in parsed],
+                "status": [status.value for _, status, _ in parsed],
+                "region": [r for _, _, r in parsed],
+            },
+            schema={"raw": pl.String, "e164": pl.String, "status": pl.String, "region": pl.String},
+        ),
     )
-    valid = pl.lit(False)
-    region = pl.lit(None, pl.String)
-    for name, chosen, known in reversed(_country_validity(7)):
-        valid = pl.when(chosen).then(known).otherwise(valid)
-        region = pl.when(chosen).then(pl.lit(name)).otherwise(region)
-    # many written forms share one national number: test each number once
-    numbers = frame.select(pl.col("nsn").drop_nulls().unique()).with_columns(
-        e164=pl.when(valid).then(pl.lit("+7") + pl.col("nsn")),
-        region=pl.when(valid).then(region),
+    conn.execute(
+        f"""
+        create or replace temp table {name} as
+        with forms as (
+            select
+                f.raw,
+                case when n.valid then '+7' || n.nsn end as e164,
+                case when n.valid then '{PhoneStatus.IDENTIFIED}' else '{PhoneStatus.INVALID}' end
+                    as status,
+                case when n.valid then n.region end as region
+            from _phone_fast as f
+            join _phone_numbers as n using (nsn)
+            union all
+            select raw, e164, status, region from _phone_slow
+        ),
+
+        hashes as (
+            select e164, {_HMAC_SQL} as phone_hash
+            from (select distinct e164 from forms where e164 is not null)
+        )
+
+        select forms.raw, hashes.phone_hash, forms.status, forms.region
+        from forms
+        left join hashes using (e164)
+        """,
+        _hmac_pads(key),
     )
-    return frame.join(numbers, on="nsn", how="left").with_columns(fast=pl.col("nsn").is_not_null())
+    conn.unregister("_phone_slow")
+    conn.execute("drop table _phone_raw; drop table _phone_fast; drop table _phone_numbers")
 
 
 def phone_map(raw_values: Iterable[str | None], region: str, key: bytes) -> pl.DataFrame:
-    """One row per distinct raw string: `raw`, `phone_hash` (NULL unless identified),
-    `status`, and `region`, the identified number's own country (for the data-quality
-    page: a US dump read with the Russian default shows up as invalid or foreign).
-
-    With the Russian default region the usual forms are parsed column-wise; the rest, and
-    every number under another default region, goes through libphonenumber one distinct
-    string at a time.
-    """
-    frame = pl.DataFrame({"raw": list(set(raw_values))}, schema={"raw": pl.String})
-    hidden = pl.col("raw").str.contains("(?i)" + _HIDDEN.pattern, strict=True) | ~pl.col(
-        "raw"
-    ).str.contains(r"\d")
-    if region == "RU":
-        frame = _fast_e164(frame.with_columns(nsn=pl.lit(None, pl.String)))
-    else:
-        frame = frame.with_columns(
-            fast=pl.lit(False), e164=pl.lit(None, pl.String), region=pl.lit(None, pl.String)
-        )
-    frame = frame.with_columns(
-        fast=pl.col("fast") & pl.col("raw").is_not_null() & ~hidden.fill_null(False)
-    )
-    slow = frame.filter(~pl.col("fast"))["raw"].to_list()
-    parsed = [identify(raw, region) for raw in slow]
-    slow_frame = pl.DataFrame(
-        {
-            "raw": slow,
-            "e164": [e for e, _, _ in parsed],
-            "status": [status.value for _, status, _ in parsed],
-            "region": [r for _, _, r in parsed],
-        },
-        schema={"raw": pl.String, "e164": pl.String, "status": pl.String, "region": pl.String},
-    )
-    fast_frame = frame.filter(pl.col("fast")).select(
-        "raw",
-        "e164",
-        status=pl.when(pl.col("e164").is_null())
-        .then(pl.lit(PhoneStatus.INVALID.value))
-        .otherwise(pl.lit(PhoneStatus.IDENTIFIED.value)),
-        region="region",
-    )
-    result = pl.concat([fast_frame, slow_frame])
-    numbers = result["e164"].drop_nulls().unique().to_list()
-    hashes = pl.DataFrame(
-        {"e164": numbers, "phone_hash": keyed_hashes(numbers, key)},
-        schema={"e164": pl.String, "phone_hash": pl.String},
-    )
-    return result.join(hashes, on="e164", how="left").select(
-        "raw", "phone_hash", "status", "region"
-    )
+    """`phone_table` of a list of strings, as a frame (tests, small lookups)."""
+    with duckdb.connect() as conn:
+        conn.register("_values", pl.DataFrame({"raw": list(raw_values)}, schema={"raw": pl.String}))
+        phone_table(conn, "_map", "select raw from _values", region, key)
+        return conn.sql("select raw, phone_hash, status, region from _map").pl()
 
 
 def e164_map(raw_values: Iterable[str | None], region: str) -> pl.DataFrame:

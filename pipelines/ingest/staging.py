@@ -30,7 +30,11 @@ import duckdb
 from pipelines.ingest.entities import Entity
 from pipelines.warehouse import sql_file
 
-META = ("source_file", "line", "raw", "reject_reason", "_parts")
+META = ("source_file", "line", "reject_reason", "_parts")
+"""The gate's own columns. The record as read is not carried through the gate at all:
+only the few rows sent to quarantine need it, and they fetch it from the raw table
+(`_quarantine`, the `raw_text` macro), which spares building and copying the JSON of
+every good record."""
 QUARANTINE_DDL = """
 create table if not exists quarantine (
     source_file varchar, line bigint, entity varchar, reason varchar, raw varchar,
@@ -60,19 +64,18 @@ def run_staging_model(conn: duckdb.DuckDBPyConnection, entity: Entity) -> GateCo
     conn.execute(f"create or replace temp table _staged as {sql_file('staging', model)}")
     conn.execute(QUARANTINE_DDL)
     conn.execute("delete from quarantine where entity = ?", [entity.name])
-    conn.execute(
-        """
-        insert into quarantine
-        select source_file, line, $entity, reject_reason, mask_phones(raw), 'invalid'
-        from _staged
-        where reject_reason is not null
-        """,
-        {"entity": entity.name},
+    _quarantine(
+        conn,
+        entity,
+        "select source_file, line, reject_reason as reason, 'invalid' as kind from _staged "
+        "where reject_reason is not null",
     )
     conn.execute(
         "create or replace temp table _valid as "
         "select *, 1::bigint as _parts from _staged where reject_reason is null"
     )
+    read = conn.execute("select count(*) from _staged").fetchall()[0][0]
+    conn.execute("drop table _staged")
     duplicates = combined = 0
     if entity.part_column:
         duplicates += _keep_one_version(conn, entity, (*entity.key, entity.part_column), True)
@@ -87,13 +90,11 @@ def run_staging_model(conn: duckdb.DuckDBPyConnection, entity: Entity) -> GateCo
             {f"replace ({money})" if money else ""},
             source_file, line
         from _valid
-        order by {", ".join(entity.key)}
         """
     )
-    read, loaded, quarantined = conn.execute(
+    loaded, quarantined = conn.execute(
         f"""
         select
-            (select count(*) from _staged),
             (select count(*) from {model}),
             (select count(*) from quarantine where entity = $entity)
         """,
@@ -105,8 +106,25 @@ def run_staging_model(conn: duckdb.DuckDBPyConnection, entity: Entity) -> GateCo
         "insert or replace into load_reconciliation values (?, ?, ?, ?, ?, ?)",
         [entity.name, read, loaded, quarantined, duplicates, combined],
     )
-    conn.execute("drop table _staged; drop table _valid")
+    conn.execute("drop table _valid")
     return counts
+
+
+def _quarantine(conn: duckdb.DuckDBPyConnection, entity: Entity, rows: str) -> None:
+    """Send `rows` (source_file, line, reason, kind) to quarantine with each record's raw
+    text, fetched from the raw table for these rows alone, phone-like runs masked."""
+    conn.execute(f"create or replace temp table _rejects as {rows}")
+    conn.execute(
+        f"""
+        insert into quarantine
+        select r.source_file, r.line, $entity, r.reason, mask_phones(t.raw), r.kind
+        from _rejects as r
+        left join raw_text('{entity.raw_table}') as t
+            on t.source_file = r.source_file and t.line is not distinct from r.line
+        """,
+        {"entity": entity.name},
+    )
+    conn.execute("drop table _rejects")
 
 
 def _keep_one_version(
@@ -114,14 +132,27 @@ def _keep_one_version(
 ) -> int:
     """Keep one row of `_valid` per key (per file and key `within_file`): repeats of the
     same facts are dropped and counted; of different versions the later file's (within a
-    file, the later line's) wins and the others are quarantined as superseded."""
-    partition = ", ".join((("source_file",) if within_file else ()) + key)
+    file, the later line's) wins and the others are quarantined as superseded.
+
+    Most keys have one row: only the rows of a key seen more than once (overlapping
+    exports) go through the window functions; the rest pass as they are."""
+    columns = (("source_file",) if within_file else ()) + key
+    partition = ", ".join(columns)
+    on = " and ".join(f"v.{c} is not distinct from k.{c}" for c in columns)
+    conn.execute(
+        f"create or replace temp table _repeated as select {partition} from _valid "
+        f"group by all having count(*) > 1"
+    )
     conn.execute(
         f"""
         create or replace temp table _versions as
-        with facts as (
+        with candidates as (
+            select v.* from _valid as v semi join _repeated as k on {on}
+        ),
+
+        facts as (
             select *, hash(*columns(* exclude ({", ".join(META)}))) as _facts
-            from _valid
+            from candidates
         ),
 
         repeats as (
@@ -143,28 +174,35 @@ def _keep_one_version(
         where _repeat = 1
         """
     )
-    conn.execute(
+    _quarantine(
+        conn,
+        entity,
         f"""
-        insert into quarantine
         select
-            source_file, line, $entity,
+            source_file, line,
             'superseded by ' || _winner_file || ' line ' || _winner_line
-                || ': same {", ".join(key)}, different values',
-            mask_phones(raw), 'superseded'
+                || ': same {", ".join(key)}, different values' as reason,
+            'superseded' as kind
         from _versions
         where _version > 1
         """,
-        {"entity": entity.name},
     )
     duplicates = conn.execute(
-        "select (select count(*) from _valid) - (select count(*) from _versions)"
+        "select (select count(*) from _valid semi join _repeated as k on "
+        f"{on.replace('v.', '_valid.')}) - (select count(*) from _versions)"
     ).fetchall()[0][0]
-    conn.execute(
-        "create or replace temp table _valid as select * exclude "
-        "(_facts, _repeat, _version, _winner_file, _winner_line) from _versions "
-        "where _version = 1"
-    )
-    conn.execute("drop table _versions")
+    if duplicates or conn.execute("select count(*) from _versions").fetchall()[0][0]:
+        conn.execute(
+            f"""
+            create or replace temp table _valid as
+            select v.* from _valid as v anti join _repeated as k on {on}
+            union all by name
+            select * exclude (_facts, _repeat, _version, _winner_file, _winner_line)
+            from _versions
+            where _version = 1
+            """
+        )
+    conn.execute("drop table _versions; drop table _repeated")
     return duplicates
 
 
@@ -183,11 +221,6 @@ def _sum_parts(conn: duckdb.DuckDBPyConnection, entity: Entity) -> int:
             select.append(f"null as {column}")
         elif column == "line":
             select.append("min(line) as line")
-        elif column == "raw":
-            select.append(
-                "'{\"parts\": ' || sum(_parts) || ', \"first\": ' || min_by(raw, line) || '}' "
-                "as raw"
-            )
         else:
             select.append(f"min_by({column}, line) as {column}")
     before = conn.execute("select count(*) from _valid").fetchall()[0][0]

@@ -23,7 +23,7 @@ import zlib
 import duckdb
 import numpy as np
 import polars as pl
-from scipy import stats
+from scipy import special
 
 from pipelines.settings import Settings
 
@@ -56,7 +56,7 @@ def mean_interval(
         return np.nan, np.nan
     tail = (1 - mass) / 2
     if n > BOOTSTRAP_MAX_PATIENTS:
-        half = stats.t.ppf(1 - tail, n - 1) * se
+        half = special.stdtrit(n - 1, 1 - tail) * se
         low, high = mean - half, mean + half
     else:
         resamples = values[rng.integers(0, n, size=(DRAWS, n))]

@@ -18,6 +18,7 @@ one build order, not two.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -88,9 +89,13 @@ class Model:
 def _raw(entity: Entity) -> Model:
     def run(conn: duckdb.DuckDBPyConnection, settings: Settings) -> Metadata:
         report = load_entity(conn, settings, entity)
+        rows = conn.execute(f"select count(*) from {entity.raw_table}").fetchall()[0][0]
         return {
-            "dagster/row_count": report.rows,
-            "files": len(report.files),
+            "dagster/row_count": rows,
+            "files_read": len(report.files),
+            "files_carried_over": report.reused,
+            "files_gone_or_changed": report.removed,
+            "data_version": report.data_version,
             "files_not_read": len(report.rejected),
             "unreadable_rows": report.malformed,
         }
@@ -163,11 +168,13 @@ def build(
     conn: duckdb.DuckDBPyConnection, settings: Settings, names: Iterable[str] | None = None
 ) -> Iterator[tuple[Model, Metadata]]:
     """Run the named models (all by default) in dependency order; yields each with what
-    it reports (row counts). The models a selection reads must already be built."""
+    it reports (row counts, seconds). The models a selection reads must already be built."""
     wanted = None if names is None else set(names)
     for model in models().values():
         if wanted is None or model.name in wanted:
-            yield model, model.run(conn, settings)
+            started = time.perf_counter()
+            metadata = model.run(conn, settings)
+            yield model, metadata | {"seconds": round(time.perf_counter() - started, 3)}
 
 
 def build_all(conn: duckdb.DuckDBPyConnection, settings: Settings) -> None:

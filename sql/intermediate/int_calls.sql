@@ -21,10 +21,10 @@ localised as (
     select
         calls.*,
         timezone(parameters.timezone, calls.started_at) as started_local,
-        parameters.target_call_min_duration_s
+        parameters.target_call_min_duration_s,
+        parameters.as_of
     from calls
     cross join parameters
-    where timezone(parameters.timezone, calls.started_at)::date <= parameters.as_of
 ),
 
 final as (
@@ -46,6 +46,7 @@ final as (
     from localised
     left join channels using (source, medium, campaign)
     left join operators on operators.operator = lower(localised.admin_id)
+    where localised.started_local::date <= localised.as_of
 )
 
 select * from final

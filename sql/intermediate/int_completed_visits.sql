@@ -8,7 +8,7 @@ parameters as (
     select * from int_parameters
 ),
 
-final as (
+localised as (
     select
         visits.visit_id,
         visits.patient_id,
@@ -17,12 +17,17 @@ final as (
         visits.visit_at,
         timezone(parameters.timezone, visits.visit_at) as visit_local,
         visits.service,
-        visits.amount
+        visits.amount,
+        parameters.as_of
     from visits
     cross join parameters
-    where
-        visits.status = 'completed'
-        and timezone(parameters.timezone, visits.visit_at)::date <= parameters.as_of
+    where visits.status = 'completed'
+),
+
+final as (
+    select * exclude (as_of)
+    from localised
+    where visit_local::date <= as_of
 )
 
 select * from final

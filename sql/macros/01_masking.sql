@@ -34,16 +34,22 @@ create or replace macro unfence_dates(s) as replace(
     ''
 );
 
--- Two shortcuts spare the four regular expressions on most cells, with the same result:
--- text shorter than ten characters holds no ten digits, and a well-formed date or
--- timestamp (ISO or dd.mm.yyyy, with time and offset) is exactly what fencing keeps.
+-- Three shortcuts spare the four regular expressions on most cells, with the same result:
+-- text shorter than ten characters holds no ten digits, a well-formed date or timestamp
+-- (ISO or dd.mm.yyyy, with time and offset) is exactly what fencing keeps, and text
+-- without ten digits joined by at most three separators holds no run to mask (a search,
+-- not a replacement: nothing is copied).
 create or replace macro is_plain_timestamp(s) as regexp_full_match(
     s,
     '(\d{4}-\d{2}-\d{2}|\d{2}\.\d{2}\.\d{4})'
     || '([ T]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+\-]\d{2}(:?\d{2})?)?)?'
 );
 
+create or replace macro may_hold_phone(s) as regexp_matches(
+    s, '\d(?:[ \-().\/_\x{2013}\x{2014}\x{00A0}\x{2009}\x{202F}]{0,3}\d){9}'
+);
+
 create or replace macro mask_phones(s) as case
-    when length(s) < 10 or is_plain_timestamp(s) then s
+    when length(s) < 10 or is_plain_timestamp(s) or not may_hold_phone(s) then s
     else unfence_dates(mask_phone_runs(mask_phone_runs(fence_dates(s))))
 end;

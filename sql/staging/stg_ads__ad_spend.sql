@@ -8,28 +8,38 @@ with raw_rows as (
     select * from raw_records('raw_ad_spend')
 ),
 
+-- each value parsed once: the checks below read the parsed columns
+parsed as (
+    select
+        *,
+        parse_date(t.date) as parsed_date,
+        parse_money_precise(t.cost) as parsed_cost,
+        parse_int(t.clicks) as parsed_clicks,
+        parse_int(t.impressions) as parsed_impressions
+    from raw_rows
+),
+
 typed as (
     select
-        parse_date(t.date) as date,
+        parsed_date as date,
         coalesce(lower(utm_value(t.source)), '') as source,
         coalesce(lower(utm_value(t.medium)), '') as medium,
         coalesce(utm_value(t.campaign), '') as campaign,
-        parse_money_precise(t.cost) as cost,
+        parsed_cost as cost,
         upper(coalesce(clean_text(t.currency), getvariable('currency'))) as currency,
-        parse_int(t.clicks) as clicks,
-        parse_int(t.impressions) as impressions,
+        parsed_clicks as clicks,
+        parsed_impressions as impressions,
         clean_text(t.grain) as grain,
         source_file,
         line,
-        raw,
         reject_reason(parse_error, [
             missing('date', t.date),
-            date_problem('date', t.date, parse_date(t.date), false),
+            date_problem('date', t.date, parsed_date, false),
             missing('source', t.source),
             missing('cost', t.cost),
-            unreadable('cost', t.cost, parse_money_precise(t.cost), 'an amount of money'),
-            negative('cost', parse_money_precise(t.cost)),
-            implausible_money('cost', t.cost, parse_money_precise(t.cost)),
+            unreadable('cost', t.cost, parsed_cost, 'an amount of money'),
+            negative('cost', parsed_cost),
+            implausible_money('cost', t.cost, parsed_cost),
             case
                 when starts_with(t.currency, 'unknown:')
                     then
@@ -41,12 +51,12 @@ typed as (
                         'currency ' || shown(t.currency) || ' is not '
                         || getvariable('currency') || ', the currency of this deployment'
             end,
-            unreadable('clicks', t.clicks, parse_int(t.clicks), 'a whole number'),
-            negative('clicks', parse_int(t.clicks)),
-            unreadable('impressions', t.impressions, parse_int(t.impressions), 'a whole number'),
-            negative('impressions', parse_int(t.impressions))
+            unreadable('clicks', t.clicks, parsed_clicks, 'a whole number'),
+            negative('clicks', parsed_clicks),
+            unreadable('impressions', t.impressions, parsed_impressions, 'a whole number'),
+            negative('impressions', parsed_impressions)
         ]) as reject_reason
-    from raw_rows
+    from parsed
 )
 
 select * from typed

@@ -8,41 +8,51 @@ with raw_rows as (
     select * from raw_records('raw_calls')
 ),
 
+-- each value parsed once: the checks below read the parsed columns
+parsed as (
+    select
+        *,
+        parse_timestamp(t.started_at) as parsed_started_at,
+        parse_bool(t.answered) as parsed_answered,
+        parse_seconds(t.duration_s) as parsed_duration_s,
+        parse_seconds(t.wait_s) as parsed_wait_s
+    from raw_rows
+),
+
 typed as (
     select
         clean_text(t.call_id) as call_id,
-        parse_timestamp(t.started_at) as started_at,
+        parsed_started_at as started_at,
         t.caller_phone_hash,
         t.caller_phone_status,
         clean_text(t.tracking_phone) as tracking_phone,
         coalesce(lower(utm_value(t.source)), '') as source,
         coalesce(lower(utm_value(t.medium)), '') as medium,
         coalesce(utm_value(t.campaign), '') as campaign,
-        parse_bool(t.answered) as answered,
-        parse_seconds(t.duration_s) as duration_s,
-        parse_seconds(t.wait_s) as wait_s,
-        not coalesce(parse_seconds(t.duration_s) between 0 and 86400, true)
+        parsed_answered as answered,
+        parsed_duration_s as duration_s,
+        parsed_wait_s as wait_s,
+        not coalesce(parsed_duration_s between 0 and 86400, true)
             as duration_impossible,
-        not coalesce(parse_seconds(t.wait_s) between 0 and 86400, true) as wait_impossible,
+        not coalesce(parsed_wait_s between 0 and 86400, true) as wait_impossible,
         clean_text(t.admin_id) as admin_id,
         clean_text(t.branch_id) as branch_id,
         clean_text(t.tags) as tags,
         parse_bool(t.vendor_lead_flag) as vendor_lead_flag,
         source_file,
         line,
-        raw,
         reject_reason(parse_error, [
             missing('call_id', t.call_id),
             missing('started_at', t.started_at),
-            timestamp_problem('started_at', t.started_at, parse_timestamp(t.started_at), false),
+            timestamp_problem('started_at', t.started_at, parsed_started_at, false),
             missing('answered', t.answered),
-            unreadable('answered', t.answered, parse_bool(t.answered), 'true or false'),
+            unreadable('answered', t.answered, parsed_answered, 'true or false'),
             unreadable(
-                'duration_s', t.duration_s, parse_seconds(t.duration_s), 'a number of seconds'
+                'duration_s', t.duration_s, parsed_duration_s, 'a number of seconds'
             ),
-            unreadable('wait_s', t.wait_s, parse_seconds(t.wait_s), 'a number of seconds')
+            unreadable('wait_s', t.wait_s, parsed_wait_s, 'a number of seconds')
         ]) as reject_reason
-    from raw_rows
+    from parsed
 ),
 
 final as (

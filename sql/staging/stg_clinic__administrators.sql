@@ -15,7 +15,6 @@ typed as (
         ))) as aliases,
         source_file,
         line,
-        raw,
         reject_reason(parse_error, [missing('admin_id', t.admin_id)]) as reject_reason
     from raw_rows
 )

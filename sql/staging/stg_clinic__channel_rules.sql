@@ -16,7 +16,6 @@ typed as (
         coalesce(parse_bool(t.free), false) as free,
         source_file,
         line,
-        raw,
         reject_reason(parse_error, [
             missing('channel', t.channel),
             unreadable('free', t.free, parse_bool(t.free), 'yes or no')

@@ -12,7 +12,6 @@ typed as (
         lower(clean_text(t.provider_kind)) as provider_kind,
         source_file,
         line,
-        raw,
         reject_reason(parse_error, [missing('doctor_id', t.doctor_id)]) as reject_reason
     from raw_rows
 )

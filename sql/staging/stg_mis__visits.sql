@@ -8,6 +8,8 @@ with raw_rows as (
 normalised as (
     select
         *,
+        parse_timestamp(t.visit_at) as parsed_visit_at,
+        parse_money(t.amount) as parsed_amount,
         replace(
             regexp_replace(lower(trim(t.status)), '[\s\-]+', '_', 'g'), 'canceled', 'cancelled'
         ) as status_text
@@ -20,20 +22,19 @@ typed as (
         clean_text(t.patient_id) as patient_id,
         clean_text(t.doctor_id) as doctor_id,
         clean_text(t.branch_id) as branch_id,
-        parse_timestamp(t.visit_at) as visit_at,
+        parsed_visit_at as visit_at,
         clean_text(t.service) as service,
         case when status_text = 'noshow' then 'no_show' else status_text end as status,
-        coalesce(parse_money(t.amount), 0) as amount,
+        coalesce(parsed_amount, 0) as amount,
         source_file,
         line,
-        raw,
         reject_reason(parse_error, [
             missing('visit_id', t.visit_id),
             missing('patient_id', t.patient_id),
             missing('visit_at', t.visit_at),
             -- a booking may lie in the future; anything that happened may not
             timestamp_problem(
-                'visit_at', t.visit_at, parse_timestamp(t.visit_at), status_text = 'scheduled'
+                'visit_at', t.visit_at, parsed_visit_at, status_text = 'scheduled'
             ),
             missing('status', t.status),
             case
@@ -46,9 +47,9 @@ typed as (
                         'status ' || shown(t.status)
                         || ' is not one of completed, cancelled, no_show, scheduled'
             end,
-            unreadable('amount', t.amount, parse_money(t.amount), 'an amount of money'),
-            negative('amount', parse_money(t.amount)),
-            implausible_money('amount', t.amount, parse_money(t.amount))
+            unreadable('amount', t.amount, parsed_amount, 'an amount of money'),
+            negative('amount', parsed_amount),
+            implausible_money('amount', t.amount, parsed_amount)
         ]) as reject_reason
     from normalised
 )

@@ -10,7 +10,6 @@ typed as (
         parse_timestamp(t.answered_at) as answered_at,
         source_file,
         line,
-        raw,
         reject_reason(parse_error, [
             missing('visit_id', t.visit_id),
             missing('score', t.score),

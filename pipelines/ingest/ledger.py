@@ -1,0 +1,231 @@
+"""The ingest ledger: which export files a warehouse was built from, by content, so the
+next build reads only what is new or changed.
+
+A weekly export overlaps the last one by a few days and leaves every older file as it
+was; reading those again is most of a build's time. So every build records, per file,
+its SHA-256 (`ingest_ledger`) under the entity's *context*: a digest of everything else
+that shapes a file's raw rows (the ingest code, macros and format specs, the settings SQL
+reads, the hash secret, the input folder's own specs and the entity's mapping files).
+
+The next build attaches the last published warehouse read-only. A file whose name and
+digest are in its ledger under the same context keeps its raw rows, copied across
+unchanged; every other file is read. A file changed in place (same name, new content) is
+read again and its old rows are not carried; a removed file's rows leave with it. An
+entity whose formats join one file to another (Open Dental's procedurelog prices the
+appointments) is reused only when none of its files changed. Everything downstream
+(staging, the marts) is rebuilt from the whole raw layer, so an incremental build and a
+full one make the same warehouse; `incremental = false` (`build --full`) reads every file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import duckdb
+
+from pipelines.ingest.entities import Entity
+from pipelines.ingest.files import InputFile
+from pipelines.ingest.formats import INPUT_FORMATS_DIR, MAPPING_SUFFIXES, specs_for
+from pipelines.settings import Settings
+from pipelines.warehouse import SQL_DIR
+
+PREVIOUS = "previous_build"
+"""The catalog name of the last published warehouse, attached read-only."""
+LEDGER_DDL = """
+create table if not exists ingest_ledger (
+    entity varchar, source_file varchar, sha256 varchar, context varchar, reused boolean
+)
+"""
+_PACKAGE = Path(__file__).resolve().parent
+_CODE = (
+    (_PACKAGE, "*.py"),
+    (_PACKAGE / "formats", "*.py"),
+    (_PACKAGE / "formats", "*.yaml"),
+    (SQL_DIR / "macros", "*.sql"),
+    (_PACKAGE.parent, "settings.py"),
+)
+"""What turns a file into raw rows: a change here makes every file new."""
+
+
+@dataclass
+class Reuse:
+    """What one entity's load takes from the previous build, and what it reads."""
+
+    context: str
+    digests: dict[str, str] = field(default_factory=dict)
+    """Source file (as raw names it, phones masked) → SHA-256 of its bytes."""
+    names: dict[str, str] = field(default_factory=dict)
+    """Source file as listed → as raw names it."""
+    reused: set[str] = field(default_factory=set)
+    """Raw names of the files whose rows are carried over."""
+    removed: int = 0
+    """Files of the previous build that are gone or changed (their rows are not carried)."""
+
+    def to_read(self, files: Iterable[InputFile]) -> list[InputFile]:
+        return [f for f in files if self.names.get(f.source_file) not in self.reused]
+
+    @property
+    def data_version(self) -> str:
+        """One digest of what the raw table holds: the same files under the same context
+        give the same version (Dagster's data version of the raw asset)."""
+        digest = hashlib.sha256(self.context.encode())
+        for name, file_digest in sorted(self.digests.items()):
+            digest.update(f"{name}\0{file_digest}\n".encode())
+        return digest.hexdigest()[:16]
+
+
+def plan_reuse(
+    conn: duckdb.DuckDBPyConnection, settings: Settings, entity: Entity, files: list[InputFile]
+) -> Reuse:
+    """Digest every file and decide which keep their rows from the previous build."""
+    reuse = Reuse(context=entity_context(settings, entity))
+    readable = [f for f in files if not f.problem]
+    masked = conn.execute(
+        "select s, mask_phones(s) from unnest(?::varchar[]) as t(s)",
+        [[f.source_file for f in files]],
+    ).fetchall()
+    reuse.names = dict(masked)
+    with ThreadPoolExecutor(max_workers=2) as pool:  # hashlib releases the GIL
+        digests = list(pool.map(_digest, (f.path for f in readable)))
+    reuse.digests = {
+        reuse.names[f.source_file]: d for f, d in zip(readable, digests, strict=True) if d
+    }
+    if not settings.incremental or len(set(reuse.names.values())) < len(files):
+        return reuse  # two names alike once masked: no way to tell their rows apart
+    previous = _previous_ledger(conn, settings, entity)
+    if previous is None:
+        return reuse
+    same = {
+        name
+        for name, (digest, context) in previous.items()
+        if context == reuse.context and reuse.digests.get(name) == digest
+    }
+    if _joined_formats(conn, settings, entity) and (
+        same != set(previous) or same != set(reuse.digests)
+    ):
+        same = set()  # files that price each other: all or nothing
+    reuse.reused = same
+    reuse.removed = len(set(previous) - same)
+    return reuse
+
+
+def carried_rows(entity: Entity, reuse: Reuse) -> str | None:
+    """The select of the reused files' raw rows from the previous build, if any."""
+    if not reuse.reused:
+        return None
+    return (
+        f"select * from {PREVIOUS}.{entity.raw_table} "
+        "where _source_file in (select unnest($reused::varchar[]))"
+    )
+
+
+def carry_side_rows(conn: duckdb.DuckDBPyConnection, entity: Entity, reuse: Reuse) -> None:
+    """The reused files' rows of the tables the loader writes beside raw (which files
+    were read, and how their phones turned out)."""
+    if not reuse.reused:
+        return
+    for table in ("ingest_files", "phone_quality"):
+        exists = conn.execute(
+            "select count(*) from duckdb_tables() where database_name = ? and table_name = ?",
+            [PREVIOUS, table],
+        ).fetchall()[0][0]
+        if exists:
+            conn.execute(
+                f"insert into {table} by name select * from {PREVIOUS}.{table} "
+                "where entity = ? and source_file in (select unnest(?::varchar[]))",
+                [entity.name, sorted(reuse.reused)],
+            )
+
+
+def record(conn: duckdb.DuckDBPyConnection, entity: Entity, reuse: Reuse) -> None:
+    """This build's ledger rows for the entity: every file it holds rows of."""
+    conn.execute(LEDGER_DDL)
+    conn.execute("delete from ingest_ledger where entity = ?", [entity.name])
+    rows = [
+        (entity.name, name, digest, reuse.context, name in reuse.reused)
+        for name, digest in sorted(reuse.digests.items())
+    ]
+    if rows:
+        conn.executemany("insert into ingest_ledger values (?, ?, ?, ?, ?)", rows)
+
+
+def detach_previous(conn: duckdb.DuckDBPyConnection) -> None:
+    conn.execute(f"detach database if exists {PREVIOUS}")
+
+
+def _previous_ledger(
+    conn: duckdb.DuckDBPyConnection, settings: Settings, entity: Entity
+) -> dict[str, tuple[str, str]] | None:
+    """The previous build's ledger of this entity (name → digest, context), or None when
+    there is no usable previous warehouse (none yet, not ours, from an older version)."""
+    path = settings.warehouse_path
+    if not path.is_file() or path.is_symlink():
+        return None
+    try:
+        conn.execute(f"attach if not exists '{_quoted(path)}' as {PREVIOUS} (read_only)")
+        rows = conn.execute(
+            f"select source_file, sha256, context from {PREVIOUS}.ingest_ledger where entity = ?",
+            [entity.name],
+        ).fetchall()
+        conn.execute(f"select * from {PREVIOUS}.{entity.raw_table} limit 0")
+    except duckdb.Error:
+        detach_previous(conn)
+        return None
+    return {name: (digest, context) for name, digest, context in rows}
+
+
+def _joined_formats(conn: duckdb.DuckDBPyConnection, settings: Settings, entity: Entity) -> bool:
+    """Whether the previous build read files of this entity that depend on one another:
+    a lookup (procedurelog) or a format that a lookup feeds (Open Dental appointments)."""
+    joined = set()
+    for spec in specs_for(settings.input_dir, entity):
+        if spec.lookup is not None:
+            joined |= {spec.name, f"lookup:{spec.lookup.name}"}
+    if not joined:
+        return False
+    formats = conn.execute(
+        f"select distinct format from {PREVIOUS}.ingest_files where entity = ?", [entity.name]
+    ).fetchall()
+    return any(name in joined for (name,) in formats)
+
+
+def entity_context(settings: Settings, entity: Entity) -> str:
+    """Everything but the file itself that shapes its raw rows, as one digest."""
+    digest = hashlib.sha256(_code_digest().encode())
+    variables = json.dumps(settings.sql_variables(), sort_keys=True, default=str)
+    digest.update(variables.encode())
+    digest.update(hmac.digest(settings.secret_key(), b"ingest ledger", "sha256"))
+    folder = settings.input_dir / (entity.single_file or entity.name)
+    specs = sorted((settings.input_dir / INPUT_FORMATS_DIR).glob("*.yaml"))
+    mappings = sorted(p for p in folder.glob("*") if p.name.endswith(MAPPING_SUFFIXES))
+    for path in (*specs, *mappings):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+@cache
+def _code_digest() -> str:
+    digest = hashlib.sha256()
+    for folder, pattern in _CODE:
+        for path in sorted(folder.glob(pattern)):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _digest(path: Path) -> str | None:
+    try:
+        with path.open("rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+    except OSError:
+        return None  # unreadable now: read (and reported) as a new file
+
+
+def _quoted(path: Path) -> str:
+    return str(path.resolve()).replace("'", "''")

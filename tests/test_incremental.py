@@ -1,0 +1,161 @@
+"""Incremental loads (pipelines/ingest/ledger.py): a build that carries the raw rows of
+unchanged files from the last published warehouse makes, row for row, the warehouse a
+full build of the same files makes; a file changed in place, removed, or merely touched
+is told apart by its content, and anything else that shapes raw rows reads every file."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.build import run_build
+from pipelines.demo import write_demo
+from pipelines.ingest.entities import ENTITIES
+from pipelines.settings import Settings
+from tests.golden.fingerprints import fingerprint
+
+SIDE = {
+    "ingest_files": "* exclude (loaded_at)",
+    "phone_quality": "*",
+    **{e.raw_table: "*" for e in ENTITIES},
+}
+"""The raw layer and what the loaders write beside it, compared too (`loaded_at` says
+when a file was first read, which is the point of carrying it)."""
+
+
+def _settings(root: Path, name: str, **overrides: object) -> Settings:
+    return Settings(
+        input_dir=root / "input",
+        warehouse_path=root / f"{name}.duckdb",
+        hash_secret="incremental-secret",
+        **overrides,
+    )
+
+
+def _ledger(warehouse: Path) -> dict[str, bool]:
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        return dict(conn.execute("select source_file, reused from ingest_ledger").fetchall())
+
+
+def _side_tables(warehouse: Path) -> dict[str, list[tuple]]:
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        return {
+            table: sorted(conn.execute(f"select {columns} from {table}").fetchall(), key=repr)
+            for table, columns in SIDE.items()
+        }
+
+
+@pytest.fixture(scope="module")
+def weeks(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Settings, Settings]:
+    """Last week's build, then this week's exports: a new month of calls and visits (each
+    overlapping the previous file by days, as the demo writes them), an old visits file
+    corrected in place, an old spend file withdrawn, and a file copied again unchanged
+    (new modification time, same bytes). Built incrementally, and in full beside it."""
+    root = tmp_path_factory.mktemp("weeks")
+    incremental = _settings(root, "incremental")
+    write_demo(incremental.input_dir, seed=5, scale=0.3, settings=incremental)
+    held_back = root / "held_back"
+    held_back.mkdir()
+    newest = {
+        entity: sorted((incremental.input_dir / entity).glob(f"{entity}_*.csv"))[-1]
+        for entity in ("calls", "visits")
+    }
+    for path in newest.values():
+        shutil.move(path, held_back / path.name)
+    run_build(incremental)  # last week's: nothing to carry yet
+    assert not any(_ledger(incremental.warehouse_path).values())
+
+    for entity, path in newest.items():
+        shutil.move(held_back / path.name, incremental.input_dir / entity / path.name)
+    visits = sorted((incremental.input_dir / "visits").glob("visits_*.csv"))
+    corrected = visits[3]
+    text = corrected.read_text(encoding="utf-8").splitlines()
+    fields = text[1].split(",")
+    fields[-1] = "123456.00"  # the MIS corrected the first visit's amount
+    text[1] = ",".join(fields)
+    corrected.write_text("\n".join(text) + "\n", encoding="utf-8")
+    (sorted((incremental.input_dir / "ad_spend").glob("*.csv"))[0]).unlink()
+    touched = sorted((incremental.input_dir / "calls").glob("calls_*.csv"))[2]
+    os.utime(touched, ns=(touched.stat().st_atime_ns, touched.stat().st_mtime_ns + 10**9))
+    run_build(incremental)
+
+    full = _settings(root, "full", incremental=False)
+    run_build(full)
+    return root, incremental, full
+
+
+def test_incremental_build_equals_a_full_build(weeks: tuple[Path, Settings, Settings]) -> None:
+    _, incremental, full = weeks
+    assert fingerprint(incremental.warehouse_path) == fingerprint(full.warehouse_path)
+    assert _side_tables(incremental.warehouse_path) == _side_tables(full.warehouse_path)
+
+
+def test_only_new_and_changed_files_are_read(weeks: tuple[Path, Settings, Settings]) -> None:
+    _, incremental, full = weeks
+    ledger = _ledger(incremental.warehouse_path)
+    read = sorted(name for name, reused in ledger.items() if not reused)
+    newest_calls = sorted(n for n in ledger if n.startswith("calls/"))[-1]
+    newest_visits = sorted(n for n in ledger if n.startswith("visits/"))[-1]
+    corrected = sorted(n for n in ledger if n.startswith("visits/"))[3]
+    # the two new months and the corrected file; the touched calls file is carried
+    assert read == sorted([newest_calls, newest_visits, corrected])
+    assert ledger[sorted(n for n in ledger if n.startswith("calls/"))[2]] is True
+    assert not any(_ledger(full.warehouse_path).values())
+    # the withdrawn spend file left with its rows: one ledger row per file present
+    spend_files = len(list((incremental.input_dir / "ad_spend").glob("*.csv")))
+    assert sum(n.startswith("ad_spend/") for n in ledger) == spend_files
+    with duckdb.connect(str(incremental.warehouse_path), read_only=True) as conn:
+        amounts = conn.execute(
+            "select amount from stg_mis__visits where source_file = ? and line = 2",
+            [corrected],
+        ).fetchall()
+    assert amounts in ([(123456.00,)], [])  # [] when a later export superseded it
+
+
+def test_a_changed_setting_reads_every_file(weeks: tuple[Path, Settings, Settings]) -> None:
+    """The duration threshold is read by SQL: the context of every file changes, so
+    nothing is carried (a coarse rule, but never a stale row)."""
+    root, incremental, _ = weeks
+    changed = incremental.model_copy(update={"target_call_min_duration_s": 45})
+    shutil.copy(incremental.warehouse_path, root / "changed.duckdb")
+    changed = changed.model_copy(update={"warehouse_path": root / "changed.duckdb"})
+    run_build(changed)
+    assert not any(_ledger(changed.warehouse_path).values())
+
+
+def test_files_that_price_each_other_are_read_together(tmp_path: Path) -> None:
+    """Open Dental's procedurelog prices the appointments of the other visits files: a
+    corrected fee there must reach every appointment, so a change of any visits file
+    reads them all; an unchanged folder carries them all."""
+    settings = _settings(tmp_path, "incremental", ad_platform_currency={"yandex_direct": "RUB"})
+    write_demo(settings.input_dir, seed=3, scale=0.1, settings=settings, form="vendor")
+    run_build(settings)
+    run_build(settings)  # nothing changed: every file carried
+    assert all(_ledger(settings.warehouse_path).values())
+
+    log = settings.input_dir / "visits" / "procedurelog.csv"
+    lines = log.read_text(encoding="utf-8").splitlines()
+    fields = lines[1].split(",")
+    fields[-1] = "99999.00"  # the first procedure's fee, corrected
+    appointment = fields[2]
+    lines[1] = ",".join(fields)
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    run_build(settings)
+    ledger = _ledger(settings.warehouse_path)
+    assert not any(reused for name, reused in ledger.items() if name.startswith("visits/"))
+    assert all(reused for name, reused in ledger.items() if name.startswith("calls/"))
+
+    full = _settings(
+        tmp_path, "full", incremental=False, ad_platform_currency={"yandex_direct": "RUB"}
+    )
+    run_build(full)
+    assert fingerprint(settings.warehouse_path) == fingerprint(full.warehouse_path)
+    with duckdb.connect(str(full.warehouse_path), read_only=True) as conn:
+        amount = conn.execute(
+            "select amount from stg_mis__visits where visit_id = ?", [appointment]
+        ).fetchall()
+    assert amount[0][0] >= 99999  # the corrected fee, with any other of its procedures
