@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import polars as pl
 from plotly.colors import qualitative
 
-from dashboards.fmt import interval, money_axis, number
+from dashboards.fmt import interval, money, money_axis, number
 
 WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 PALETTE = qualitative.D3
@@ -519,5 +519,24 @@ def revenue_split(frame: pl.DataFrame, by: str, currency: str, noun: str) -> go.
         xaxis_title=noun.capitalize(),
         yaxis_title=f"Revenue to date, {money_axis(currency)}",
         legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom"},
+    )
+    return fig
+
+
+def cost_per_primary_by_clinic(frame: pl.DataFrame, currency: str) -> go.Figure:
+    """One bar per clinic: what a new patient costs each, on the same axis."""
+    priced = frame.filter(pl.col("cost_per_primary").is_not_null())
+    fig = go.Figure(
+        go.Bar(
+            x=priced["clinic"].to_list(),
+            y=priced["cost_per_primary"].to_list(),
+            text=[money(v, currency) for v in priced["cost_per_primary"].to_list()],
+            hovertemplate="%{x}: %{text} per primary patient<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title="Cost per primary patient by clinic, all data to each clinic's last data day",
+        xaxis_title="Clinic",
+        yaxis_title=f"Cost per primary patient, {money_axis(currency)}",
     )
     return fig

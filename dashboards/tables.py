@@ -59,6 +59,17 @@ COLUMNS: dict[str, Column] = {
     ),
     "revenue_to_date": Column("Revenue to date, {symbol}", "money"),
     "romi": Column("ROMI, %", "percent", "(revenue to date − spend) / spend"),
+    "missed_rate": Column("Missed rate, %", "percent", "Missed calls / all calls."),
+    # a chain of clinics
+    "clinic": Column("Clinic", "text"),
+    "status": Column(
+        "Status", "text", "built; failed (its last good figures are shown); missing (none yet)"
+    ),
+    "first_day": Column("First data day", "date"),
+    "as_of": Column("Last data day", "date"),
+    "unknown_spend": Column(
+        "Unknown spend", "text", "Channels whose spend is not known: left out of spend and costs."
+    ),
     "primary_first_touch": Column(
         "Primary patients, first call credited",
         help="The contract's figure: the patient's first target call (their lead) is credited.",

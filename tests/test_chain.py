@@ -425,3 +425,17 @@ def test_the_dashboard_selects_a_clinic_and_compares_them(
     assert [round(v, 2) for v in figure["data"][0]["y"]] == [
         round(float(v), 2) for v in totals["cost_per_primary"]
     ]
+
+
+def test_the_clinics_chart_draws_only_known_costs() -> None:
+    """A clinic with no cost per primary patient (unknown spend) gets no bar, never 0."""
+    from dashboards import charts  # noqa: PLC0415
+
+    frame = pl.DataFrame(
+        {"clinic": ["north", "south"], "cost_per_primary": [2500.0, None]},
+    )
+    fig = charts.cost_per_primary_by_clinic(frame, "RUB")
+    assert list(fig.data[0].x) == ["north"]
+    assert list(fig.data[0].y) == [2500.0]
+    assert fig.layout.title.text.startswith("Cost per primary patient by clinic")
+    assert "Cost per primary patient" in fig.layout.yaxis.title.text

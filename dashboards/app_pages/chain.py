@@ -1,11 +1,10 @@
 """Chain: the clinics side by side, from chain.duckdb (pipelines/chain/view.py)."""
 
 import duckdb
-import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-from dashboards import data, fmt, tables
+from dashboards import charts, data, fmt, tables
 
 st.title("Chain")
 version = data.chain_version()
@@ -60,28 +59,9 @@ SHOWN = [
 tables.show(totals.select(SHOWN), info, download="chain-clinics.csv")
 
 
-def cost_per_primary_by_clinic(frame: pl.DataFrame, currency: str) -> go.Figure:
-    """One bar per clinic: what a new patient costs each, on the same axis."""
-    priced = frame.filter(pl.col("cost_per_primary").is_not_null())
-    fig = go.Figure(
-        go.Bar(
-            x=priced["clinic"].to_list(),
-            y=priced["cost_per_primary"].to_list(),
-            text=[fmt.money(v, currency) for v in priced["cost_per_primary"].to_list()],
-            hovertemplate="%{x}: %{text} per primary patient<extra></extra>",
-        )
-    )
-    fig.update_layout(
-        title="Cost per primary patient by clinic, all data to each clinic's last data day",
-        xaxis_title="Clinic",
-        yaxis_title=f"Cost per primary patient, {fmt.money_axis(currency)}",
-    )
-    return fig
-
-
 for currency in currencies:
     rows = totals.filter(pl.col("currency") == currency)
-    st.plotly_chart(cost_per_primary_by_clinic(rows, currency), width="stretch")
+    st.plotly_chart(charts.cost_per_primary_by_clinic(rows, currency), width="stretch")
     unpriced = rows.filter(pl.col("cost_per_primary").is_null())["clinic"].to_list()
     if unpriced:
         st.caption(
