@@ -22,6 +22,7 @@ import streamlit as st
 
 from pipelines.chain.clinics import CHAIN_FILE, WAREHOUSE_FILE, clinic_warehouse
 from pipelines.settings import Settings, load_settings
+from pipelines.warehouse import sql_literal
 
 Version = tuple[str, int]
 
@@ -67,8 +68,7 @@ class Reader:
             cursor = self._hub.cursor()
             name = f"warehouse_{next(self._names)}"
         try:
-            quoted = "'" + path.replace("'", "''") + "'"
-            cursor.execute(f"attach {quoted} as {name} (read_only)")
+            cursor.execute(f"attach {sql_literal(path)} as {name} (read_only)")
             try:
                 cursor.execute(f"use {name}")
                 yield cursor

@@ -21,6 +21,12 @@ from pipelines.settings import Settings
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 
 
+def sql_literal(value: object) -> str:
+    """A SQL string literal, for the statements DuckDB takes no parameters in (ATTACH,
+    COPY, a regular expression compiled into a model)."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
 def sql_file(layer: str, name: str) -> str:
     path = SQL_DIR / layer / f"{name}.sql"
     return path.read_text(encoding="utf-8")

@@ -26,7 +26,7 @@ from pipelines.build import build_lock, remove_stale_files
 from pipelines.chain.clinics import CHAIN_FILE, chain_paths, clinic_warehouse, find_clinics
 from pipelines.chain.outcome import read_outcome
 from pipelines.settings import Settings
-from pipelines.warehouse import checkpoint, publish
+from pipelines.warehouse import checkpoint, publish, sql_literal
 
 ALL_TIME = "'-infinity'::date, 'infinity'::date"
 CLINIC_TABLES = {
@@ -114,7 +114,7 @@ def read_chain_view(path: Path) -> ChainView:
 
 def _write(build: Path, out: Path, clinics: list[str]) -> None:
     with duckdb.connect() as conn:
-        conn.execute(f"attach {_literal(build)} as chain")
+        conn.execute(f"attach {sql_literal(build)} as chain")
         conn.execute(
             "create table chain.attempts (clinic varchar, attempt_ok boolean, "
             "attempted_at timestamptz, message varchar, built_at timestamptz, as_of date, "
@@ -161,7 +161,7 @@ def _copy_clinic(
         return "no warehouse yet"
     alias = f"clinic_{index}"
     try:
-        conn.execute(f"attach {_literal(warehouse)} as {alias} (read_only)")
+        conn.execute(f"attach {sql_literal(warehouse)} as {alias} (read_only)")
         conn.execute(f"use {alias}")
         for table, query in CLINIC_TABLES.items():
             conn.execute(
@@ -192,12 +192,7 @@ def export_parquet(chain_file: Path, target: str) -> None:
         ]
         for table in tables:
             conn.execute(
-                f'copy "{table}" to {_literal(f"{base}/{table}")} '
+                f'copy "{table}" to {sql_literal(f"{base}/{table}")} '
                 "(format parquet, partition_by (clinic), overwrite_or_ignore, "
                 "filename_pattern 'part_{i}')"
             )
-
-
-def _literal(text: str | Path) -> str:
-    """A SQL string literal (ATTACH and COPY take no parameters)."""
-    return "'" + str(text).replace("'", "''") + "'"

@@ -34,7 +34,7 @@ from pipelines.ingest.entities import Entity
 from pipelines.ingest.files import InputFile
 from pipelines.ingest.formats import INPUT_FORMATS_DIR, MAPPING_SUFFIXES, specs_for
 from pipelines.settings import Settings
-from pipelines.warehouse import SQL_DIR
+from pipelines.warehouse import SQL_DIR, sql_literal
 
 PREVIOUS = "previous_build"
 """The catalog name of the last published warehouse, attached read-only."""
@@ -169,7 +169,8 @@ def _previous_ledger(
     if not path.is_file() or path.is_symlink():
         return None
     try:
-        conn.execute(f"attach if not exists '{_quoted(path)}' as {PREVIOUS} (read_only)")
+        previous = sql_literal(path.resolve())
+        conn.execute(f"attach if not exists {previous} as {PREVIOUS} (read_only)")
         rows = conn.execute(
             f"select source_file, sha256, context from {PREVIOUS}.ingest_ledger where entity = ?",
             [entity.name],
@@ -225,7 +226,3 @@ def _digest(path: Path) -> str | None:
             return hashlib.file_digest(handle, "sha256").hexdigest()
     except OSError:
         return None  # unreadable now: read (and reported) as a new file
-
-
-def _quoted(path: Path) -> str:
-    return str(path.resolve()).replace("'", "''")

@@ -18,6 +18,8 @@ import duckdb
 import phonenumbers
 import polars as pl
 
+from pipelines.warehouse import sql_literal
+
 
 class PhoneStatus(StrEnum):
     IDENTIFIED = "identified"
@@ -94,17 +96,13 @@ def keyed_hashes(numbers: list[str], key: bytes) -> list[str]:
     return [row[0] for row in rows]
 
 
-def _quoted(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _valid_desc_sql(desc: object) -> str:
     """libphonenumber's `_is_number_matching_desc` on the national number `nsn`, in SQL."""
     pattern = getattr(desc, "national_number_pattern", None)
     if desc is None or not pattern:
         return "false"
     lengths = [n for n in (getattr(desc, "possible_length", None) or ()) if n > 0]
-    matches = f"regexp_full_match(nsn, {_quoted(pattern)})"
+    matches = f"regexp_full_match(nsn, {sql_literal(pattern)})"
     if not lengths:
         return matches
     return f"(length(nsn) in ({', '.join(map(str, lengths))}) and {matches})"
@@ -137,7 +135,7 @@ def _country_rules(country_code: int) -> tuple[tuple[str, str, str], ...]:
         types = " or ".join(_valid_desc_sql(getattr(meta, t)) for t in _NUMBER_TYPES)
         known = f"({_valid_desc_sql(meta.general_desc)} and ({types}))"
         chosen = (
-            f"regexp_matches(nsn, {_quoted('^(?:' + meta.leading_digits + ')')})"
+            f"regexp_matches(nsn, {sql_literal('^(?:' + meta.leading_digits + ')')})"
             if meta.leading_digits
             else known
         )
@@ -200,7 +198,7 @@ def phone_table(
         conn.execute("create or replace temp table _phone_fast (raw varchar, nsn varchar)")
     rules = _country_rules(7)
     valid = " ".join(f"when {chosen} then {known}" for _, chosen, known in rules)
-    country = " ".join(f"when {chosen} then {_quoted(r)}" for r, chosen, _ in rules)
+    country = " ".join(f"when {chosen} then {sql_literal(r)}" for r, chosen, _ in rules)
     conn.execute(
         f"""
         create or replace temp table _phone_numbers as

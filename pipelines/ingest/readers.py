@@ -32,6 +32,7 @@ import duckdb
 import polars as pl
 
 from pipelines.ingest.decoding import CHUNK, decode, file_head, is_plain_utf8, split_lines
+from pipelines.warehouse import sql_literal
 
 CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
 JSON_SUFFIXES = {".json"}
@@ -404,12 +405,11 @@ def _read_csv_fast(
     ]
     headers = unique_headers(original)
     renamed = ", ".join(f'"{name}" as "{key}"' for name, key in zip(original, headers, strict=True))
-    literal = report.source_file.replace("'", "''")
     preamble = _preamble(head_lines[:header_index])
-    above = "null" if preamble is None else "'" + preamble.replace("'", "''") + "'"
+    above = "null" if preamble is None else sql_literal(preamble)
     conn.execute(
         f"create or replace temp view {table} as select {renamed}, "
-        f"'{literal}' as _source_file, rowid + {2 + header_index} as _line, "
+        f"{sql_literal(report.source_file)} as _source_file, rowid + {2 + header_index} as _line, "
         f"null::varchar as _parse_error, null::varchar as _raw, "
         f"{above}::varchar as _preamble from {data}"
     )

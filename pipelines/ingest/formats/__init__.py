@@ -58,6 +58,7 @@ import yaml
 
 from pipelines.ingest.entities import BY_NAME, Entity
 from pipelines.ingest.readers import FileReport, InputError, normalise_header
+from pipelines.warehouse import sql_literal
 
 BUILTIN_DIR = Path(__file__).resolve().parent
 INPUT_FORMATS_DIR = "formats"
@@ -323,12 +324,14 @@ def select(
         expressions[entity.part_column] = spec.grain
     for canonical, codes in spec.values.items():
         source = expressions.get(canonical, "null")
-        cases = " ".join(f"when {_literal(code)} then {_literal(v)}" for code, v in codes.items())
+        cases = " ".join(
+            f"when {sql_literal(code)} then {sql_literal(v)}" for code, v in codes.items()
+        )
         expressions[canonical] = f"case lower(trim({source})) {cases} else {source} end"
     for canonical, fmt in spec.formats.items():
         source = expressions.get(canonical, "null")
         expressions[canonical] = (
-            f"coalesce(strftime(try_strptime(trim({source}), {_literal(fmt)}), "
+            f"coalesce(strftime(try_strptime(trim({source}), {sql_literal(fmt)}), "
             f"'%Y-%m-%d %H:%M:%S'), {source})"
         )
     report.missing_columns = [c for c in entity.columns if c not in expressions]
@@ -384,10 +387,6 @@ def _expression(
             f"{value!r} (for {canonical})"
         )
     return f'"{name}"'
-
-
-def _literal(value: object) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 @functools.cache
