@@ -224,8 +224,20 @@ def _dashboard(settings: Settings, settings_file: Path | None, host: str, port: 
     return subprocess.call(streamlit_command(host, port), env=env)
 
 
+# Streamlit's own options for every server this project starts (the CLI, the browser tests)
+# and for AppTest (tests/conftest.py). Magic is off: no page relies on it, and it makes
+# every first run of a page `ast.parse` its file, which on CPython 3.11 can fail with
+# "AST constructor recursion depth mismatch" when another thread parses at the same time.
+STREAMLIT_OPTIONS: dict[str, bool] = {
+    "server.headless": True,
+    "browser.gatherUsageStats": False,
+    "runner.magicEnabled": False,
+}
+
+
 def streamlit_command(host: str, port: int) -> list[str]:
-    """`streamlit run` of the dashboard: headless, no usage statistics, bound to `host`."""
+    """`streamlit run` of the dashboard with STREAMLIT_OPTIONS, bound to `host`."""
+    options = [f"--{name}={str(value).lower()}" for name, value in STREAMLIT_OPTIONS.items()]
     return [
         sys.executable,
         "-m",
@@ -236,10 +248,7 @@ def streamlit_command(host: str, port: int) -> list[str]:
         host,
         "--server.port",
         str(port),
-        "--server.headless",
-        "true",
-        "--browser.gatherUsageStats",
-        "false",
+        *options,
     ]
 
 

@@ -43,6 +43,17 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _streamlit_options() -> None:
+    """AppTest runs with the options every real server gets (pipelines/cli.py)."""
+    from streamlit import config  # noqa: PLC0415
+
+    from pipelines.cli import STREAMLIT_OPTIONS  # noqa: PLC0415
+
+    for name, value in STREAMLIT_OPTIONS.items():
+        config.set_option(name, value)
+
+
 @pytest.fixture(scope="session")
 def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Path]:
     """A demo clinic (scale 0.3) built once through Dagster, for tests that read a whole
