@@ -41,6 +41,7 @@ CONTENT = {
     "Channels": "Cost per primary patient, by week of the call",
     "Administrators": "Missed calls by hour of the week",
     "Doctors": "365-day value of their primary patients",
+    "Forecast": "Visit days in the last",
     "Reactivation": "Patients to call",
     "Data quality": "Rows per entity",
 }

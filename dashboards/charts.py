@@ -540,3 +540,148 @@ def cost_per_primary_by_clinic(frame: pl.DataFrame, currency: str) -> go.Figure:
         yaxis_title=f"Cost per primary patient, {money_axis(currency)}",
     )
     return fig
+
+
+def forecast_per_patient(
+    frame: pl.DataFrame, currency: str, horizon_weeks: int, mass: str, noun: str
+) -> go.Figure:
+    """Predicted value per patient over the horizon, one dot per doctor or channel with its
+    interval, widest first; a doctor's realised value of their first year (`clv_365`,
+    when the frame holds it) as a hollow diamond beside it. A group whose revenue is
+    unknown (visits with no price) has no dot."""
+    rows = frame.filter(pl.col("revenue_per_patient").is_not_null()).sort("revenue_per_patient")
+    names = rows["name"].to_list()
+    fig = go.Figure(
+        go.Scatter(
+            x=rows["revenue_per_patient"].to_list(),
+            y=names,
+            mode="markers",
+            name=f"Forecast, next {horizon_weeks} weeks",
+            marker={"color": PALETTE[0], "size": 9},
+            error_x=error_bars(
+                rows["revenue_per_patient"].to_list(),
+                rows["revenue_per_patient_low"].to_list(),
+                rows["revenue_per_patient_high"].to_list(),
+                PALETTE[0],
+            ),
+            customdata=[
+                interval(low, high)
+                for low, high in zip(
+                    rows["revenue_per_patient_low"].to_list(),
+                    rows["revenue_per_patient_high"].to_list(),
+                    strict=True,
+                )
+            ],
+            hovertemplate=f"%{{y}}: %{{x:,.0f}} ({mass}: %{{customdata}})<extra>forecast</extra>",
+        )
+    )
+    if "clv_365" in rows.columns and rows["clv_365"].is_not_null().any():
+        fig.add_trace(
+            go.Scatter(
+                x=rows["clv_365"].cast(pl.Float64).to_list(),
+                y=names,
+                mode="markers",
+                name="Realised, first year of mature patients",
+                marker={"color": PALETTE[1], "size": 9, "symbol": "diamond-open"},
+                hovertemplate="%{y}: %{x:,.0f}<extra>realised</extra>",
+            )
+        )
+    fig.update_layout(
+        title=f"Predicted value per primary patient by {noun}, next {horizon_weeks} weeks "
+        f"({mass} ranges)",
+        xaxis_title=f"Revenue per patient, {money_axis(currency)}",
+        yaxis_title=noun.capitalize(),
+        height=max(320, 40 * len(names) + 140),
+        legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom"},
+    )
+    return fig
+
+
+def holdout(frame: pl.DataFrame, weeks: int, mass: str) -> go.Figure:
+    """The forecast's test per doctor: the visit days it predicted for the last `weeks`
+    weeks (with its range) against the ones the patients made (a cross)."""
+    rows = frame.filter(pl.col("dimension") == "doctor").sort("actual_visits")
+    names = rows["name"].to_list()
+    fig = go.Figure(
+        [
+            go.Scatter(
+                x=rows["visits"].to_list(),
+                y=names,
+                mode="markers",
+                name="Forecast",
+                marker={"color": PALETTE[0], "size": 9},
+                error_x=error_bars(
+                    rows["visits"].to_list(),
+                    rows["visits_low"].to_list(),
+                    rows["visits_high"].to_list(),
+                    PALETTE[0],
+                ),
+                hovertemplate="%{y}: %{x:,.0f}<extra>forecast</extra>",
+            ),
+            go.Scatter(
+                x=rows["actual_visits"].to_list(),
+                y=names,
+                mode="markers",
+                name="Actual",
+                marker={"color": PALETTE[3], "size": 11, "symbol": "x-thin", "line_width": 2},
+                hovertemplate="%{y}: %{x:,.0f}<extra>actual</extra>",
+            ),
+        ]
+    )
+    fig.update_layout(
+        title=f"Visit days in the last {weeks} weeks: forecast without them ({mass} ranges) "
+        "and actual, per primary doctor",
+        xaxis_title="Visit days",
+        yaxis_title="Primary doctor",
+        height=max(320, 40 * len(names) + 140),
+        legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom"},
+    )
+    return fig
+
+
+def value_against_cost(frame: pl.DataFrame, currency: str, mass: str) -> go.Figure:
+    """Per channel with a known spend, two dots on one money axis: what a primary patient
+    cost (with the range of a small count) and what they are worth (paid to date plus the
+    forecast, with its range). A channel whose value dot sits right of its cost pays back."""
+    rows = frame.sort("ltv_to_cac", nulls_last=False)
+    names = rows["channel"].to_list()
+    fig = go.Figure(
+        [
+            go.Scatter(
+                x=rows["cost_per_primary"].to_list(),
+                y=names,
+                mode="markers",
+                name="Cost per primary patient",
+                marker={"color": PALETTE[3], "size": 10, "symbol": "diamond"},
+                error_x=error_bars(
+                    rows["cost_per_primary"].to_list(),
+                    rows["cost_per_primary_low"].to_list(),
+                    rows["cost_per_primary_high"].to_list(),
+                    PALETTE[3],
+                ),
+                hovertemplate="%{y}: %{x:,.0f}<extra>cost per primary patient</extra>",
+            ),
+            go.Scatter(
+                x=rows["value_per_patient"].to_list(),
+                y=names,
+                mode="markers",
+                name="Value per patient (paid + forecast)",
+                marker={"color": PALETTE[0], "size": 10},
+                error_x=error_bars(
+                    rows["value_per_patient"].to_list(),
+                    rows["value_per_patient_low"].to_list(),
+                    rows["value_per_patient_high"].to_list(),
+                    PALETTE[0],
+                ),
+                hovertemplate="%{y}: %{x:,.0f}<extra>value per patient</extra>",
+            ),
+        ]
+    )
+    fig.update_layout(
+        title=f"Cost of a primary patient against their value, by channel ({mass} ranges)",
+        xaxis_title=f"Per primary patient, {money_axis(currency)}",
+        yaxis_title="Channel",
+        height=max(320, 40 * len(names) + 140),
+        legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom"},
+    )
+    return fig

@@ -178,20 +178,61 @@ def doctor_clv(version: Version) -> pl.DataFrame:
     return query("select * from mart_doctor_clv order by doctor_id", version)
 
 
+def clv_forecast(version: Version) -> pl.DataFrame:
+    """The forecast per clinic, doctor and channel and horizon, with the doctors' names
+    and their realised value of the first `clv_horizon_days` beside it."""
+    return query(
+        """
+        select forecast.*,
+               coalesce(doctors.doctor_name, forecast.key) as name,
+               doctors.clv_365
+        from mart_clv_forecast as forecast
+        left join mart_doctor_clv as doctors
+            on forecast.dimension = 'doctor' and doctors.doctor_id = forecast.key
+        order by forecast.dimension, forecast.horizon_weeks, forecast.key
+        """,
+        version,
+    )
+
+
+def channel_ltv(version: Version) -> pl.DataFrame:
+    return query("select * from mart_channel_ltv order by ltv_to_cac desc nulls last", version)
+
+
+def clv_holdout(version: Version) -> pl.DataFrame:
+    return query(
+        """
+        select holdout.*, coalesce(doctors.doctor_name, holdout.key) as name
+        from mart_clv_holdout as holdout
+        left join mart_doctor_clv as doctors
+            on holdout.dimension = 'doctor' and doctors.doctor_id = holdout.key
+        order by holdout.dimension, holdout.key
+        """,
+        version,
+    )
+
+
 def reactivation(version: Version) -> pl.DataFrame:
-    """Every lapsed patient to call: as long as the clinic's list (100,000s of rows in a
-    chain), so shared by every session (`shared_query`), not copied for each."""
+    """Every lapsed patient to call, the most valuable first: as long as the clinic's list
+    (100,000s of rows in a chain), so shared by every session (`shared_query`), not
+    copied for each."""
     return shared_query(
         """
         select patient_id,
                timezone(build.timezone, last_visit_at) as last_visit_local,
                months_since, primary_doctor_id, primary_doctor_name as primary_doctor,
-               last_service, revenue_to_date
+               last_service, revenue_to_date, p_alive, expected_value
         from mart_reactivation
         cross join mart_build_info as build
-        order by months_since desc, patient_id
+        order by expected_value desc nulls last, months_since desc, patient_id
         """,
         version,
+    )
+
+
+def reactivation_outcome(version: Version) -> pl.DataFrame:
+    return query(
+        "select * from mart_reactivation_outcome order by primary_doctor_id nulls last", version
     )
 
 

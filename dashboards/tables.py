@@ -146,7 +146,71 @@ COLUMNS: dict[str, Column] = {
     "months_since": Column("Months since"),
     "primary_doctor": Column("Primary doctor", "text"),
     "primary_doctor_id": Column("Primary doctor id", "text"),
+    "primary_doctor_name": Column("Primary doctor", "text"),
     "last_service": Column("Last service", "text"),
+    "p_alive": Column(
+        "Still a patient, %",
+        "percent",
+        "The forecast's chance, from their visits so far, that they have not left for good.",
+    ),
+    "expected_value": Column(
+        "Expected value, {symbol}",
+        "money",
+        "The revenue the forecast expects from them over its longest horizon: the chance "
+        "they are still a patient times what they would then bring.",
+    ),
+    "listed": Column("On the list then"),
+    "came_back": Column("Came back since"),
+    "came_back_share": Column("Came back, %", "percent"),
+    "revenue_since": Column("Revenue since, {symbol}", "money"),
+    # forecast
+    "revenue_to_date_per_patient": Column("Paid to date per patient, {symbol}", "money"),
+    "forecast_per_patient": Column("Forecast per patient, {symbol}", "money"),
+    "value_per_patient": Column(
+        "Value per patient, {symbol}",
+        "money",
+        "Paid to date plus the forecast over its longest horizon.",
+    ),
+    "value_per_patient_low": Column("Value per patient, {mass} low, {symbol}", "money"),
+    "value_per_patient_high": Column("Value per patient, {mass} high, {symbol}", "money"),
+    "ltv_to_cac": Column(
+        "Value ÷ cost", "decimal", "Value per patient ÷ cost per primary patient."
+    ),
+    "ltv_to_cac_low": Column("Value ÷ cost, low", "decimal"),
+    "ltv_to_cac_high": Column("Value ÷ cost, high", "decimal"),
+    "paid_back_share": Column(
+        "Spend paid back, %", "percent", "Of the spend, the share in weeks already paid back."
+    ),
+    "median_payback_weeks": Column(
+        "Weeks to pay back (median)", "decimal", "Over the weeks already paid back."
+    ),
+    "pays_back_within_weeks": Column(
+        "Pays back within, weeks (forecast)",
+        help="0: already paid back; empty: not within the forecast's longest horizon.",
+    ),
+    "name": Column("Name", "text"),
+    "patients": Column("Patients", help="Primary patients whose future is forecast."),
+    "p_alive_mean": Column(
+        "Still patients, %",
+        "percent",
+        "The mean chance, from each patient's visits so far, that they have not left for good.",
+    ),
+    "visits": Column("Visit days expected", "decimal"),
+    "visits_low": Column("Visit days, {mass} low", "decimal"),
+    "visits_high": Column("Visit days, {mass} high", "decimal"),
+    "revenue": Column("Revenue expected, {symbol}", "money"),
+    "revenue_low": Column("Revenue, {mass} low, {symbol}", "money"),
+    "revenue_high": Column("Revenue, {mass} high, {symbol}", "money"),
+    "revenue_per_patient": Column("Value per patient, {symbol}", "money"),
+    "revenue_per_patient_low": Column("Value per patient, {mass} low, {symbol}", "money"),
+    "revenue_per_patient_high": Column("Value per patient, {mass} high, {symbol}", "money"),
+    "too_thin": Column("Too few patients to tell", "flag"),
+    "actual_visits": Column("Visit days, actual"),
+    "actual_revenue": Column("Revenue, actual, {symbol}", "money"),
+    "visits_error": Column("Visits: forecast off by, %", "percent"),
+    "revenue_error": Column("Revenue: forecast off by, %", "percent"),
+    "visits_covered": Column("Visits within the range", "flag"),
+    "revenue_covered": Column("Revenue within the range", "flag"),
     # data quality
     "share": Column("Share, %", "percent"),
 }

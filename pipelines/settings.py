@@ -15,7 +15,7 @@ import secrets
 from contextvars import ContextVar
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     return_window_days: int = sql_field(180, ge=1, le=3650)
     reactivation_min_months: int = sql_field(18, ge=0, le=600)
     reactivation_max_months: int = sql_field(36, ge=1, le=600)
+    reactivation_lookback_weeks: int = sql_field(13, ge=1, le=520)
+    """The reactivation list's own test: the list as it stood this many weeks ago, and who
+    of it has come back since (`mart_reactivation_outcome`)."""
     min_plausible_date: date = sql_field(date(2000, 1, 1))
     """Definition 16: an earlier timestamp is not a date (a 1900 or 0001 placeholder)."""
     as_of: date | None = sql_field(None)
@@ -110,6 +113,20 @@ class Settings(BaseSettings):
     """A doctor's CLV from fewer mature patients is flagged as too thin to tell."""
     random_seed: int = sql_field(7)
     """Seeds every random draw (intervals, bootstraps): one input, one answer."""
+
+    # --- forecasts (pipelines/models/clv_forecast.py) ------------------------------
+    forecast_horizons_weeks: tuple[int, ...] = Field((52, 156), min_length=1)
+    """Horizons of the predicted visits and revenue per patient (1 and 3 years)."""
+    holdout_weeks: int = sql_field(26, ge=1, le=520)
+    """The forecast's own test: fitted up to `as_of` minus this, it predicts these weeks."""
+    forecast_draws: int = sql_field(200, ge=20, le=10_000)
+    """Simulated futures per patient behind every forecast interval."""
+    forecast_visit_model: Literal["mbg_nbd", "bg_nbd"] = sql_field("mbg_nbd")
+    """MBG/NBD lets a patient leave after the first visit (most one-visit patients have);
+    BG/NBD, the classic, counts every patient who never returned as still a patient."""
+    forecast_min_repeaters: int = sql_field(30, ge=2)
+    """Fewer patients who came back (or whose returns paid) than this: no forecast
+    (visits, or revenue), shown as too thin to tell."""
 
     # --- trust in the input ----------------------------------------------------------
     max_plausible_amount: float = sql_field(1_000_000_000, gt=0)

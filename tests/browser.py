@@ -33,6 +33,7 @@ PAGES = {
     "Channels": "channels",
     "Administrators": "administrators",
     "Doctors": "doctors",
+    "Forecast": "forecast",
     "Reactivation": "reactivation",
     "Data quality": "data_quality",
 }

@@ -3,6 +3,7 @@ the same model graph as every build (`pipelines.models.graph.build_all`)."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -148,3 +149,20 @@ def build_clinic(
 
 def rows(conn: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
     return conn.execute(sql).fetchall()
+
+
+def returning_patients(n: int, priced: bool) -> tuple[list[tuple], list[tuple]]:
+    """n patients with a first visit on consecutive days from 2025-01-06 and, for every
+    other one, two returns 30 and 90 days later; priced 3,000 a visit, or left blank."""
+    patients, visits = [], []
+    amount = "3000" if priced else ""
+    for i in range(n):
+        first = date(2025, 1, 6) + timedelta(days=i)
+        patients.append((f"P{i}", f"+7 916 {i:07d}", "F", "01.02.1990", f"{first} 09:00:00", "да"))
+        days = (0, 30, 90) if i % 2 == 0 else (0,)
+        for k, offset in enumerate(days):
+            at = first + timedelta(days=offset)
+            visits.append(
+                (f"V{i}_{k}", f"P{i}", "D1", "B1", f"{at} 11:00:00", "Осмотр", "completed", amount)
+            )
+    return patients, visits

@@ -126,8 +126,48 @@ def test_doctors_table_shows_the_mart_with_intervals_in_words(app, demo_warehous
     assert at.dataframe[0].proto.placeholder == ""  # a missing value is an empty cell
 
 
+def test_forecast_page_states_the_clinic_forecast_and_its_test(app, demo_warehouse) -> None:
+    """The sentence, the tables and the horizon switch read mart_clv_forecast and
+    mart_clv_holdout: the longest horizon first, the shorter one on a click."""
+    at = app("forecast")
+    mart = sql(demo_warehouse[1], "select * from mart_clv_forecast where dimension = 'clinic'")
+    longest = mart.sort("horizon_weeks").row(-1, named=True)
+    text = at.markdown[0].value
+    assert f"**{fmt.number(longest['patients'])}** primary patients" in text
+    assert f"**{fmt.number(longest['visits'])}** visit days in the next 156 weeks" in text
+    doctors = at.dataframe[0].value
+    assert len(doctors) == 10
+    expected = sql(
+        demo_warehouse[1],
+        "select revenue_per_patient from mart_clv_forecast "
+        "where dimension = 'doctor' and horizon_weeks = 156",
+    )["revenue_per_patient"]
+    assert sorted(doctors["revenue_per_patient"].round(2)) == sorted(expected.round(2))
+    holdout = sql(demo_warehouse[1], "select * from mart_clv_holdout where dimension = 'clinic'")
+    made = fmt.number(holdout["actual_visits"][0])
+    assert f"the patients made **{made}**" in at.markdown[1].value
+    at.segmented_control[0].set_value(52).run()
+    assert "visit days in the next 52 weeks" in at.markdown[0].value
+
+
+def test_forecast_page_says_too_thin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A warehouse whose forecast is empty (too few returning patients) says so."""
+    from tests.clinic import build_clinic, returning_patients  # noqa: PLC0415
+
+    patients, visits = returning_patients(10, priced=True)
+    conn = build_clinic(tmp_path, patients=patients, visits=visits, forecast_min_repeaters=50)
+    conn.close()
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(tmp_path / "build.duckdb", warehouse)
+    monkeypatch.setenv("CLINIC_WAREHOUSE_PATH", str(warehouse))
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.switch_page("app_pages/forecast.py").run()
+    assert not at.exception
+    assert "Too thin to tell: fewer than 50 patients" in at.info[0].value
+
+
 def test_every_table_header_is_in_words(app) -> None:
-    for page in ("overview", "channels", "administrators", "doctors", "reactivation"):
+    for page in ("overview", "channels", "administrators", "doctors", "forecast", "reactivation"):
         at = app(page)
         for table in at.dataframe:
             for name, column in headers(table).items():

@@ -112,3 +112,47 @@ st.plotly_chart(
     charts.revenue_split(attribution, "channel", currency, "channel (first call)"),
     width="stretch",
 )
+
+st.subheader("Does a new patient pay back what it cost?")
+ltv = fmt.to_float(data.channel_ltv(version))
+paid = ltv.filter(pl.col("cost_per_primary") > 0)
+if paid.is_empty():
+    st.info("No channel with a known, paid spend: nothing to weigh a patient's value against.")
+else:
+    weeks = paid["forecast_weeks"].drop_nulls()
+    horizon = int(weeks[0]) if len(weeks) else None
+    forecast_words = (
+        f"plus the revenue the forecast expects from them over the next {horizon} weeks"
+        if horizon
+        else "(no forecast: too few returning patients)"
+    )
+    st.caption(
+        "All the data, every channel whose spend is known: what a primary patient cost, "
+        f"against what the patients it brought have paid to date {forecast_words}. Ranges "
+        f"are {mass} on each side; the ratio's range joins their ends. Payback: a week's "
+        "spend has paid back once the patients its leads converted have paid as much "
+        "(realised); the forecast says within how many weeks the whole spend will be "
+        "(predicted, 0 = already)."
+    )
+    st.plotly_chart(charts.value_against_cost(paid, currency, mass), width="stretch")
+    tables.show(
+        paid.select(
+            "channel",
+            "spend",
+            "primary_patients",
+            "cost_per_primary",
+            "revenue_to_date_per_patient",
+            "forecast_per_patient",
+            "value_per_patient",
+            "value_per_patient_low",
+            "value_per_patient_high",
+            "ltv_to_cac",
+            "ltv_to_cac_low",
+            "ltv_to_cac_high",
+            "paid_back_share",
+            "median_payback_weeks",
+            "pays_back_within_weeks",
+        ),
+        info,
+        download="channel_value_against_cost.csv",
+    )

@@ -1,4 +1,5 @@
-"""Reactivation: lapsed patients who agreed to be contacted, by patient id only."""
+"""Reactivation: lapsed patients who agreed to be contacted, the most valuable first, by
+patient id only; and whether the list as it stood a while ago brought anyone back."""
 
 import polars as pl
 import streamlit as st
@@ -25,7 +26,11 @@ shown = patients.filter(pl.col("months_since").is_between(*months))
 if chosen:
     shown = shown.filter(pl.col("primary_doctor").is_in(chosen))
 st.metric("Patients to call", fmt.number(shown.height))
-st.caption("Patients are listed by their MIS id; look the contact up in the MIS.")
+st.caption(
+    "Patients are listed by their MIS id (look the contact up in the MIS), the most "
+    "valuable to call first: by the revenue the forecast expects from each, their chance of "
+    "still being a patient times what they would then bring."
+)
 tables.show(
     shown,
     info,
@@ -34,3 +39,29 @@ tables.show(
     download_label=f"Download the list ({fmt.number(shown.height)} "
     f"{'patient' if shown.height == 1 else 'patients'}, CSV)",
 )
+
+outcome = fmt.to_float(data.reactivation_outcome(version))
+total = outcome.filter(pl.col("primary_doctor_id").is_null())
+if total.height and total["listed"][0]:
+    row = total.row(0, named=True)
+    st.subheader("Did the list bring patients back?")
+    st.markdown(
+        f"Of the **{fmt.number(row['listed'])}** patients on the list as it stood on "
+        f"{row['list_day']:%d %b %Y}, **{fmt.number(row['came_back'])}** have had a "
+        f"completed visit since, bringing {fmt.money(row['revenue_since'], info['currency'])}."
+    )
+    st.caption(
+        f"The list is re-drawn for the day {info['reactivation_lookback_weeks']} weeks before "
+        "the last data day; compare doctors, and this figure before and after a calling "
+        "campaign."
+    )
+    tables.show(
+        outcome.select(
+            "primary_doctor_name",
+            "listed",
+            "came_back",
+            "came_back_share",
+            "revenue_since",
+        ),
+        info,
+    )

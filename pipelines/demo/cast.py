@@ -97,6 +97,17 @@ DEMO_DOCTORS = (
     Doctor("D09", "Татьяна Павлова", "orthodontist", "B2", 4.0, 8_500, 8.6),
     Doctor("D10", "Алексей Федоров", "prosthodontist", "B2", 2.8, 18_000, 7.2),
 )
+RETURN_RATE_SHAPE = 2.0
+"""Patients' own return rates vary around their doctor's `repeat_visits_per_year` as a
+Gamma of this shape (the λ heterogeneity of BG/NBD)."""
+LEAVE_A, LEAVE_B = 2.0, 6.0
+"""After any visit, the first included, a patient leaves for good with a chance drawn from
+Beta(LEAVE_A, LEAVE_B × satisfaction / MEAN_SATISFACTION): about one in four, more with
+a doctor patients like less. With the return rates this is the MBG/NBD process the
+forecast assumes (pipelines/models/btyd.py): a planted truth it must recover."""
+MEAN_SATISFACTION = 8.5
+MAX_REPEAT_VISITS = 200
+"""A bound on one patient's repeat visits drawn (a chance to leave near 0 draws many)."""
 DEMO_ADMINISTRATORS = (
     Administrator("A1", "Ирина Иванова", "B1", 0.62, ("ivanova", "i.ivanova@smile-clinic.ru")),
     Administrator("A2", "Наталья Петрова", "B1", 0.48, ("petrova", "n.petrova@smile-clinic.ru")),

@@ -34,6 +34,11 @@ from pipelines.demo.cast import (
     DEMO_CHANNELS,
     DEMO_DOCTORS,
     END,
+    LEAVE_A,
+    LEAVE_B,
+    MAX_REPEAT_VISITS,
+    MEAN_SATISFACTION,
+    RETURN_RATE_SHAPE,
     START,
     WEEKS,
     Channel,
@@ -406,10 +411,15 @@ class _Simulator:
             patients.first - (rng.uniform(2, 10, n) * SECONDS_PER_DAY).astype("timedelta64[s]"),
             rng,
         )
+        # the MBG/NBD process (pipelines/demo/cast.py): a return rate and a chance to leave
+        # after each visit per patient; repeat visits until they leave, a day apart at least
         repeat_rate = np.array([d.repeat_visits_per_year for d in DEMO_DOCTORS])[doctor]
-        k = rng.poisson(repeat_rate * 1.3)
+        per_day = rng.gamma(RETURN_RATE_SHAPE, repeat_rate / RETURN_RATE_SHAPE) / 365.25
+        liking = np.array([d.satisfaction for d in DEMO_DOCTORS])[doctor] / MEAN_SATISFACTION
+        leave = rng.beta(LEAVE_A, LEAVE_B * liking)
+        k = np.minimum(rng.geometric(leave) - 1, MAX_REPEAT_VISITS)
         patient = np.repeat(np.arange(n), k)
-        gaps = rng.exponential(120, len(patient)) + 7
+        gaps = rng.exponential(1 / per_day[patient]) + 1
         order = np.cumsum(gaps)  # cumulative within patient below
         starts = np.concatenate([[0], np.cumsum(k)[:-1]])
         offset = order - np.repeat(np.concatenate([[0], order])[starts], k)

@@ -23,12 +23,17 @@ MART_KEYS = {
     "mart_missed_calls": ("weekday", "hour"),
     "mart_reactivation": ("patient_id",),
     "mart_channel_attribution": ("week_start", "channel"),
+    "mart_clv_forecast": ("dimension", "key", "horizon_weeks"),
+    "mart_clv_holdout": ("dimension", "key"),
 }
 MART_MONEY = {
     "mart_channel_weekly": ("spend", "revenue_to_date"),
     "fct_primary_patients": ("revenue_to_date",),
     "mart_reactivation": ("revenue_to_date",),
     "mart_channel_attribution": ("revenue_first_visit", "revenue_repeat"),
+    "mart_clv_forecast": ("revenue", "revenue_low", "revenue_high"),
+    "mart_clv_holdout": ("revenue", "actual_revenue"),
+    "mart_reactivation_outcome": ("revenue_since",),
 }
 
 
@@ -191,6 +196,38 @@ SIDE_BY_SIDE = Check(
 )
 
 
+FORECAST = Check(
+    "mart_clv_forecast",
+    "forecast_covers_every_patient",
+    "Every primary patient is forecast once per horizon and counted once in each dimension "
+    "(clinic, doctor, channel); every interval is ordered and P(alive) is a probability. "
+    "An empty forecast (too few returning patients to fit) passes: it says so, it does "
+    "not miscount.",
+    """
+    with horizons as (
+        select count(distinct horizon_weeks) as n from mart_clv_forecast
+    ),
+
+    per_dimension as (
+        select dimension, horizon_weeks, sum(patients) as patients
+        from mart_clv_forecast
+        group by all
+    )
+
+    select
+        (select count(*) from per_dimension
+            where patients <> (select count(*) from fct_primary_patients))
+        + (select count(*) from mart_clv_forecast
+            where visits_low > visits_high or revenue_low > revenue_high
+                or p_alive_mean not between 0 and 1)
+        + ((select count(*) from fct_patient_forecast)
+            <> (select count(*) from fct_primary_patients) * (select n from horizons))::int,
+        (select count(*) from fct_patient_forecast)
+    """,
+    ("mismatches", "patient_rows"),
+)
+
+
 @cache
 def checks() -> tuple[Check, ...]:
     return (
@@ -202,6 +239,7 @@ def checks() -> tuple[Check, ...]:
         *(no_negative_money(table, columns) for table, columns in MART_MONEY.items()),
         ATTRIBUTION,
         SIDE_BY_SIDE,
+        FORECAST,
     )
 
 

@@ -31,6 +31,7 @@ from pipelines.ingest.entities import ENTITIES, Entity
 from pipelines.ingest.loader import load_entity
 from pipelines.ingest.staging import run_staging_model
 from pipelines.models.admin_conversion import materialize_admin_conversion
+from pipelines.models.clv_forecast import materialize_clv_forecast, materialize_clv_holdout
 from pipelines.models.doctor_intervals import materialize_doctor_intervals
 from pipelines.models.poisson_limits import materialize_poisson_limits
 from pipelines.settings import Settings
@@ -48,6 +49,21 @@ PYTHON_MODELS: dict[str, tuple[str, tuple[str, ...], Runner, str]] = {
         "Administrators ranked by a hierarchical beta-binomial (BDA3 5.3) with 90% intervals, "
         "P(best) and P(top 3), and a mix-adjusted rate from a hierarchical logistic model "
         "(pipelines/models/admin_conversion.py).",
+    ),
+    "mart_clv_forecast": (
+        "marts",
+        ("int_primary_patients", "int_completed_visits", "int_parameters"),
+        materialize_clv_forecast,
+        "Predicted visits and revenue of the primary patients over each horizon, per clinic, "
+        "primary doctor and channel, with intervals (BG/NBD and Gamma-Gamma); per patient in "
+        "`fct_patient_forecast` (pipelines/models/clv_forecast.py).",
+    ),
+    "mart_clv_holdout": (
+        "marts",
+        ("int_primary_patients", "int_completed_visits", "int_parameters"),
+        materialize_clv_holdout,
+        "The forecast's test: fitted up to as_of minus holdout_weeks, its prediction of those "
+        "weeks against what the patients did (pipelines/models/clv_forecast.py).",
     ),
     "int_doctor_intervals": (
         "intermediate",
@@ -71,6 +87,8 @@ SIDE_TABLES = {
     "phone_quality": tuple(e.raw_table for e in ENTITIES if e.personal_phone_columns),
     "quarantine": tuple(e.staging_model for e in ENTITIES),
     "load_reconciliation": tuple(e.staging_model for e in ENTITIES),
+    "fct_patient_forecast": ("mart_clv_forecast",),
+    "int_forecast_fits": ("mart_clv_forecast",),
 }
 """Tables the loaders and the gate write beside their models: a model reading one
 depends on every model that writes it."""

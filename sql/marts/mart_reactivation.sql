@@ -1,59 +1,46 @@
--- Lapsed patients who agreed to be contacted (definition 13): last completed visit date d
--- with as_of - reactivation_max_months < d <= as_of - reactivation_min_months (calendar
--- months), months_since = whole calendar months from d to as_of.
-with completed_visits as (
-    select * from int_completed_visits
+-- Lapsed patients who agreed to be contacted (definition 13, the rule in
+-- reactivation_list), in the order worth calling: by the revenue the forecast expects
+-- from each over its longest horizon (fct_patient_forecast: the chance they are still a
+-- patient times what they would then bring), the likeliest first; p_alive beside it. A
+-- patient the forecast could not price (too few returning patients, no fees) follows,
+-- longest lapsed first.
+with listed as (
+    select * from reactivation_list(0)
 ),
 
-parameters as (
-    select * from int_parameters
+longest_horizon as (
+    select max(horizon_weeks) as horizon_weeks
+    from fct_patient_forecast
 ),
 
-last_visits as (
+forecast as (
     select
-        patient_id,
-        max(visit_at) as last_visit_at,
-        arg_max(visit_local::date, (visit_at, visit_id)) as last_visit_day,
-        arg_max(service, (visit_at, visit_id)) as last_service,
-        sum(amount) as revenue_to_date
-    from completed_visits
-    group by patient_id
-),
-
-lapsed as (
-    select
-        last_visits.*,
-        datediff('month', last_visits.last_visit_day, parameters.as_of) as month_boundaries,
-        parameters.as_of
-    from last_visits
-    cross join parameters
-    where
-        last_visits.last_visit_day
-        > parameters.as_of - to_months(parameters.reactivation_max_months)
-        and last_visits.last_visit_day
-        <= parameters.as_of - to_months(parameters.reactivation_min_months)
+        fct_patient_forecast.patient_id,
+        fct_patient_forecast.p_alive,
+        fct_patient_forecast.revenue as expected_value,
+        fct_patient_forecast.horizon_weeks as value_horizon_weeks
+    from fct_patient_forecast
+    inner join longest_horizon using (horizon_weeks)
 ),
 
 final as (
     select
-        lapsed.patient_id,
-        lapsed.last_visit_at,
-        lapsed.month_boundaries - case
-            when lapsed.last_visit_day + to_months(lapsed.month_boundaries) > lapsed.as_of
-                then 1
-            else 0
-        end as months_since,
+        listed.patient_id,
+        listed.last_visit_at,
+        listed.months_since,
         int_primary_patients.primary_doctor_id,
         doctors.name as primary_doctor_name,
-        lapsed.last_service,
-        lapsed.revenue_to_date
-    from lapsed
-    inner join stg_mis__patients as patients using (patient_id)
+        listed.last_service,
+        listed.revenue_to_date,
+        forecast.p_alive,
+        forecast.expected_value,
+        forecast.value_horizon_weeks
+    from listed
     left join int_primary_patients using (patient_id)
     left join stg_mis__doctors as doctors
         on int_primary_patients.primary_doctor_id = doctors.doctor_id
-    where patients.contact_consent
+    left join forecast using (patient_id)
 )
 
 select * from final
-order by months_since desc, patient_id asc
+order by expected_value desc nulls last, months_since desc, patient_id asc

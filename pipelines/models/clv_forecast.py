@@ -1,0 +1,483 @@
+"""Predictive CLV: what a clinic's primary patients will still bring, per patient, per
+primary doctor and per acquisition channel, and how well the same model predicted the
+last `holdout_weeks` when fitted without them (pipelines/models/btyd.py has the models).
+
+A patient's history is counted in visit days: several completed visits on one local day
+(a consultation and an X-ray) are one return, as a transaction is one day in the
+papers' data. `x` = days with a completed visit after the first visit's day, `t_x` and
+`T` = weeks from the first day to the last such day and to the cut-off; `m` = the mean
+revenue of those days. Gamma-Gamma needs a positive spend, so it is fitted on the
+patients whose return days paid something (a free check-up day still counts in their
+mean). Too few returning patients to fit (setting `forecast_min_repeaters`) gives no
+forecast, not a number; too few paying ones gives visits with revenue NULL: a clinic
+whose visits carry no amounts (exported without fees) is unknown, not worth 0.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import duckdb
+import numpy as np
+import polars as pl
+
+from pipelines.models.btyd import (
+    Fit,
+    History,
+    expected_spend,
+    expected_visits,
+    finite_mean_spend,
+    fit_bgnbd,
+    fit_gamma_gamma,
+    p_alive,
+    simulate,
+)
+from pipelines.settings import Settings
+
+DIMENSIONS = ("clinic", "doctor", "channel")
+"""The groups a forecast is summed over: the whole clinic, the primary doctor, the
+first-touch acquisition channel."""
+CLINIC_KEY = "all"
+POOLED = "(pooled)"
+"""The segment of the clinic's pooled fit, which a doctor with too few returning
+patients falls back to."""
+PILOT_PATIENTS = 5_000
+"""Above this many patients, the fit starts from a fit of a sample of this size."""
+PATIENT_CHUNK = 20_000
+"""Patients simulated at once: bounds the draws' memory (draws × horizons × chunk)."""
+
+_HISTORY_SQL = """
+with patients as (
+    select patient_id, primary_doctor_id as doctor_id, channel,
+        first_visit_local::date as first_day
+    from int_primary_patients
+    where first_visit_local::date <= $cutoff
+),
+days as (
+    select v.patient_id, v.visit_local::date as day, sum(v.amount) as spend
+    from int_completed_visits as v
+    semi join patients as p on v.patient_id = p.patient_id
+    where v.visit_local::date <= $cutoff
+    group by all
+),
+repeats as (
+    select d.patient_id,
+        count(*) as x,
+        max(d.day - p.first_day) / 7.0 as t_x,
+        avg(d.spend) as m
+    from days as d
+    join patients as p on d.patient_id = p.patient_id and d.day > p.first_day
+    group by d.patient_id
+)
+select p.patient_id, p.doctor_id, p.channel,
+    coalesce(p.doctor_id, 'unknown') as segment,
+    coalesce(r.x, 0)::double as x,
+    coalesce(r.t_x, 0)::double as t_x,
+    ($cutoff - p.first_day) / 7.0 as big_t,
+    coalesce(r.x, 0)::double as x_spend,
+    coalesce(r.m, 0)::double as m
+from patients as p
+left join repeats as r on p.patient_id = r.patient_id
+order by p.patient_id
+"""
+
+_ACTUAL_SQL = """
+select v.patient_id,
+    count(distinct v.visit_local::date)::double as visits,
+    sum(v.amount)::double as revenue
+from int_completed_visits as v
+where v.visit_local::date > $cutoff and v.visit_local::date <= $as_of
+group by v.patient_id
+"""
+
+
+@dataclass(frozen=True)
+class Fits:
+    """A segment's models; None for one the data cannot support. `own` says whether
+    they were fitted on the segment's own patients or are the clinic's pooled ones."""
+
+    visits: Fit | None
+    spend: Fit | None
+    own: tuple[bool, bool] = (True, True)
+
+
+def load_history(conn: duckdb.DuckDBPyConnection, cutoff: date | None) -> pl.DataFrame:
+    return conn.sql(_HISTORY_SQL, params={"cutoff": cutoff}).pl()
+
+
+def fit_models(
+    frame: pl.DataFrame, model: str, min_repeaters: int, near: Fits | None = None
+) -> Fits:
+    """Both models, or None for a model the data cannot support: fewer than
+    `min_repeaters` patients who came back (visits) or whose returns paid (spend), a
+    likelihood too flat to bound the parameters, or a spend with no finite mean."""
+    if near is None and frame.height > PILOT_PATIENTS:
+        # a fit on a sample starts the search near the optimum: a few gradient steps on
+        # every patient then, not a simplex crawling over hundreds of thousands of them
+        near = fit_models(frame.sample(PILOT_PATIENTS, seed=0), model, min_repeaters)
+    visits = spend = None
+    if frame.filter(pl.col("x") > 0).height >= min_repeaters:
+        columns = (frame[c].to_numpy() for c in ("x", "t_x", "big_t"))
+        visits = fit_bgnbd(*columns, model, near.visits if near else None)
+        visits = visits if visits.cov is not None else None
+    paying = frame.filter((pl.col("x_spend") > 0) & (pl.col("m") > 0))
+    if paying.height >= min_repeaters:
+        spend = fit_gamma_gamma(
+            paying["x_spend"].to_numpy(), paying["m"].to_numpy(), near.spend if near else None
+        )
+        spend = spend if spend.cov is not None and spend.params["q"] > 1 else None
+    return Fits(visits, spend)
+
+
+def fit_segments(frame: pl.DataFrame, model: str, min_repeaters: int) -> dict[str, Fits]:
+    """Models per primary doctor, falling back model by model to the clinic's pooled
+    fit for a doctor with too few returning patients. Per doctor, because a doctor sets
+    both the rhythm of returns (an orthodontist's monthly adjustments, a surgeon's one
+    extraction) and the price of a visit: pooled, an implantologist's patient with no
+    repeat visit yet would be forecast at the clinic's mean price, a hygienist's at the
+    same."""
+    pooled = fit_models(frame, model, min_repeaters)
+    fits = {POOLED: pooled}
+    for (doctor,), part in frame.group_by("segment"):
+        own = fit_models(part, model, min_repeaters, near=pooled)
+        fits[str(doctor)] = Fits(
+            own.visits or pooled.visits,
+            own.spend or pooled.spend,
+            (own.visits is not None, own.spend is not None),
+        )
+    return fits
+
+
+def _history(frame: pl.DataFrame) -> History:
+    return History(*(frame[c].to_numpy() for c in ("x", "t_x", "big_t", "x_spend", "m")))
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """Per patient: the closed-form expectations and the draws' intervals; per group of
+    every dimension: the draws' sums (draws, horizons, keys), for the groups' intervals."""
+
+    patients: pl.DataFrame
+    group_draws: dict[str, tuple[list[str], np.ndarray, np.ndarray]]
+
+
+def forecast(
+    frame: pl.DataFrame,
+    fits: dict[str, Fits],
+    horizons: tuple[int, ...],
+    settings: Settings,
+) -> Forecast | None:
+    """Predict every patient of `frame` over `horizons` weeks with their doctor's models;
+    None when not even the pooled visit model could be fitted (too thin to tell). A
+    segment with no spend model has unknown revenue, and so has every group holding it."""
+    if fits[POOLED].visits is None:
+        return None
+    draws, tail = settings.forecast_draws, (1 - settings.credible_mass) / 2
+    n, width = frame.height, len(horizons)
+    point_v, point_r, low_v, high_v, low_r, high_r = (np.full((width, n), np.nan) for _ in range(6))
+    alive = np.full(n, np.nan)
+    keys = {d: _keys(frame, d) for d in DIMENSIONS}
+    codes = {d: _codes(frame, d, keys[d]) for d in DIMENSIONS}
+    sums = {d: np.zeros((2, draws, width, len(keys[d]))) for d in DIMENSIONS}
+    segment = frame["segment"].to_numpy()
+    for name in sorted(set(segment)):
+        fit = fits[name]
+        assert fit.visits is not None  # falls back to the pooled fit, which exists here
+        rng = np.random.default_rng([settings.random_seed, zlib.crc32(name.encode())])
+        visit_draws = fit.visits.draws(rng, draws)
+        # no spend model: revenue is drawn with a stand-in and then marked unknown
+        spend_draws = (
+            fit.spend.draws(rng, draws, finite_mean_spend)
+            if fit.spend
+            else np.full((draws, 3), 2.0)
+        )
+        members = np.flatnonzero(segment == name)
+        for part in np.array_split(members, -(-members.size // PATIENT_CHUNK)):
+            visits, revenue = simulate(
+                visit_draws,
+                spend_draws,
+                _history(frame[part]),
+                tuple(map(float, horizons)),
+                rng,
+                settings.forecast_visit_model,
+            )
+            if fit.spend is None:
+                revenue[:] = np.nan
+            low_v[:, part], high_v[:, part] = np.quantile(visits, [tail, 1 - tail], axis=0)
+            low_r[:, part], high_r[:, part] = np.quantile(revenue, [tail, 1 - tail], axis=0)
+            for d in DIMENSIONS:
+                # every draw's and horizon's group sums in one product with a 0/1 matrix
+                members_of = np.eye(len(keys[d]), dtype=np.float32)[codes[d][part]]
+                sums[d][0] += visits @ members_of
+                sums[d][1] += revenue @ members_of
+        history = _history(frame[members])
+        model = settings.forecast_visit_model
+        alive[members] = p_alive(fit.visits.params, history.x, history.t_x, history.big_t, model)
+        spend = (
+            expected_spend(fit.spend.params, history.x_spend, history.m) if fit.spend else np.nan
+        )
+        for h, horizon in enumerate(horizons):
+            point_v[h, members] = expected_visits(
+                fit.visits.params, horizon, history.x, history.t_x, history.big_t, model
+            )
+            point_r[h, members] = point_v[h, members] * spend
+    base = frame.select(
+        "patient_id",
+        "doctor_id",
+        "channel",
+        repeat_visit_days=pl.col("x").cast(pl.Int64),
+        weeks_since_last=pl.col("big_t") - pl.col("t_x"),
+        p_alive=pl.Series(alive),
+    )
+    patients = pl.concat(
+        base.with_columns(
+            horizon_weeks=pl.lit(horizon, pl.Int32),
+            visits=point_v[h],
+            visits_low=low_v[h],
+            visits_high=high_v[h],
+            revenue=point_r[h],
+            revenue_low=low_r[h],
+            revenue_high=high_r[h],
+        )
+        for h, horizon in enumerate(horizons)
+    ).fill_nan(None)
+    return Forecast(patients, {d: (keys[d], sums[d][0], sums[d][1]) for d in DIMENSIONS})
+
+
+def _key_column(dimension: str) -> pl.Expr:
+    if dimension == "clinic":
+        return pl.lit(CLINIC_KEY)
+    column = {"doctor": "doctor_id", "channel": "channel"}[dimension]
+    return pl.col(column).cast(pl.String).fill_null("unknown")
+
+
+def _keys(frame: pl.DataFrame, dimension: str) -> list[str]:
+    return sorted(frame.with_columns(k=_key_column(dimension))["k"].unique().to_list())
+
+
+def _codes(frame: pl.DataFrame, dimension: str, keys: list[str]) -> np.ndarray:
+    index = {k: i for i, k in enumerate(keys)}
+    values = frame.with_columns(k=_key_column(dimension))["k"].to_list()
+    return np.array([index[v] for v in values], dtype=np.int64)
+
+
+def group_table(
+    result: Forecast, horizons: tuple[int, ...], mass: float, min_patients: int
+) -> pl.DataFrame:
+    """Per dimension, key and horizon: patients, expected visits and revenue (sums of the
+    patients' expectations) with the draws' intervals, and revenue per patient. A group
+    with a patient of unknown revenue has unknown revenue: a partial sum is not a total."""
+    tail = (1 - mass) / 2
+    frames = []
+    for dimension, (keys, visit_sums, revenue_sums) in result.group_draws.items():
+        points = result.patients.group_by(_key_column(dimension).alias("key"), "horizon_weeks").agg(
+            patients=pl.len(),
+            p_alive_mean=pl.col("p_alive").mean(),
+            visits=pl.col("visits").sum(),
+            revenue=pl.when(pl.col("revenue").null_count() == 0).then(pl.col("revenue").sum()),
+        )
+        low_v, high_v = np.quantile(visit_sums, [tail, 1 - tail], axis=0)
+        low_r, high_r = np.quantile(revenue_sums, [tail, 1 - tail], axis=0)
+        intervals = pl.DataFrame(
+            {
+                "key": [k for _ in horizons for k in keys],
+                "horizon_weeks": [h for h in horizons for _ in keys],
+                "visits_low": low_v.ravel(),
+                "visits_high": high_v.ravel(),
+                "revenue_low": low_r.ravel(),
+                "revenue_high": high_r.ravel(),
+            },
+            schema_overrides={"horizon_weeks": pl.Int32},
+        ).fill_nan(None)
+        frames.append(
+            points.join(intervals, on=["key", "horizon_weeks"]).with_columns(
+                dimension=pl.lit(dimension)
+            )
+        )
+    return (
+        pl.concat(frames)
+        .with_columns(
+            patients=pl.col("patients").cast(pl.Int64),
+            too_thin=pl.col("patients") < min_patients,
+            revenue_per_patient=pl.col("revenue") / pl.col("patients"),
+            revenue_per_patient_low=pl.col("revenue_low") / pl.col("patients"),
+            revenue_per_patient_high=pl.col("revenue_high") / pl.col("patients"),
+        )
+        .select(list(GROUP_COLUMNS))
+        .cast(GROUP_COLUMNS)
+        .sort("dimension", "key", "horizon_weeks")
+    )
+
+
+_F, _I, _S, _B = pl.Float64, pl.Int64, pl.String, pl.Boolean
+GROUP_COLUMNS: dict[str, pl.DataType] = {
+    "dimension": _S,
+    "key": _S,
+    "horizon_weeks": pl.Int32(),
+    "patients": _I,
+    "too_thin": _B,
+    "p_alive_mean": _F,
+    "visits": _F,
+    "visits_low": _F,
+    "visits_high": _F,
+    "revenue": _F,
+    "revenue_low": _F,
+    "revenue_high": _F,
+    "revenue_per_patient": _F,
+    "revenue_per_patient_low": _F,
+    "revenue_per_patient_high": _F,
+}
+PATIENT_COLUMNS = {
+    "patient_id": pl.String,
+    "doctor_id": pl.String,
+    "channel": pl.String,
+    "horizon_weeks": pl.Int32,
+    "repeat_visit_days": pl.Int64,
+    "weeks_since_last": pl.Float64,
+    "p_alive": pl.Float64,
+    "visits": pl.Float64,
+    "visits_low": pl.Float64,
+    "visits_high": pl.Float64,
+    "revenue": pl.Float64,
+    "revenue_low": pl.Float64,
+    "revenue_high": pl.Float64,
+}
+HOLDOUT_COLUMNS: dict[str, pl.DataType] = {
+    "dimension": _S,
+    "key": _S,
+    "cutoff": pl.Date(),
+    "holdout_weeks": pl.Int32(),
+    "patients": _I,
+    "too_thin": _B,
+    "visits": _F,
+    "visits_low": _F,
+    "visits_high": _F,
+    "actual_visits": _F,
+    "visits_error": _F,
+    "visits_covered": _B,
+    "revenue": _F,
+    "revenue_low": _F,
+    "revenue_high": _F,
+    "actual_revenue": _F,
+    "revenue_error": _F,
+    "revenue_covered": _B,
+}
+
+
+def as_of(conn: duckdb.DuckDBPyConnection) -> date | None:
+    return conn.execute("select as_of from int_parameters").fetchall()[0][0]
+
+
+def _write(conn: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
+    conn.register("_frame", frame)
+    conn.execute(f"create or replace table {name} as select * from _frame")
+    conn.unregister("_frame")
+
+
+def fits_table(fits: dict[str, Fits], frame: pl.DataFrame) -> pl.DataFrame:
+    """Every segment's parameters, standard errors on the log scale, log-likelihood, and
+    whether the segment's own patients or the pooled fit gave them."""
+    counts = dict(frame.group_by("segment").len().iter_rows()) | {POOLED: frame.height}
+    rows = []
+    for segment, fit in sorted(fits.items()):
+        for own, (model, part) in zip(
+            fit.own, (("visits", fit.visits), ("spend", fit.spend)), strict=True
+        ):
+            if part is None:
+                continue
+            errors = np.sqrt(np.diag(part.cov)) if part.cov is not None else [None] * 4
+            for (name, value), error in zip(part.params.items(), errors, strict=False):
+                rows.append(
+                    (
+                        segment,
+                        model,
+                        own or segment == POOLED,
+                        name,
+                        value,
+                        error,
+                        part.log_likelihood,
+                        counts.get(segment, 0),
+                    )
+                )
+    schema = {
+        "segment": pl.String,
+        "model": pl.String,
+        "own_fit": pl.Boolean,
+        "parameter": pl.String,
+        "value": pl.Float64,
+        "log_se": pl.Float64,
+        "log_likelihood": pl.Float64,
+        "patients": pl.Int64,
+    }
+    return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def materialize_clv_forecast(conn: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str, int]:
+    """`mart_clv_forecast` (per clinic, doctor and channel) and, beside it,
+    `fct_patient_forecast` (per patient) and `int_forecast_fits` (the parameters), per
+    horizon of `forecast_horizons_weeks`."""
+    horizons = tuple(settings.forecast_horizons_weeks)
+    frame = load_history(conn, as_of(conn))
+    fits = fit_segments(frame, settings.forecast_visit_model, settings.forecast_min_repeaters)
+    result = forecast(frame, fits, horizons, settings)
+    if result is None:
+        patients = pl.DataFrame(schema=PATIENT_COLUMNS)
+        groups = pl.DataFrame(schema=GROUP_COLUMNS)
+    else:
+        patients = result.patients.select(list(PATIENT_COLUMNS)).cast(PATIENT_COLUMNS)
+        groups = group_table(result, horizons, settings.credible_mass, settings.min_mature_patients)
+    _write(conn, "fct_patient_forecast", patients)
+    _write(conn, "int_forecast_fits", fits_table(fits, frame))
+    _write(conn, "mart_clv_forecast", groups)
+    return {"dagster/row_count": groups.height, "patients": frame.height}
+
+
+def materialize_clv_holdout(conn: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str, int]:
+    """`mart_clv_holdout`: the models fitted on everything up to `as_of − holdout_weeks`,
+    their forecast of the next `holdout_weeks` (visit days and revenue of the patients
+    known at the cut-off) against what those patients then did."""
+    end = as_of(conn)
+    # no data day at all (no call, no completed visit): nothing to fit, an empty mart
+    cutoff = end - timedelta(weeks=settings.holdout_weeks) if end else None
+    frame = load_history(conn, cutoff)
+    fits = fit_segments(frame, settings.forecast_visit_model, settings.forecast_min_repeaters)
+    horizon = (settings.holdout_weeks,)
+    result = forecast(frame, fits, horizon, settings)
+    if result is None:
+        _write(
+            conn,
+            "mart_clv_holdout",
+            pl.DataFrame(schema=HOLDOUT_COLUMNS),
+        )
+        return {"dagster/row_count": 0}
+    predicted = group_table(result, horizon, settings.credible_mass, settings.min_mature_patients)
+    actual = conn.sql(_ACTUAL_SQL, params={"cutoff": cutoff, "as_of": end}).pl()
+    people = frame.join(actual, on="patient_id", how="left").with_columns(
+        pl.col("visits", "revenue").fill_null(0)
+    )
+    observed = pl.concat(
+        people.group_by(_key_column(d).alias("key"))
+        .agg(
+            actual_visits=pl.col("visits").sum(),
+            actual_revenue=pl.col("revenue").sum(),
+        )
+        .with_columns(dimension=pl.lit(d))
+        for d in DIMENSIONS
+    )
+    table = (
+        predicted.join(observed, on=["dimension", "key"], how="left")
+        .with_columns(
+            cutoff=pl.lit(cutoff),
+            holdout_weeks=pl.lit(settings.holdout_weeks, pl.Int32),
+            visits_error=pl.col("visits") / pl.col("actual_visits") - 1,
+            revenue_error=pl.col("revenue") / pl.col("actual_revenue") - 1,
+            visits_covered=pl.col("actual_visits").is_between("visits_low", "visits_high"),
+            revenue_covered=pl.col("actual_revenue").is_between("revenue_low", "revenue_high"),
+        )
+        .select(list(HOLDOUT_COLUMNS))
+        .cast(HOLDOUT_COLUMNS)
+    )
+    _write(conn, "mart_clv_holdout", table)
+    return {"dagster/row_count": table.height}
