@@ -42,6 +42,7 @@ CONTENT = {
     "Administrators": "Missed calls by hour of the week",
     "Doctors": "365-day value of their primary patients",
     "Forecast": "Visit days in the last",
+    "Budget": "Weekly leads against weekly spend",
     "Reactivation": "Patients to call",
     "Data quality": "Rows per entity",
 }

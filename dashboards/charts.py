@@ -685,3 +685,68 @@ def value_against_cost(frame: pl.DataFrame, currency: str, mass: str) -> go.Figu
         legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom"},
     )
     return fig
+
+
+def spend_curves(
+    curves: pl.DataFrame, response: pl.DataFrame, currency: str, mass: str
+) -> go.Figure:
+    """Each fitted channel's weekly leads against weekly spend across the spend it has had,
+    with its band; a dot at this period's spend and a ring at the suggested one."""
+    fig = go.Figure()
+    colours = channel_colours(response["channel"].to_list())
+    for row in response.sort("channel").iter_rows(named=True):
+        channel, colour = row["channel"], colours[row["channel"]]
+        own = curves.filter(pl.col("channel") == channel).sort("spend")
+        spend = own["spend"].to_list()
+        fig.add_trace(
+            go.Scatter(
+                x=spend + spend[::-1],
+                y=own["leads_high"].to_list() + own["leads_low"].to_list()[::-1],
+                fill="toself",
+                fillcolor=colour,
+                opacity=0.15,
+                line={"width": 0},
+                hoverinfo="skip",
+                showlegend=False,
+                legendgroup=channel,
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=spend,
+                y=own["leads"].to_list(),
+                mode="lines",
+                name=channel,
+                line={"color": colour},
+                legendgroup=channel,
+                hovertemplate=f"{channel}: %{{x:,.0f}} → %{{y:.1f}} leads<extra></extra>",
+            )
+        )
+        for key, symbol, label in (
+            ("current_weekly_spend", "circle", "now"),
+            ("suggested_weekly_spend", "circle-open", "suggested"),
+        ):
+            at = own.filter(pl.col("spend") <= row[key]).tail(1)
+            if at.is_empty() or row[key] is None:
+                continue
+            ratio = row[key] / at["spend"][0]
+            fig.add_trace(
+                go.Scatter(
+                    x=[row[key]],
+                    y=[at["leads"][0] * ratio ** row["elasticity"]],
+                    mode="markers",
+                    marker={"color": colour, "size": 11, "symbol": symbol, "line_width": 2},
+                    legendgroup=channel,
+                    showlegend=False,
+                    hovertemplate=f"{channel} {label}: %{{x:,.0f}} → %{{y:.1f}} leads"
+                    "<extra></extra>",
+                )
+            )
+    fig.update_layout(
+        title=f"Weekly leads against weekly spend, by channel ({mass} bands; dot: now, "
+        "ring: suggested)",
+        xaxis_title=f"Spend a week, {money_axis(currency)}",
+        yaxis_title="Leads a week",
+        xaxis_type="log",
+    )
+    return fig

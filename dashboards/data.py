@@ -195,6 +195,18 @@ def clv_forecast(version: Version) -> pl.DataFrame:
     )
 
 
+def spend_response(version: Version) -> pl.DataFrame:
+    return query("select * from mart_spend_response order by channel", version)
+
+
+def spend_curves(version: Version) -> pl.DataFrame:
+    return query("select * from mart_spend_curve order by channel, spend", version)
+
+
+def budget_shift(version: Version) -> pl.DataFrame:
+    return query("select * from mart_budget_shift", version)
+
+
 def channel_ltv(version: Version) -> pl.DataFrame:
     return query("select * from mart_channel_ltv order by ltv_to_cac desc nulls last", version)
 

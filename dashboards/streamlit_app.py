@@ -58,6 +58,7 @@ pages = [
     st.Page("app_pages/administrators.py", title="Administrators", icon=":material/support_agent:"),
     st.Page("app_pages/doctors.py", title="Doctors", icon=":material/stethoscope:"),
     st.Page("app_pages/forecast.py", title="Forecast", icon=":material/query_stats:"),
+    st.Page("app_pages/budget.py", title="Budget", icon=":material/savings:"),
     st.Page("app_pages/reactivation.py", title="Reactivation", icon=":material/autorenew:"),
     st.Page("app_pages/data_quality.py", title="Data quality", icon=":material/rule:"),
 ]

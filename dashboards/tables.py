@@ -163,6 +163,30 @@ COLUMNS: dict[str, Column] = {
     "came_back": Column("Came back since"),
     "came_back_share": Column("Came back, %", "percent"),
     "revenue_since": Column("Revenue since, {symbol}", "money"),
+    # budget
+    "weeks": Column("Weeks"),
+    "verdict": Column(
+        "Curve", "text", "fitted, or why the data cannot tell how leads answer to spend"
+    ),
+    "elasticity": Column(
+        "Elasticity",
+        "decimal",
+        "A budget 10% larger brings this × 10% more leads; below 1, each new rouble brings "
+        "fewer calls. Pooled across channels where one alone is thin.",
+    ),
+    "elasticity_low": Column("Elasticity, {mass} low", "decimal"),
+    "elasticity_high": Column("Elasticity, {mass} high", "decimal"),
+    "current_weekly_spend": Column("Spend a week now, {symbol}", "money"),
+    "current_weekly_leads": Column("Leads a week now", "decimal"),
+    "marginal_cost_per_lead": Column(
+        "Cost of the next lead, {symbol}",
+        "money",
+        "What one more lead a week costs at today's spend: cost per lead ÷ elasticity.",
+    ),
+    "marginal_cost_per_lead_low": Column("Cost of the next lead, {mass} low, {symbol}", "money"),
+    "marginal_cost_per_lead_high": Column("Cost of the next lead, {mass} high, {symbol}", "money"),
+    "suggested_weekly_spend": Column("Suggested spend a week, {symbol}", "money"),
+    "leads_gain": Column("Leads a week gained", "decimal"),
     # forecast
     "revenue_to_date_per_patient": Column("Paid to date per patient, {symbol}", "money"),
     "forecast_per_patient": Column("Forecast per patient, {symbol}", "money"),

@@ -124,6 +124,13 @@ class Settings(BaseSettings):
     forecast_visit_model: Literal["mbg_nbd", "bg_nbd"] = sql_field("mbg_nbd")
     """MBG/NBD lets a patient leave after the first visit (most one-visit patients have);
     BG/NBD, the classic, counts every patient who never returned as still a patient."""
+    response_min_weeks: int = sql_field(8, ge=3, le=520)
+    """A paid channel with fewer full weeks of known spend has no response curve."""
+    response_min_log_spread: float = sql_field(0.1, ge=0, le=5)
+    """A channel whose weekly spend varied less than this (standard deviation of its log,
+    0.1 = about ±10%) cannot tell how leads answer to spend: no curve, no budget move."""
+    response_recent_weeks: int = sql_field(4, ge=1, le=52)
+    """"Current" spend and leads: the mean of the last this many full weeks."""
     forecast_min_repeaters: int = sql_field(30, ge=2)
     """Fewer patients who came back (or whose returns paid) than this: no forecast
     (visits, or revenue), shown as too thin to tell."""

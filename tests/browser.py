@@ -34,6 +34,7 @@ PAGES = {
     "Administrators": "administrators",
     "Doctors": "doctors",
     "Forecast": "forecast",
+    "Budget": "budget",
     "Reactivation": "reactivation",
     "Data quality": "data_quality",
 }

@@ -73,6 +73,7 @@ def test_every_page_shows_its_figures(page, warehouse: Path) -> None:
             warehouse, "select doctor_name from mart_doctor_clv order by nps limit 1"
         ),
         "Forecast": "Its own test: the last 26 weeks",
+        "Budget": "Weekly leads against weekly spend",
         "Reactivation": "Patients to call",
         "Data quality": "Rows per entity",
     }

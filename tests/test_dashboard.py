@@ -150,6 +150,20 @@ def test_forecast_page_states_the_clinic_forecast_and_its_test(app, demo_warehou
     assert "visit days in the next 52 weeks" in at.markdown[0].value
 
 
+def test_budget_page_states_the_shift(app, demo_warehouse) -> None:
+    """The sentence reads mart_budget_shift; the table lists every paid channel, the ones
+    that cannot tell with their reason and no elasticity."""
+    at = app("budget")
+    shift = sql(demo_warehouse[1], "select * from mart_budget_shift").row(0, named=True)
+    text = at.markdown[0].value
+    assert f"**{shift['leads_gain']:+.1f} leads a week**" in text
+    assert fmt.money(shift["weekly_budget"], "RUB") in text
+    response = sql(demo_warehouse[1], "select * from mart_spend_response order by channel")
+    shown = at.dataframe[0].value
+    assert sorted(shown["channel"]) == response["channel"].to_list()
+    assert len(at.get("plotly_chart")) == 1
+
+
 def test_forecast_page_says_too_thin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A warehouse whose forecast is empty (too few returning patients) says so."""
     from tests.clinic import build_clinic, returning_patients  # noqa: PLC0415
@@ -167,7 +181,8 @@ def test_forecast_page_says_too_thin(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 
 def test_every_table_header_is_in_words(app) -> None:
-    for page in ("overview", "channels", "administrators", "doctors", "forecast", "reactivation"):
+    pages = ("overview", "channels", "administrators", "doctors", "forecast", "budget")
+    for page in (*pages, "reactivation"):
         at = app(page)
         for table in at.dataframe:
             for name, column in headers(table).items():

@@ -278,3 +278,34 @@ def test_channel_value_against_cost_is_recomputed(demo_warehouse: tuple[Settings
         assert row["paid_back_share"] == pytest.approx(paid_spend / cohorts["spend"].sum())
         if paid_weeks:
             assert row["median_payback_weeks"] == pytest.approx(float(np.median(paid_weeks)))
+
+
+def test_forecast_is_deterministic(demo_warehouse: tuple[Settings, Path], tmp_path: Path) -> None:
+    """One input, one answer: the forecast, its holdout and the budget computed twice on
+    the same warehouse are equal to the last digit (every draw is seeded)."""
+    import shutil  # noqa: PLC0415
+
+    from pipelines.models.clv_forecast import (  # noqa: PLC0415
+        materialize_clv_forecast,
+        materialize_clv_holdout,
+    )
+    from pipelines.models.spend_response import materialize_spend_response  # noqa: PLC0415
+
+    settings = demo_warehouse[0]
+    tables = (
+        "mart_clv_forecast",
+        "fct_patient_forecast",
+        "mart_clv_holdout",
+        "mart_spend_response",
+    )
+    runs = []
+    for attempt in range(2):
+        copy = tmp_path / f"run{attempt}.duckdb"
+        shutil.copy(demo_warehouse[1], copy)
+        with duckdb.connect(str(copy)) as conn:
+            materialize_clv_forecast(conn, settings)
+            materialize_clv_holdout(conn, settings)
+            materialize_spend_response(conn, settings)
+            runs.append([conn.sql(f"select * from {t} order by all").pl() for t in tables])
+    for first, second in zip(*runs, strict=True):
+        assert first.equals(second)

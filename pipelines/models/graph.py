@@ -34,6 +34,7 @@ from pipelines.models.admin_conversion import materialize_admin_conversion
 from pipelines.models.clv_forecast import materialize_clv_forecast, materialize_clv_holdout
 from pipelines.models.doctor_intervals import materialize_doctor_intervals
 from pipelines.models.poisson_limits import materialize_poisson_limits
+from pipelines.models.spend_response import materialize_spend_response
 from pipelines.settings import Settings
 from pipelines.warehouse import SQL_DIR
 
@@ -65,6 +66,15 @@ PYTHON_MODELS: dict[str, tuple[str, tuple[str, ...], Runner, str]] = {
         "The forecast's test: fitted up to as_of minus holdout_weeks, its prediction of those "
         "weeks against what the patients did (pipelines/models/clv_forecast.py).",
     ),
+    "mart_spend_response": (
+        "marts",
+        ("mart_channel_weekly", "int_parameters"),
+        materialize_spend_response,
+        "Per paid channel, weekly spend to leads with diminishing returns (Poisson log-log, "
+        "the season as an offset, pooled across channels): elasticity and marginal cost per "
+        "lead with intervals, or 'cannot tell'; the curves in `mart_spend_curve` and the "
+        "budget shift in `mart_budget_shift` (pipelines/models/spend_response.py).",
+    ),
     "int_doctor_intervals": (
         "intermediate",
         ("int_patient_values", "int_survey_scores"),
@@ -89,6 +99,8 @@ SIDE_TABLES = {
     "load_reconciliation": tuple(e.staging_model for e in ENTITIES),
     "fct_patient_forecast": ("mart_clv_forecast",),
     "int_forecast_fits": ("mart_clv_forecast",),
+    "mart_spend_curve": ("mart_spend_response",),
+    "mart_budget_shift": ("mart_spend_response",),
 }
 """Tables the loaders and the gate write beside their models: a model reading one
 depends on every model that writes it."""
