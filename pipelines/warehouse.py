@@ -27,6 +27,15 @@ def sql_literal(value: object) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
+def write_table(conn: duckdb.DuckDBPyConnection, name: str, frame: object) -> None:
+    """A model computed in Python (a Polars frame) as the warehouse table `name`."""
+    conn.register("_frame", frame)
+    try:
+        conn.execute(f"create or replace table {name} as select * from _frame")
+    finally:
+        conn.unregister("_frame")
+
+
 def sql_file(layer: str, name: str) -> str:
     path = SQL_DIR / layer / f"{name}.sql"
     return path.read_text(encoding="utf-8")

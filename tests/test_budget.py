@@ -64,17 +64,22 @@ def _fit(name: str, scale: float, elasticity: float = 0.5) -> spend_response.Cha
 def test_best_shift_is_the_hand_worked_optimum() -> None:
     """Two channels, leads = 1·√s and 2·√s, 100 a week between them. Equal marginal leads,
     0.5·A·s^-0.5 = λ, give s ∝ A²: 20 and 80 (leads 4.47 + 17.89 = 22.36 against 21.21
-    at 50/50). With the second channel never above 60 in its data, 40 and 60."""
+    at 50/50). With the second channel never above 60 in its data, 40 and 60. Weighed by
+    patients per lead (worth), s ∝ (worth·A)²."""
     fits = [_fit("A", 1.0), _fit("B", 2.0)]
     now = np.array([50.0, 50.0])
-    best = spend_response.best_shift(fits, now, np.array([1.0, 1.0]), np.array([100.0, 100.0]))
+    ones, wide = np.array([1.0, 1.0]), np.array([100.0, 100.0])
+    best = spend_response.best_shift(fits, now, ones, wide, worth=ones)
     assert best == pytest.approx([20.0, 80.0], rel=1e-3)
     gained = sum(
         spend_response.leads_at(f, np.array([s]))[0] for f, s in zip(fits, best, strict=True)
     )
     assert gained == pytest.approx(np.sqrt(20) + 2 * np.sqrt(80), rel=1e-6)
-    bounded = spend_response.best_shift(fits, now, np.array([1.0, 1.0]), np.array([100.0, 60.0]))
+    bounded = spend_response.best_shift(fits, now, ones, np.array([100.0, 60.0]), worth=ones)
     assert bounded == pytest.approx([40.0, 60.0], rel=1e-3)
+    # A's leads convert twice as often as B's: 2·1·√s against 1·2·√s, an even split
+    even = spend_response.best_shift(fits, np.array([30.0, 70.0]), ones, wide, np.array([2.0, 1.0]))
+    assert even == pytest.approx([50.0, 50.0], rel=1e-3)
 
 
 def _weeks(channel: str, spend: np.ndarray, leads: np.ndarray) -> pl.DataFrame:

@@ -12,6 +12,7 @@ import polars as pl
 from pipelines.models.admin_mix import hour_bucket, mix_adjusted
 from pipelines.models.admin_ranking import TOP, rank
 from pipelines.settings import Settings
+from pipelines.warehouse import write_table
 
 COLUMNS = (
     "admin_id",
@@ -89,9 +90,7 @@ def materialize_admin_conversion(
         "from int_lead_conversions where admin_id is not null"
     ).pl()
     frame = admin_conversion(counts, leads, settings)
-    conn.register("_ranked", frame)
-    conn.execute("create or replace table mart_admin_conversion as select * from _ranked")
-    conn.unregister("_ranked")
+    write_table(conn, "mart_admin_conversion", frame)
     return {
         "dagster/row_count": frame.height,
         "ranked": int(frame["ranked"].sum()) if frame.height else 0,

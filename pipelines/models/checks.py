@@ -228,6 +228,38 @@ FORECAST = Check(
 )
 
 
+BUDGET = Check(
+    "mart_spend_response",
+    "budget_shift_keeps_the_budget",
+    "The suggested weekly spends add up to today's weekly budget of the channels moved, "
+    "and each lies within the weekly spend its channel has had; a channel that cannot "
+    "tell is not moved.",
+    """
+    with moved as (
+        select
+            count(*) filter (
+                where suggested_weekly_spend < spend_min * (1 - 1e-9)
+                or suggested_weekly_spend > spend_max * (1 + 1e-9)
+            ) as outside,
+            count(*) filter (
+                where elasticity is null and suggested_weekly_spend is not null
+            ) as moved_blind,
+            coalesce(sum(suggested_weekly_spend), 0) as suggested
+        from mart_spend_response
+    )
+
+    select
+        moved.outside + moved.moved_blind
+        + (abs(moved.suggested - coalesce(shift.weekly_budget, 0))
+            > 1e-6 * greatest(1, moved.suggested))::int,
+        moved.outside, moved.moved_blind
+    from moved
+    cross join mart_budget_shift as shift
+    """,
+    ("mismatches", "outside_the_data", "moved_without_a_curve"),
+)
+
+
 @cache
 def checks() -> tuple[Check, ...]:
     return (
@@ -240,6 +272,7 @@ def checks() -> tuple[Check, ...]:
         ATTRIBUTION,
         SIDE_BY_SIDE,
         FORECAST,
+        BUDGET,
     )
 
 

@@ -35,6 +35,7 @@ from pipelines.models.btyd import (
     simulate,
 )
 from pipelines.settings import Settings
+from pipelines.warehouse import write_table
 
 DIMENSIONS = ("clinic", "doctor", "channel")
 """The groups a forecast is summed over: the whole clinic, the primary doctor, the
@@ -370,12 +371,6 @@ def as_of(conn: duckdb.DuckDBPyConnection) -> date | None:
     return conn.execute("select as_of from int_parameters").fetchall()[0][0]
 
 
-def _write(conn: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
-    conn.register("_frame", frame)
-    conn.execute(f"create or replace table {name} as select * from _frame")
-    conn.unregister("_frame")
-
-
 def fits_table(fits: dict[str, Fits], frame: pl.DataFrame) -> pl.DataFrame:
     """Every segment's parameters, standard errors on the log scale, log-likelihood, and
     whether the segment's own patients or the pooled fit gave them."""
@@ -428,9 +423,9 @@ def materialize_clv_forecast(conn: duckdb.DuckDBPyConnection, settings: Settings
     else:
         patients = result.patients.select(list(PATIENT_COLUMNS)).cast(PATIENT_COLUMNS)
         groups = group_table(result, horizons, settings.credible_mass, settings.min_mature_patients)
-    _write(conn, "fct_patient_forecast", patients)
-    _write(conn, "int_forecast_fits", fits_table(fits, frame))
-    _write(conn, "mart_clv_forecast", groups)
+    write_table(conn, "fct_patient_forecast", patients)
+    write_table(conn, "int_forecast_fits", fits_table(fits, frame))
+    write_table(conn, "mart_clv_forecast", groups)
     return {"dagster/row_count": groups.height, "patients": frame.height}
 
 
@@ -446,7 +441,7 @@ def materialize_clv_holdout(conn: duckdb.DuckDBPyConnection, settings: Settings)
     horizon = (settings.holdout_weeks,)
     result = forecast(frame, fits, horizon, settings)
     if result is None:
-        _write(
+        write_table(
             conn,
             "mart_clv_holdout",
             pl.DataFrame(schema=HOLDOUT_COLUMNS),
@@ -479,5 +474,5 @@ def materialize_clv_holdout(conn: duckdb.DuckDBPyConnection, settings: Settings)
         .select(list(HOLDOUT_COLUMNS))
         .cast(HOLDOUT_COLUMNS)
     )
-    _write(conn, "mart_clv_holdout", table)
+    write_table(conn, "mart_clv_holdout", table)
     return {"dagster/row_count": table.height}

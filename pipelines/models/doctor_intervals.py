@@ -26,6 +26,7 @@ import polars as pl
 from scipy import special
 
 from pipelines.settings import Settings
+from pipelines.warehouse import write_table
 
 DRAWS = 2_000
 SCORE_BOUNDS = (0.0, 10.0)
@@ -148,7 +149,5 @@ def materialize_doctor_intervals(
     frame = doctor_intervals(
         patients, surveys, mass=settings.credible_mass, seed=settings.random_seed
     )
-    conn.register("_intervals", frame)
-    conn.execute("create or replace table int_doctor_intervals as select * from _intervals")
-    conn.unregister("_intervals")
+    write_table(conn, "int_doctor_intervals", frame)
     return {"dagster/row_count": frame.height}

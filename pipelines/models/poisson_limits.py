@@ -19,6 +19,7 @@ import polars as pl
 from scipy import special
 
 from pipelines.settings import Settings
+from pipelines.warehouse import write_table
 
 EXACT_UP_TO = 5_000
 
@@ -49,7 +50,5 @@ def materialize_poisson_limits(
         "(select count(*) as n from int_primary_patients group by channel)"
     ).fetchall()[0][0]
     frame = poisson_limits(int(largest), settings.credible_mass)
-    conn.register("_limits", frame)
-    conn.execute("create or replace table int_poisson_limits as select * from _limits")
-    conn.unregister("_limits")
+    write_table(conn, "int_poisson_limits", frame)
     return {"dagster/row_count": frame.height}

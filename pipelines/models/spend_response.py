@@ -11,8 +11,9 @@ varied (log-spend spread under `response_min_log_spread`) or has too few weeks s
 "cannot tell": its curve is not drawn and its budget is not moved.
 
 The budget shift keeps the total weekly budget of the channels that can tell, and moves
-it to maximise expected leads, each channel kept within the weekly spend it has actually
-had (no extrapolation beyond the data). Its expected gain carries the curves' uncertainty:
+it to maximise expected primary patients (each channel's leads times the primary patients
+its leads have brought per lead), each channel kept within the weekly spend it has
+actually had (no extrapolation beyond the data). Its expected gain carries the curves' uncertainty:
 the same shift evaluated under `forecast_draws` draws of every channel's (a, b).
 """
 
@@ -26,6 +27,7 @@ import polars as pl
 from scipy import optimize, special
 
 from pipelines.settings import Settings
+from pipelines.warehouse import write_table
 
 CURVE_POINTS = 40
 """Points of each channel's drawn curve, across the spend it has had."""
@@ -235,14 +237,22 @@ def leads_at(fit: ChannelFit, spend: np.ndarray) -> np.ndarray:
 
 
 def best_shift(
-    fits: list[ChannelFit], current: np.ndarray, low: np.ndarray, high: np.ndarray
+    fits: list[ChannelFit],
+    current: np.ndarray,
+    low: np.ndarray,
+    high: np.ndarray,
+    worth: np.ndarray,
 ) -> np.ndarray:
     """The weekly spends, each within [low, high], adding up to the current total, that
-    maximise the expected leads (concave when every elasticity is below 1)."""
+    maximise Σ worth × expected leads: with `worth` each channel's primary patients per
+    lead, the expected primary patients (concave when every elasticity is below 1)."""
     total = current.sum()
 
     def negative(spend: np.ndarray) -> float:
-        return -sum(float(leads_at(f, np.array([s]))[0]) for f, s in zip(fits, spend, strict=True))
+        return -sum(
+            w * float(leads_at(f, np.array([s]))[0])
+            for f, s, w in zip(fits, spend, worth, strict=True)
+        )
 
     result = optimize.minimize(
         negative,
@@ -279,13 +289,13 @@ def materialize_spend_response(
     current = np.array([by_channel[f.channel]["current_spend"] for f in told])
     low = np.array([by_channel[f.channel]["spend_min"] for f in told])
     high = np.array([by_channel[f.channel]["spend_max"] for f in told])
-    suggested = best_shift(told, current, low, high) if told else current
+    per_lead = np.array([by_channel[f.channel]["patients_per_lead"] or 0.0 for f in told])
+    suggested = best_shift(told, current, low, high, per_lead) if told else current
     rng = np.random.default_rng(settings.random_seed)
     draws = [
         rng.multivariate_normal([f.intercept, f.elasticity], f.cov, settings.forecast_draws)
         for f in told
     ]
-    per_lead = np.array([by_channel[f.channel]["patients_per_lead"] or 0.0 for f in told])
 
     def leads_under(spend: np.ndarray) -> np.ndarray:
         """Expected weekly leads of every draw (rows) for each channel (columns)."""
@@ -391,12 +401,7 @@ def materialize_spend_response(
             "credible_mass": [mass],
         }
     )
-    for name, frame in (
-        ("mart_spend_response", response),
-        ("mart_spend_curve", curve),
-        ("mart_budget_shift", shift),
-    ):
-        conn.register("_frame", frame)
-        conn.execute(f"create or replace table {name} as select * from _frame")
-        conn.unregister("_frame")
+    write_table(conn, "mart_spend_response", response)
+    write_table(conn, "mart_spend_curve", curve)
+    write_table(conn, "mart_budget_shift", shift)
     return {"dagster/row_count": response.height, "channels_that_can_tell": len(told)}
