@@ -9,8 +9,11 @@ spreadsheets read as "this is text". Number columns stay numbers: -5 is a value.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import polars as pl
 import polars.selectors as cs
+import streamlit as st
 
 FORMULA_START = r"^[=+\-@\t\r]"
 """OWASP's list of characters that make a spreadsheet cell a formula."""
@@ -30,3 +33,16 @@ def neutralised(frame: pl.DataFrame) -> pl.DataFrame:
 def csv_bytes(frame: pl.DataFrame) -> bytes:
     """The frame as UTF-8 CSV for `st.download_button`, safe to open in a spreadsheet."""
     return neutralised(frame).write_csv().encode()
+
+
+def button(label: str, frame: Callable[[], pl.DataFrame], file_name: str) -> None:
+    """A download button whose CSV is made when clicked, not on every run of the page, and
+    whose click does not rerun the page: a rerun would replace the button (and the file it
+    promised) while the browser is still fetching it, and under load the file was lost."""
+    st.download_button(
+        label,
+        lambda: csv_bytes(frame()),
+        file_name=file_name,
+        mime="text/csv",
+        on_click="ignore",
+    )

@@ -326,9 +326,4 @@ def show(
         lazy=long,
     )
     if download:
-        st.download_button(
-            download_label,
-            lambda: downloads.csv_bytes(labelled(frame, info)),
-            file_name=download,
-            mime="text/csv",
-        )
+        downloads.button(download_label, lambda: labelled(frame, info), download)

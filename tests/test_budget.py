@@ -115,3 +115,22 @@ def test_a_channel_whose_spend_never_varied_cannot_tell() -> None:
     assert abs(fits["A"].elasticity - 0.6) < 0.1
     assert fits["B"].status == "cannot tell: spend barely varied"
     assert np.isnan(fits["B"].elasticity)
+
+
+def test_leads_that_do_not_follow_spend_cannot_tell() -> None:
+    """A channel whose only leads (3) came in its dearest week: the Poisson fit has no
+    finite optimum (the elasticity runs to infinity). It says it cannot tell instead of
+    crashing the build or drawing a vertical curve; the other channel is still fitted."""
+    rng = np.random.default_rng(9)
+    walk = 20_000 * np.exp(np.cumsum(rng.normal(0, 0.15, 60)))
+    lonely = np.zeros(60)
+    lonely[int(np.argmax(walk))] = 3
+    history = pl.concat(
+        [
+            _weeks("A", walk, rng.poisson(30 * (walk / walk.mean()) ** 0.6)),
+            _weeks("C", walk, lonely),
+        ]
+    )
+    fits = {f.channel: f for f in spend_response.fit_channels(history, Settings(hash_secret="x"))}
+    assert fits["C"].status == "cannot tell: leads do not follow spend"
+    assert fits["A"].status == spend_response.CAN_TELL

@@ -30,11 +30,10 @@ else:
     tables.show(summary, info)
     with st.expander(f"Examples (first {EXAMPLES} rows)"):
         tables.show(data.quarantine_rows(version, limit=EXAMPLES), info)
-    st.download_button(
+    downloads.button(
         "Download all quarantined rows (CSV)",
-        lambda: downloads.csv_bytes(data.quarantine_rows(version)),
-        file_name="quarantine.csv",
-        mime="text/csv",
+        lambda: data.quarantine_rows(version),
+        "quarantine.csv",
     )
 
 st.subheader("Files read")

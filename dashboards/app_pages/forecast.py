@@ -84,8 +84,8 @@ if not holdout.is_empty():
         f"Fitted on the visits up to {total['cutoff']:%d %b %Y} only, the model expected "
         f"**{fmt.number(total['visits'])}** visit days in the {weeks} weeks after "
         f"({mass}: {fmt.interval(total['visits_low'], total['visits_high'])}); the patients "
-        f"made **{fmt.number(total['actual_visits'])}**, {verdict} the range "
-        f"({total['visits_error']:+.0%})."
+        f"made **{fmt.number(total['actual_visits'])}**, {verdict} the range"
+        + (f" ({total['visits_error']:+.0%})." if total["visits_error"] is not None else ".")
     )
     st.plotly_chart(charts.holdout(holdout, weeks, mass), width="stretch")
     tables.show(

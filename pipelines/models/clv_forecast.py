@@ -466,8 +466,13 @@ def materialize_clv_holdout(conn: duckdb.DuckDBPyConnection, settings: Settings)
         .with_columns(
             cutoff=pl.lit(cutoff),
             holdout_weeks=pl.lit(settings.holdout_weeks, pl.Int32),
-            visits_error=pl.col("visits") / pl.col("actual_visits") - 1,
-            revenue_error=pl.col("revenue") / pl.col("actual_revenue") - 1,
+            # an error relative to nothing is no number: NULL when nothing happened
+            visits_error=pl.when(pl.col("actual_visits") > 0).then(
+                pl.col("visits") / pl.col("actual_visits") - 1
+            ),
+            revenue_error=pl.when(pl.col("actual_revenue") > 0).then(
+                pl.col("revenue") / pl.col("actual_revenue") - 1
+            ),
             visits_covered=pl.col("actual_visits").is_between("visits_low", "visits_high"),
             revenue_covered=pl.col("actual_revenue").is_between("revenue_low", "revenue_high"),
         )

@@ -71,24 +71,47 @@ class ChannelFit:
     """Covariance of (a, b) after pooling, for the draws."""
 
 
+class NoFitError(ValueError):
+    """The Poisson fit has no finite optimum: the leads do not follow the spend (all of a
+    channel's few leads in its dearest week send the elasticity to infinity)."""
+
+
+MAX_ELASTICITY = 5.0
+"""An elasticity beyond ±5 (a budget 10% larger bringing 50% more leads) is not a curve
+the data support but a fit running away: the channel cannot tell."""
+
+
 def poisson_fit(
     design: np.ndarray, y: np.ndarray, offset: np.ndarray | float = 0.0
 ) -> tuple[np.ndarray, np.ndarray]:
     """Coefficients of log E[y] = offset + design @ β by Poisson maximum likelihood (IRLS;
     the design's first column the constant), and their covariance scaled by the Pearson
-    overdispersion (never below Poisson's own)."""
+    overdispersion (never below Poisson's own). Raises NoFitError when IRLS does not converge
+    to a finite optimum."""
     beta = np.zeros(design.shape[1])
     beta[0] = np.log(max(y.mean(), 1e-9))
-    for _ in range(50):
+    with np.errstate(all="ignore"):
+        for _ in range(50):
+            mu = np.exp(offset + design @ beta)
+            try:
+                step = np.linalg.solve(design.T @ (design * mu[:, None]), design.T @ (y - mu))
+            except np.linalg.LinAlgError as exc:
+                raise NoFitError from exc
+            beta = beta + step
+            if not np.isfinite(beta).all():
+                raise NoFitError
+            if np.max(np.abs(step)) < 1e-10:
+                break
+        else:
+            raise NoFitError
         mu = np.exp(offset + design @ beta)
-        step = np.linalg.solve(design.T @ (design * mu[:, None]), design.T @ (y - mu))
-        beta = beta + step
-        if np.max(np.abs(step)) < 1e-10:
-            break
-    mu = np.exp(offset + design @ beta)
-    information = design.T @ (design * mu[:, None])
-    dispersion = max(1.0, float(((y - mu) ** 2 / mu).sum()) / max(len(y) - design.shape[1], 1))
-    return beta, np.linalg.inv(information) * dispersion
+        information = design.T @ (design * mu[:, None])
+        residual = float(((y - mu) ** 2 / mu).sum())
+    dispersion = max(1.0, residual / max(len(y) - design.shape[1], 1))
+    try:
+        return beta, np.linalg.inv(information) * dispersion
+    except np.linalg.LinAlgError as exc:
+        raise NoFitError from exc
 
 
 def weekly_history(conn: duckdb.DuckDBPyConnection) -> pl.DataFrame:
@@ -159,7 +182,15 @@ def fit_channels(history: pl.DataFrame, settings: Settings) -> list[ChannelFit]:
         else:
             centred = log_spend - log_spend.mean()
             design = np.column_stack([np.ones_like(centred), centred])
-            beta, cov = poisson_fit(design, leads, offset)
+            try:
+                beta, cov = poisson_fit(design, leads, offset)
+            except NoFitError:
+                beta, cov = np.full(2, np.inf), None
+            if cov is None or abs(beta[1]) > MAX_ELASTICITY:
+                fits.append(
+                    ChannelFit(str(channel), weeks.height, "cannot tell: leads do not follow spend")
+                )
+                continue
             fits.append(
                 ChannelFit(
                     str(channel),
