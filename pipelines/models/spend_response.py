@@ -263,8 +263,16 @@ def pool(
     return out
 
 
-def leads_at(fit: ChannelFit, spend: np.ndarray) -> np.ndarray:
-    return np.exp(fit.intercept + fit.elasticity * np.log(spend))
+def expected_leads(intercept: object, elasticity: object, spend: object) -> np.ndarray:
+    """The curve itself, E[weekly leads] = exp(a + b·log spend), broadcast over arrays of
+    parameter draws and of spends alike: the one home of the formula."""
+    return np.exp(
+        np.asarray(intercept) + np.asarray(elasticity) * np.log(np.asarray(spend, dtype=float))
+    )
+
+
+def leads_at(fit: ChannelFit, spend: object) -> np.ndarray:
+    return expected_leads(fit.intercept, fit.elasticity, spend)
 
 
 def best_shift(
@@ -280,10 +288,7 @@ def best_shift(
     total = current.sum()
 
     def negative(spend: np.ndarray) -> float:
-        return -sum(
-            w * float(leads_at(f, np.array([s]))[0])
-            for f, s, w in zip(fits, spend, worth, strict=True)
-        )
+        return -sum(w * float(leads_at(f, s)) for f, s, w in zip(fits, spend, worth, strict=True))
 
     result = optimize.minimize(
         negative,
@@ -332,7 +337,7 @@ def materialize_spend_response(
         """Expected weekly leads of every draw (rows) for each channel (columns)."""
         return (
             np.column_stack(
-                [np.exp(d[:, 0] + d[:, 1] * np.log(s)) for d, s in zip(draws, spend, strict=True)]
+                [expected_leads(d[:, 0], d[:, 1], s) for d, s in zip(draws, spend, strict=True)]
             )
             if told
             else np.zeros((settings.forecast_draws, 0))
@@ -363,7 +368,7 @@ def materialize_spend_response(
         if fit.status == CAN_TELL:
             i = told.index(fit)
             spend = current[i]
-            fitted_leads = float(leads_at(fit, np.array([spend]))[0])
+            fitted_leads = float(leads_at(fit, spend))
             b_low, b_high = fit.elasticity - z * fit.se, fit.elasticity + z * fit.se
             # marginal cost = spend / (b · leads): dearer the smaller b
             row |= {
@@ -378,14 +383,14 @@ def materialize_spend_response(
                 if b_low > 0
                 else None,
                 "suggested_weekly_spend": float(suggested[i]),
-                "leads_gain": float(leads_at(fit, np.array([suggested[i]]))[0] - fitted_leads),
+                "leads_gain": float(leads_at(fit, suggested[i])) - fitted_leads,
             }
         rows.append(row)
     response = pl.DataFrame(rows, schema=RESPONSE_COLUMNS, orient="row")
     curves = []
     for i, fit in enumerate(told):
         grid = np.geomspace(low[i], high[i], CURVE_POINTS) if high[i] > low[i] else low[i : i + 1]
-        sampled = np.exp(draws[i][:, [0]] + draws[i][:, [1]] * np.log(grid)[None, :])
+        sampled = expected_leads(draws[i][:, [0]], draws[i][:, [1]], grid[None, :])
         curves.append(
             pl.DataFrame(
                 {
@@ -418,9 +423,7 @@ def materialize_spend_response(
             "channels_moved": [len(told)],
             "weekly_budget": [float(current.sum())],
             "leads_now": [
-                float(
-                    sum(leads_at(f, np.array([s]))[0] for f, s in zip(told, current, strict=True))
-                )
+                float(sum(float(leads_at(f, s)) for f, s in zip(told, current, strict=True)))
             ],
             "leads_gain": [float(point_gain)],
             "leads_gain_low": [float(np.quantile(total_gain, tail)) if told else None],
