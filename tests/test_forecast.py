@@ -104,15 +104,17 @@ def draw_population(
 
 
 def test_forecast_intervals_cover_as_often_as_they_claim() -> None:
-    """Calibration by simulation: 40 clinics of 1,500 patients drawn from a known MBG/NBD
+    """Calibration by simulation: 100 clinics of 1,500 patients drawn from a known MBG/NBD
     process, each fitted on 78 weeks and asked for the 90% interval of its next 26 weeks'
-    visits. The interval must hold the truth about 90% of the time: here 37 of 40 (93%;
-    150 clinics measured once: 90.0%). Without the parameters' uncertainty (the fitted
-    values taken as exact) the intervals are narrower and hold it less often: 35 of 40
-    here, 80.0% of 150 clinics, which this test would catch."""
+    visits. The interval must hold the truth about 90% of the time: here 85 of 100 (400
+    clinics at four seeds: 88.5%). At 100 clinics the count's own error is 3 points, so
+    the band 80-98% holds at any seed (at 40 clinics one seed gave 30 of 40). Without the
+    parameters' uncertainty (the fitted values taken as exact) the intervals are narrower
+    and hold it less often: 75 of 100 here, 77% of 400 clinics, which this test would
+    catch."""
     rng = np.random.default_rng(2026)
     covered = covered_without = 0
-    reps = 40
+    reps = 100
     for _ in range(reps):
         x, t_x, big_t, future = draw_population(rng, 1500, 78.0, 26.0)
         fit = btyd.fit_bgnbd(x, t_x, big_t, "mbg_nbd")
@@ -152,8 +154,8 @@ def test_planted_process_is_recovered() -> None:
 def test_demo_holdout_is_within_fifteen_percent(demo_warehouse: tuple[Settings, Path]) -> None:
     """The demo plants the MBG/NBD process (pipelines/demo/cast.py). Fitted on all but its
     last 26 weeks, the forecast of those weeks' visit days and revenue for the clinic is
-    within 15% of what the patients then did (+5.5% visit days, +0.6% revenue) and inside
-    its 90% interval; of the ten doctors' 90% intervals of visits, nine hold the truth
+    within 15% of what the patients then did (+1.3% visit days, −1.9% revenue) and inside
+    its 90% interval; of the ten doctors' 90% intervals of visits, ten hold the truth
     (one miss in ten is what a 90% interval promises; fewer than eight would be a fault)."""
     with duckdb.connect(str(demo_warehouse[1]), read_only=True) as conn:
         holdout = conn.sql("select * from mart_clv_holdout").pl()

@@ -31,6 +31,7 @@ from pipelines.models.btyd import (
     finite_mean_spend,
     fit_bgnbd,
     fit_gamma_gamma,
+    interval,
     p_alive,
     simulate,
 )
@@ -46,8 +47,9 @@ POOLED = "(pooled)"
 patients falls back to."""
 PILOT_PATIENTS = 5_000
 """Above this many patients, the fit starts from a fit of a sample of this size."""
-PATIENT_CHUNK = 20_000
-"""Patients simulated at once: bounds the draws' memory (draws × horizons × chunk)."""
+PATIENT_CHUNK = 5_000
+"""Patients simulated at once, every draw together: bounds the draws' memory (at 200 draws,
+a million cells of some twenty temporaries, about 150 MB)."""
 
 _HISTORY_SQL = """
 with patients as (
@@ -115,8 +117,8 @@ def fit_models(
     `min_repeaters` patients who came back (visits) or whose returns paid (spend), a
     likelihood too flat to bound the parameters, or a spend with no finite mean."""
     if near is None and frame.height > PILOT_PATIENTS:
-        # a fit on a sample starts the search near the optimum: a few gradient steps on
-        # every patient then, not a simplex crawling over hundreds of thousands of them
+        # a fit on a sample starts the search near the optimum: fewer gradient steps over
+        # hundreds of thousands of patients then
         near = fit_models(frame.sample(PILOT_PATIENTS, seed=0), model, min_repeaters)
     visits = spend = None
     if frame.filter(pl.col("x") > 0).height >= min_repeaters:
@@ -169,10 +171,13 @@ def forecast(
     fits: dict[str, Fits],
     horizons: tuple[int, ...],
     settings: Settings,
+    patient_intervals: bool = True,
 ) -> Forecast | None:
     """Predict every patient of `frame` over `horizons` weeks with their doctor's models;
     None when not even the pooled visit model could be fitted (too thin to tell). A
-    segment with no spend model has unknown revenue, and so has every group holding it."""
+    segment with no spend model has unknown revenue, and so has every group holding it.
+    Without `patient_intervals` (the holdout, which reads only groups) the patients'
+    own intervals are left NaN."""
     if fits[POOLED].visits is None:
         return None
     draws, tail = settings.forecast_draws, (1 - settings.credible_mass) / 2
@@ -206,8 +211,9 @@ def forecast(
             )
             if fit.spend is None:
                 revenue[:] = np.nan
-            low_v[:, part], high_v[:, part] = np.quantile(visits, [tail, 1 - tail], axis=0)
-            low_r[:, part], high_r[:, part] = np.quantile(revenue, [tail, 1 - tail], axis=0)
+            if patient_intervals:
+                low_v[:, part], high_v[:, part] = interval(visits, tail)
+                low_r[:, part], high_r[:, part] = interval(revenue, tail)
             for d in DIMENSIONS:
                 # every draw's and horizon's group sums in one product with a 0/1 matrix
                 members_of = np.eye(len(keys[d]), dtype=np.float32)[codes[d][part]]
@@ -279,8 +285,8 @@ def group_table(
             visits=pl.col("visits").sum(),
             revenue=pl.when(pl.col("revenue").null_count() == 0).then(pl.col("revenue").sum()),
         )
-        low_v, high_v = np.quantile(visit_sums, [tail, 1 - tail], axis=0)
-        low_r, high_r = np.quantile(revenue_sums, [tail, 1 - tail], axis=0)
+        low_v, high_v = interval(visit_sums, tail)
+        low_r, high_r = interval(revenue_sums, tail)
         intervals = pl.DataFrame(
             {
                 "key": [k for _ in horizons for k in keys],
@@ -439,7 +445,7 @@ def materialize_clv_holdout(conn: duckdb.DuckDBPyConnection, settings: Settings)
     frame = load_history(conn, cutoff)
     fits = fit_segments(frame, settings.forecast_visit_model, settings.forecast_min_repeaters)
     horizon = (settings.holdout_weeks,)
-    result = forecast(frame, fits, horizon, settings)
+    result = forecast(frame, fits, horizon, settings, patient_intervals=False)
     if result is None:
         write_table(
             conn,
