@@ -92,9 +92,9 @@ def split_last_week(source: Path, base: Path, week: Path) -> date:
     are streamed row by row: only this week's rows are held."""
     shutil.copytree(source, base)
     files = {e: sorted((source / e).glob("*.csv")) for e in WEEKLY if (source / e).is_dir()}
-    last = max(
-        day for entity, paths in files.items() for path in paths for day in _days(path, entity)
-    )
+    # the week is the calls' last week: visits run ahead of it (appointments booked for
+    # the coming weeks), and a cut there would leave this week with no calls at all
+    last = max(day for path in files["calls"] for day in _days(path, "calls"))
     cut = last - timedelta(days=6)
     for entity, paths in files.items():
         fresh: dict[tuple[str, ...], None] = {}
@@ -117,6 +117,8 @@ def split_last_week(source: Path, base: Path, week: Path) -> date:
                             fresh[tuple(row)] = None
                         if not (day and day >= cut):
                             writer.writerow(row)
+        if not fresh:
+            continue  # nothing new this week: no file, as an export of nothing would be
         (week / entity).mkdir(parents=True, exist_ok=True)
         with (week / entity / f"{entity}_week_{cut}.csv").open(
             "w", encoding="utf-8", newline=""
