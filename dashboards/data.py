@@ -310,6 +310,14 @@ def build_warnings(version: Version) -> pl.DataFrame:
     return query("select kind, entity, message from mart_build_warnings", version)
 
 
+def source_freshness(version: Version) -> pl.DataFrame:
+    return query(
+        "select source, configured, last_day_pulled, last_data_day, pulled_at, days_old, "
+        "freshness_days, stale from mart_source_freshness order by source",
+        version,
+    )
+
+
 def orphan_references(version: Version) -> pl.DataFrame:
     return query("select * from mart_orphan_references", version)
 

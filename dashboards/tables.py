@@ -237,6 +237,14 @@ COLUMNS: dict[str, Column] = {
     "revenue_covered": Column("Revenue within the range", "flag"),
     # data quality
     "share": Column("Share, %", "percent"),
+    "source": Column("Source", "text"),
+    "configured": Column("Configured", "flag", "Its account and secret are in the settings."),
+    "last_day_pulled": Column("Pulled up to", "date"),
+    "last_data_day": Column("Last day with data", "date"),
+    "pulled_at": Column("Last pull (UTC)", "text"),
+    "days_old": Column("Days since data"),
+    "freshness_days": Column("Limit, days"),
+    "stale": Column("Stale", "flag", "Older than its limit, or never any data: unknown."),
 }
 
 LAZY_ABOVE = 1_000

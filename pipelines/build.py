@@ -75,6 +75,9 @@ def precheck(settings: Settings) -> None:
 CHAIN_GROUP = "chain"
 """The Dagster group of a chain's own assets (pipelines/defs/clinics.py), which a
 clinic's build leaves out."""
+PULL_GROUP = "pull"
+"""The vendor APIs' pulls (pipelines/defs/pulls.py): a build reads what they landed and
+never pulls itself."""
 
 
 def load_defs() -> dg.Definitions:
@@ -85,13 +88,13 @@ def load_defs() -> dg.Definitions:
 
 def clinic_graph(defs: dg.Definitions | None = None) -> dg.Definitions:
     """The single-clinic asset graph and its checks: the code location without the
-    chain's own assets (a chain's code location holds both)."""
+    chain's own assets (a chain's code location holds both) and without the pulls."""
     defs = defs or load_defs()
     assets = [
         asset
         for asset in defs.assets or ()
         if not isinstance(asset, dg.AssetsDefinition)
-        or CHAIN_GROUP not in asset.group_names_by_key.values()
+        or not {CHAIN_GROUP, PULL_GROUP} & set(asset.group_names_by_key.values())
     ]
     return dg.Definitions(assets=assets, asset_checks=defs.asset_checks)
 

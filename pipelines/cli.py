@@ -1,4 +1,5 @@
-"""The `clinic-analytics` command: demo data, build, dashboard, and all three at once."""
+"""The `clinic-analytics` command: demo data, vendor API pulls, build, dashboard, and the
+demo's three at once."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import subprocess
 import sys
 import tempfile
 import traceback
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from pipelines.chain.clinics import clinic_warehouse
@@ -50,6 +51,23 @@ def main(argv: list[str] | None = None) -> int:
         "--timings", action="store_true", help="print the seconds each model took, slowest first"
     )
 
+    pull = sub.add_parser(
+        "pull", help="pull the vendors' APIs (calls, spend) into the input folder as files"
+    )
+    pull.add_argument("--input", type=Path)
+    pull.add_argument("--settings", type=Path)
+    pull.add_argument(
+        "--source",
+        action="append",
+        help="one source (repeatable): calltouch, callrail, yandex_direct, google_ads, "
+        "meta_ads, vk_ads; by default every configured one",
+    )
+    pull.add_argument(
+        "--since",
+        type=date.fromisoformat,
+        help="first day (YYYY-MM-DD); by default the last day pulled less pull.overlap_days",
+    )
+
     dash = sub.add_parser("dashboard", help="serve the dashboard on the published warehouse")
     dash.add_argument("--warehouse", type=Path)
     dash.add_argument("--settings", type=Path)
@@ -88,23 +106,30 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    if args.command == "demo-data":
-        return _demo_data(args.out, args.seed, args.scale, _settings(args.settings), args.form)
-    if args.command == "build":
-        return _build(
+    commands = {
+        "demo-data": lambda: _demo_data(
+            args.out, args.seed, args.scale, _settings(args.settings), args.form
+        ),
+        "build": lambda: _build(
             args.settings, args.input, args.warehouse, full=args.full, timings=args.timings
-        )
-    if args.command == "dashboard":
-        settings = _settings(args.settings, warehouse=args.warehouse)
-        return _dashboard(settings, args.settings, args.host, args.port)
-    if args.command == "chain":
-        return _chain(args.settings, args.root, args.out, args.parallel)
+        ),
+        "pull": lambda: _pull(args.settings, args.input, args.source, args.since),
+        "dashboard": lambda: _dashboard(
+            _settings(args.settings, warehouse=args.warehouse), args.settings, args.host, args.port
+        ),
+        "chain": lambda: _chain(args.settings, args.root, args.out, args.parallel),
+        "demo": lambda: _demo(args.out, args.scale, args.port, dashboard=not args.no_dashboard),
+    }
+    return commands[args.command]()
+
+
+def _demo(out: Path, scale: float, port: int, dashboard: bool) -> int:
     settings = _settings(None)
-    _demo_data(args.out, 7, args.scale, settings)
-    status = _build(None, args.out, None)
-    if status or args.no_dashboard:
+    _demo_data(out, 7, scale, settings)
+    status = _build(None, out, None)
+    if status or not dashboard:
         return status
-    return _dashboard(settings, None, "127.0.0.1", args.port)
+    return _dashboard(settings, None, "127.0.0.1", port)
 
 
 def _crash_log(exc: Exception) -> Path:
@@ -173,6 +198,34 @@ def _build(
         for name, seconds in sorted(result.seconds_by_asset.items(), key=lambda i: -i[1]):
             print(f"  {seconds:8.2f} s  {name}")
     return 0
+
+
+def _pull(
+    settings_file: Path | None,
+    input_dir: Path | None,
+    sources: list[str] | None,
+    since: date | None,
+) -> int:
+    """One line per source: what landed, or why not; exit 1 when any source failed."""
+    from pipelines.pull.run import SOURCES, enabled, pull_all  # noqa: PLC0415
+
+    settings = load_settings(settings_file, **({"input_dir": input_dir} if input_dir else {}))
+    unknown = sorted(set(sources or ()) - set(SOURCES))
+    if unknown:
+        raise InputError(f"unknown source {', '.join(unknown)}: one of {', '.join(SOURCES)}")
+    if not sources and not enabled(settings):
+        raise InputError(
+            "no source is configured: set [pull.<source>] in the settings file and its "
+            "secret in the environment (README, 'Pulls from the vendors' APIs')"
+        )
+    failed = False
+    for result in pull_all(settings, sources, since):
+        failed |= result.error is not None
+        print(
+            ("clinic-analytics: " if result.error else "") + result.line(),
+            file=sys.stderr if result.error else sys.stdout,
+        )
+    return 1 if failed else 0
 
 
 def _chain(

@@ -20,7 +20,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from pydantic import (
+    BaseModel,
     ByteSize,
+    ConfigDict,
     Field,
     SecretStr,
     TypeAdapter,
@@ -51,6 +53,152 @@ _settings_file: ContextVar[Path | None] = ContextVar("settings_file", default=No
 
 class SettingsError(ValueError):
     """Settings that cannot work (unknown zone, missing secret): stop before reading data."""
+
+
+class _Source(BaseModel):
+    """A vendor API the `pull` command reads; enabled once its account is named."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    base_url: str
+
+    @property
+    def enabled(self) -> bool:
+        raise NotImplementedError
+
+
+class CalltouchPull(_Source):
+    """Calltouch calls diary and leads (`/calls-service/RestAPI/…`)."""
+
+    base_url: str = "https://api.calltouch.ru"
+    site_id: str | None = None
+    token: SecretStr | None = None
+    """`clientApiId`; from `CLINIC_PULL__CALLTOUCH__TOKEN`."""
+    page_limit: int = Field(1000, ge=1, le=1000)
+    max_days_per_request: int = Field(90, ge=1, le=366)
+    """A third-party client caps one request at three months (CONNECTORS.md)."""
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.site_id and self.token)
+
+
+class CallrailPull(_Source):
+    """CallRail API v3 `calls.json`."""
+
+    base_url: str = "https://api.callrail.com"
+    account_id: str | None = None
+    api_key: SecretStr | None = None
+    per_page: int = Field(250, ge=1, le=250)
+    fields: tuple[str, ...] = (
+        "source",
+        "medium",
+        "campaign",
+        "utm_source",
+        "utm_medium",
+        "utm_campaign",
+        "tags",
+        "first_call",
+        "agent_email",
+        "company_name",
+        "tracking_phone_number",
+        "lead_status",
+    )
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.account_id and self.api_key)
+
+
+class YandexDirectPull(_Source):
+    """Yandex Direct Reports API v5 (TSV, online or offline reports)."""
+
+    base_url: str = "https://api.direct.yandex.com"
+    token: SecretStr | None = None
+    client_login: str | None = None
+    """`Client-Login`: the client's login when the token is an agency's."""
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.token)
+
+
+class GoogleAdsPull(_Source):
+    """Google Ads API `googleAds:searchStream` over REST (the official client is gRPC)."""
+
+    base_url: str = "https://googleads.googleapis.com"
+    api_version: str = "v21"
+    customer_id: str | None = None
+    login_customer_id: str | None = None
+    developer_token: SecretStr | None = None
+    access_token: SecretStr | None = None
+    """An OAuth access token; or the three below, exchanged for one at `token_url`."""
+    refresh_token: SecretStr | None = None
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    token_url: str = "https://oauth2.googleapis.com/token"
+
+    @property
+    def enabled(self) -> bool:
+        oauth = self.access_token or (self.refresh_token and self.client_id and self.client_secret)
+        return bool(self.customer_id and self.developer_token and oauth)
+
+
+class MetaAdsPull(_Source):
+    """Meta Marketing API insights, per campaign and day."""
+
+    base_url: str = "https://graph.facebook.com"
+    api_version: str = "v25.0"
+    ad_account_id: str | None = None
+    access_token: SecretStr | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.ad_account_id and self.access_token)
+
+
+class VkAdsPull(_Source):
+    """VK Ads (ads.vk.com) daily statistics per ad plan, client-credentials token."""
+
+    base_url: str = "https://ads.vk.com"
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    max_days_per_request: int = Field(92, ge=1, le=92)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.client_id and self.client_secret)
+
+
+class PullSettings(BaseModel):
+    """`clinic-analytics pull`: the vendors' APIs, how far back and how hard to try.
+    Secrets come from the environment (`CLINIC_PULL__META_ADS__ACCESS_TOKEN`), never
+    from a file committed beside the code."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    calltouch: CalltouchPull = CalltouchPull()
+    callrail: CallrailPull = CallrailPull()
+    yandex_direct: YandexDirectPull = YandexDirectPull()
+    google_ads: GoogleAdsPull = GoogleAdsPull()
+    meta_ads: MetaAdsPull = MetaAdsPull()
+    vk_ads: VkAdsPull = VkAdsPull()
+    overlap_days: int = Field(3, ge=0, le=60)
+    """Each pull starts this many days before the last day pulled: trackers and platforms
+    revise recent days (Google reports up to 48 h late)."""
+    first_days: int = Field(90, ge=1, le=3660)
+    """How far back a source's first pull reaches (`--since` overrides)."""
+    freshness_days: int = Field(3, ge=1, le=365)
+    """A source whose last day with data is older than this is stale: a failed Dagster
+    check and a line on the data-quality page."""
+    timeout_s: float = Field(60.0, gt=0)
+    max_attempts: int = Field(6, ge=1, le=50)
+    """Tries of one request on throttling, 5xx or a dropped connection, then it fails."""
+    backoff_s: float = Field(2.0, gt=0)
+    """The first wait; it doubles with each try (a vendor's own `Retry-After` or
+    `retryIn` is waited instead when longer)."""
+    max_wait_s: float = Field(600.0, gt=0)
+    """The longest single wait: a vendor asking for more is a failure, not a stall."""
+    hour: int = Field(5, ge=0, le=23)
+    """The daily pull's hour, clinic time (the Dagster schedule)."""
 
 
 class Settings(BaseSettings):
@@ -167,6 +315,9 @@ class Settings(BaseSettings):
     """DuckDB spills to disk beyond this (a `.tmp` folder beside the build file), so a
     national chain's year builds in bounded memory; Python's share (the statistical
     models, Dagster) stays under 2 GB more. None: DuckDB's own default, 80% of RAM."""
+
+    # --- vendor APIs (`clinic-analytics pull`, pipelines/pull/) ---------------------
+    pull: PullSettings = PullSettings()
 
     # --- dashboard sign-in ---
     login_delay_base_s: float = Field(1.0, gt=0)

@@ -113,11 +113,17 @@ def publish(build_path: Path, warehouse_path: Path) -> None:
         os.replace(tmp, warehouse_path)
     finally:
         tmp.unlink(missing_ok=True)
-    directory = os.open(warehouse_path.parent, os.O_RDONLY)
+    fsync_directory(warehouse_path.parent)
+
+
+def fsync_directory(folder: Path) -> None:
+    """Flush a folder's entries (a rename into it) to disk: after a crash the renamed file
+    is there, not only its old name."""
+    descriptor = os.open(folder, os.O_RDONLY)
     try:
-        os.fsync(directory)
+        os.fsync(descriptor)
     finally:
-        os.close(directory)
+        os.close(descriptor)
 
 
 def checkpoint(build_path: Path) -> None:

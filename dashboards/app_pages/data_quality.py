@@ -36,6 +36,16 @@ else:
         "quarantine.csv",
     )
 
+freshness = data.source_freshness(version)
+if not freshness.is_empty():
+    st.subheader("Vendor APIs")
+    st.caption(
+        "What `clinic-analytics pull` last brought from each API: the last day pulled and "
+        "the last day with data. A source older than its limit is stale (and a warning "
+        "above): its figures stop at that day."
+    )
+    tables.show(freshness, info)
+
 st.subheader("Files read")
 st.caption(
     "How each export was recognised (canonical, a vendor's format, a mapping file or a "

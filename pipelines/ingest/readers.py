@@ -490,10 +490,12 @@ def _read_excel(path: Path, vocabulary: frozenset[str], report: FileReport) -> F
 
 def _read_json(path: Path, vocabulary: frozenset[str], report: FileReport) -> FileRead:
     """An API answer saved as JSON: a bare list of records, or a page object holding one
-    (`records` for Calltouch, `calls` for CallRail, `results`, `data` or `items` elsewhere).
+    (`records` for Calltouch, `calls` for CallRail, `results`, `data` or `items` elsewhere;
+    see `json_records` for Google's and VK's shapes).
 
-    `line` is the record's position in the list (1 = first). Nested values (Calltouch's
-    `callTags`) stay JSON text for the format's mapping to unpack.
+    `line` is the record's position in the list (1 = first). Nested lists (Calltouch's
+    `callTags`) stay JSON text for the format's mapping to unpack; nested objects stay too,
+    and their fields are also columns of their own (`json_records`).
     """
     report.reader = "json"
     report.encoding = "utf-8"
@@ -502,17 +504,8 @@ def _read_json(path: Path, vocabulary: frozenset[str], report: FileReport) -> Fi
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
         raise FileRejectedError(f"not valid JSON ({reason})") from exc
-    records = document
-    if isinstance(document, dict):
-        records = next(
-            (
-                document[k]
-                for k in ("records", "calls", "results", "data", "items")
-                if isinstance(document.get(k), list)
-            ),
-            None,
-        )
-    if not isinstance(records, list):
+    records = json_records(document)
+    if records is None:
         raise FileRejectedError("no list of records in the JSON")
     keys: dict[str, None] = {}
     for record in records:
@@ -535,6 +528,74 @@ def _read_json(path: Path, vocabulary: frozenset[str], report: FileReport) -> Fi
             report.malformed += 1
     report.rows = len(rows)
     return FileRead(report, headers, rows=rows)
+
+
+def json_records(document: object) -> list[object] | None:
+    """The records of an API answer, None when it holds no list of them.
+
+    * a bare list, or the list a page object holds under `records`, `calls`, `results`,
+      `data` or `items`;
+    * Google Ads `searchStream`: a list of batches, each `{results: […], fieldMask,
+      requestId}` (a batch of no rows has no `results`): the batches' rows;
+    * VK Ads statistics: items (one per ad plan), each holding its `rows` of days: one
+      record per day, with its item's `id`;
+    * a record's nested objects add `parent_child` fields in snake case beside
+      themselves: Google's `{"metrics": {"costMicros": "…"}}` gives `metrics_cost_micros`,
+      GAQL's own name, and VK's `{"base": {"spent": …}}` gives `base_spent`.
+    """
+    records = document
+    if isinstance(document, dict):
+        records = next(
+            (
+                document[k]
+                for k in ("records", "calls", "results", "data", "items")
+                if isinstance(document.get(k), list)
+            ),
+            None,
+        )
+    if not isinstance(records, list):
+        return None
+    if records and all(_is_batch(r) for r in records):
+        records = [row for batch in records for row in batch.get("results", [])]
+    if records and all(isinstance(r, dict) and isinstance(r.get("rows"), list) for r in records):
+        records = [
+            {"id": item.get("id"), **row} if isinstance(row, dict) else row
+            for item in records
+            for row in item["rows"]
+        ]
+    return [_flatten(r) if isinstance(r, dict) else r for r in records]
+
+
+BATCH_KEYS = {"fieldMask", "requestId", "queryResourceConsumption"}
+"""What a Google Ads `searchStream` batch holds beside its `results`."""
+
+
+def _is_batch(record: object) -> bool:
+    if not isinstance(record, dict) or not record:
+        return False
+    return isinstance(record.get("results"), list) or set(record) <= BATCH_KEYS
+
+
+def _flatten(record: dict) -> dict:
+    flat = dict(record)
+
+    def walk(prefix: str, value: dict) -> None:
+        for key, inner in value.items():
+            name = f"{prefix}_{_snake(str(key))}"
+            if isinstance(inner, dict):
+                walk(name, inner)
+            else:
+                flat.setdefault(name, inner)
+
+    for key, value in record.items():
+        if isinstance(value, dict):
+            walk(_snake(str(key)), value)
+    return flat
+
+
+def _snake(name: str) -> str:
+    """`costMicros` → `cost_micros`: the APIs' nested names are camelCase."""
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
 
 
 def _json_text(value: object) -> str | None:

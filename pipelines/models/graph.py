@@ -34,6 +34,7 @@ from pipelines.models.admin_conversion import materialize_admin_conversion
 from pipelines.models.clv_forecast import materialize_clv_forecast, materialize_clv_holdout
 from pipelines.models.doctor_intervals import materialize_doctor_intervals
 from pipelines.models.poisson_limits import materialize_poisson_limits
+from pipelines.models.source_freshness import materialize_source_freshness
 from pipelines.models.spend_response import materialize_spend_response
 from pipelines.settings import Settings
 from pipelines.warehouse import SQL_DIR
@@ -74,6 +75,13 @@ PYTHON_MODELS: dict[str, tuple[str, tuple[str, ...], Runner, str]] = {
         "the season as an offset, pooled across channels): elasticity and marginal cost per "
         "lead with intervals, or 'cannot tell'; the curves in `mart_spend_curve` and the "
         "budget shift in `mart_budget_shift` (pipelines/models/spend_response.py).",
+    ),
+    "mart_source_freshness": (
+        "marts",
+        ("int_parameters",),
+        materialize_source_freshness,
+        "Per vendor API: the last day pulled, the last day with data, and whether that is "
+        "older than pull.freshness_days (pipelines/models/source_freshness.py).",
     ),
     "int_doctor_intervals": (
         "intermediate",

@@ -1,7 +1,8 @@
 -- What a person should know about this build before trusting its figures, one line each:
 -- files that could not be read (quarantined whole), phone numbers that do not fit the
 -- clinic's region, references to records the input lacks, a free channel with spend, a
--- channel rule or an administrator that could not be read.
+-- channel rule or an administrator that could not be read, a vendor API whose last day
+-- with data is older than pull.freshness_days.
 -- The build prints these on stderr; the data-quality page and the digest show them.
 with parameters as (
     select * from int_parameters
@@ -115,8 +116,27 @@ unknown_values as (
     group by entity, value, reason
 ),
 
+stale_sources as (
+    select
+        'stale source' as kind,
+        source as entity,
+        source || ': '
+        || case
+            when last_data_day is null
+                then 'no data pulled yet (limit ' || freshness_days || ' days)'
+            else
+                'the last day with data is ' || last_data_day || ' (' || days_old
+                || ' days ago, limit ' || freshness_days || ')'
+        end
+        || ': check the pull and its credentials' as message
+    from mart_source_freshness
+    where stale
+),
+
 final as (
     select * from rejected_files
+    union all
+    select * from stale_sources
     union all
     select * from other_channel
     union all
