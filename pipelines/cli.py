@@ -207,16 +207,19 @@ def _pull(
     since: date | None,
 ) -> int:
     """One line per source: what landed, or why not; exit 1 when any source failed."""
-    from pipelines.pull.run import SOURCES, enabled, pull_all  # noqa: PLC0415
+    from pipelines.pull.run import SOURCES, enabled, pull_all, unfinished  # noqa: PLC0415
 
     settings = load_settings(settings_file, **({"input_dir": input_dir} if input_dir else {}))
     unknown = sorted(set(sources or ()) - set(SOURCES))
     if unknown:
         raise InputError(f"unknown source {', '.join(unknown)}: one of {', '.join(SOURCES)}")
     if not sources and not enabled(settings):
+        half = "; ".join(f"{name} lacks {what}" for name, what in unfinished(settings).items())
         raise InputError(
-            "no source is configured: set [pull.<source>] in the settings file and its "
-            "secret in the environment (README, 'Pulls from the vendors' APIs')"
+            "no source is configured"
+            + (f" ({half})" if half else "")
+            + ": set [pull.<source>] in the settings file and its secret in the environment "
+            "(README, 'Pulls from the vendors' APIs')"
         )
     failed = False
     for result in pull_all(settings, sources, since):
@@ -274,7 +277,13 @@ def _dashboard(settings: Settings, settings_file: Path | None, host: str, port: 
     if settings_file:
         env["CLINIC_SETTINGS_FILE"] = str(settings_file.resolve())
     print(f"dashboard on http://{host}:{port} (Ctrl+C stops it)")
-    return subprocess.call(streamlit_command(host, port), env=env)
+    server = subprocess.Popen(streamlit_command(host, port), env=env)
+    try:
+        return server.wait()
+    except KeyboardInterrupt:  # Ctrl+C, or SIGTERM (Dagster's run leaves it raising this)
+        server.terminate()
+        server.wait()
+        return 0
 
 
 # Streamlit's own options for every server this project starts (the CLI, the browser tests)

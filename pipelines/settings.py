@@ -15,7 +15,7 @@ import secrets
 from contextvars import ContextVar
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
@@ -60,10 +60,16 @@ class _Source(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     base_url: str
+    required: ClassVar[tuple[str, ...]] = ()
+    """The fields without which the source cannot be asked."""
+
+    @property
+    def missing(self) -> list[str]:
+        return [name for name in self.required if not getattr(self, name)]
 
     @property
     def enabled(self) -> bool:
-        raise NotImplementedError
+        return not self.missing
 
 
 class CalltouchPull(_Source):
@@ -76,10 +82,7 @@ class CalltouchPull(_Source):
     page_limit: int = Field(1000, ge=1, le=1000)
     max_days_per_request: int = Field(90, ge=1, le=366)
     """A third-party client caps one request at three months (CONNECTORS.md)."""
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.site_id and self.token)
+    required: ClassVar[tuple[str, ...]] = ("site_id", "token")
 
 
 class CallrailPull(_Source):
@@ -103,10 +106,7 @@ class CallrailPull(_Source):
         "tracking_phone_number",
         "lead_status",
     )
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.account_id and self.api_key)
+    required: ClassVar[tuple[str, ...]] = ("account_id", "api_key")
 
 
 class YandexDirectPull(_Source):
@@ -116,10 +116,7 @@ class YandexDirectPull(_Source):
     token: SecretStr | None = None
     client_login: str | None = None
     """`Client-Login`: the client's login when the token is an agency's."""
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.token)
+    required: ClassVar[tuple[str, ...]] = ("token",)
 
 
 class GoogleAdsPull(_Source):
@@ -137,10 +134,14 @@ class GoogleAdsPull(_Source):
     client_secret: SecretStr | None = None
     token_url: str = "https://oauth2.googleapis.com/token"
 
+    required: ClassVar[tuple[str, ...]] = ("customer_id", "developer_token")
+
     @property
-    def enabled(self) -> bool:
+    def missing(self) -> list[str]:
         oauth = self.access_token or (self.refresh_token and self.client_id and self.client_secret)
-        return bool(self.customer_id and self.developer_token and oauth)
+        return super().missing + (
+            [] if oauth else ["access_token or refresh_token, client_id, client_secret"]
+        )
 
 
 class MetaAdsPull(_Source):
@@ -150,10 +151,7 @@ class MetaAdsPull(_Source):
     api_version: str = "v25.0"
     ad_account_id: str | None = None
     access_token: SecretStr | None = None
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.ad_account_id and self.access_token)
+    required: ClassVar[tuple[str, ...]] = ("ad_account_id", "access_token")
 
 
 class VkAdsPull(_Source):
@@ -163,10 +161,7 @@ class VkAdsPull(_Source):
     client_id: str | None = None
     client_secret: SecretStr | None = None
     max_days_per_request: int = Field(92, ge=1, le=92)
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.client_id and self.client_secret)
+    required: ClassVar[tuple[str, ...]] = ("client_id", "client_secret")
 
 
 class PullSettings(BaseModel):
@@ -197,6 +192,8 @@ class PullSettings(BaseModel):
     `retryIn` is waited instead when longer)."""
     max_wait_s: float = Field(600.0, gt=0)
     """The longest single wait: a vendor asking for more is a failure, not a stall."""
+    max_pages: int = Field(10_000, ge=1)
+    """Pages of one source's pull: a vendor still paging past it pages for ever."""
     hour: int = Field(5, ge=0, le=23)
     """The daily pull's hour, clinic time (the Dagster schedule)."""
 

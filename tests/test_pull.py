@@ -326,6 +326,10 @@ class Meta:
         return Reply(200, body)
 
 
+def meta_source(server: VendorServer) -> dict:
+    return {"base_url": server.url, "ad_account_id": "42", "access_token": META_TOKEN}
+
+
 def meta_row(day: date, campaign: str, spend: str) -> dict:
     return {
         "campaign_name": campaign,
@@ -545,3 +549,134 @@ def test_the_daily_schedule_runs_the_configured_sources(monkeypatch: pytest.Monk
     assert (schedule.cron_schedule, schedule.execution_timezone) == ("0 4 * * *", "Europe/Moscow")
     keys = defs.resolve_job_def("daily_pull").asset_layer.selected_asset_keys
     assert sorted(k.to_user_string() for k in keys) == ["pull_meta_ads"]
+
+
+# --- hostile answers and folders ---------------------------------------------------------
+
+
+def test_answers_that_are_not_data_fail_the_pull_and_keep_the_cursor(tmp_path: Path) -> None:
+    """An error page sent with HTTP 200 (`{"error": …}`), a `pageTotal` that is not a
+    count, a next page on another host (the credentials would go with it), a next page
+    already read: each is one line, nothing lands, the cursor stays where it was."""
+    with VendorServer() as server, VendorServer() as elsewhere:
+        vendor = Calltouch(server)
+        vendor.add(1, START)
+        settings = calltouch_settings(tmp_path, server)
+        vendor.faults.queue("page 1", Reply(200, {"error": "internal", "records": "none"}))
+        bad = pull_source(settings, "calltouch", since=START, until=START)
+        vendor.faults.queue("page 1", Reply(200, {"page": 1, "pageTotal": "two", "records": []}))
+        count = pull_source(settings, "calltouch", since=START, until=START)
+
+        meta = Meta(server)
+        meta.rows = [meta_row(START, "x", "1")] * 4
+        meta_settings = pull_settings(
+            tmp_path / "meta",
+            meta_ads=meta_source(server),
+        )
+        away = Reply(
+            200, {"data": [], "paging": {"next": f"{elsewhere.url}/v25.0/act_42/insights"}}
+        )
+        meta.faults.queue("insights", away)
+        other_host = pull_source(meta_settings, "meta_ads", since=START, until=START)
+        itself = f"{server.url}/v25.0/act_42/insights"
+        circle = Reply(200, {"data": [], "paging": {"next": itself}})
+        meta.faults.queue("insights", circle, circle)
+        loop = pull_source(meta_settings, "meta_ads", since=START, until=START)
+        assert elsewhere.requests == []  # no token ever went to the other host
+    assert (
+        bad.error
+        == 'the calls diary answered no list of records: {"error": "internal", "records": "none"}'
+    )
+    assert count.error == "a count that is not a number: 'two'"
+    assert other_host.error == f"the next page is on another host ({elsewhere.url[7:]})"
+    assert loop.error == "the next page is one already read: the vendor pages in a circle"
+    assert [p.name for p in (settings.input_dir / "calls").iterdir()] == ["calls.csv"]
+    assert read_state(settings.input_dir) == {}
+    assert read_state(meta_settings.input_dir) == {}
+
+
+def test_a_broken_cursor_file_or_folder_is_one_line_and_the_others_go_on(
+    tmp_path: Path,
+) -> None:
+    """A cursor file cut short: the pull says which file, the build still publishes (the
+    source shows as never pulled: stale). A `requests` folder that is a file: Calltouch's
+    calls page is not left behind (all pages or none), and Meta, next, lands all the same."""
+    with VendorServer() as server:
+        Calltouch(server).add(1, START)
+        Meta(server).rows = [meta_row(START, "x", "1")]
+        settings = pull_settings(
+            tmp_path,
+            calltouch={"base_url": server.url, "site_id": "777", "token": TOKEN},
+            meta_ads=meta_source(server),
+        )
+        state = settings.input_dir / ".pull" / "state.json"
+        state.parent.mkdir(parents=True)
+        state.write_text("{")
+        broken = pull_source(settings, "calltouch", since=START, until=START)
+        assert (
+            broken.error
+            == f"{state}: not a pull state (Expecting property name enclosed in double quotes: "
+            "line 1 column 2 (char 1))"
+        )
+        conn = build(settings, tmp_path)
+        assert rows(conn, "select source, stale from mart_source_freshness order by 1") == [
+            ("calltouch", True),
+            ("meta_ads", True),
+        ]
+        conn.close()
+        state.unlink()
+        (settings.input_dir / "requests").write_text("not a folder")
+        results = {r.source: r for r in pull_all(settings, since=START)}
+    assert results["calltouch"].error is not None
+    assert results["calltouch"].error.startswith("cannot write the pulled files:")
+    assert [p.name for p in (settings.input_dir / "calls").iterdir()] == ["calls.csv"]
+    assert results["meta_ads"].error is None and len(results["meta_ads"].files) == 1
+    assert list(read_state(settings.input_dir)) == ["meta_ads"]
+
+
+def test_a_server_dripping_its_answer_is_timed_out_as_a_whole(tmp_path: Path) -> None:
+    """A reply that arrives a few bytes at a time, each within the read timeout: the
+    whole reply is bounded by `timeout_s` (0.3 s here), tried `max_attempts` (2) times,
+    then one line; the server's threads are released."""
+    import socket  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+    import time as clock  # noqa: PLC0415
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def drip() -> None:
+        while not stop.is_set():
+            try:
+                listener.settimeout(0.2)
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+                for _ in range(40):
+                    if stop.is_set():
+                        break
+                    try:
+                        conn.sendall(b"[")
+                    except OSError:
+                        break
+                    clock.sleep(0.05)
+
+    thread = threading.Thread(target=drip, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        settings = pull_settings(
+            tmp_path,
+            calltouch={"base_url": url, "site_id": "777", "token": TOKEN},
+            timeout_s=0.3,
+            max_attempts=2,
+        )
+        result = pull_source(settings, "calltouch", since=START, until=START)
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()
+    assert result.error == "gave up after 2 tries: connection failed (ReadTimeout)"

@@ -330,6 +330,31 @@ def test_yandex_token_refused_53_is_one_line_one_request_nothing_landed(
     assert before[1]["yandex_direct"]["last_day"] == "2026-09-01"
 
 
+def test_yandex_answers_that_are_not_the_report_fail_the_pull(tmp_path: Path) -> None:
+    """HTTP 200 with an HTML page, a report cut short (`Total rows: 3` over 1 row), and a
+    nonsense `retryIn` (-5: the doubling wait instead): the first two are one line each,
+    nothing lands, the cursor stays; the third is waited out and the report lands."""
+    header = "\t".join(["Date", "CampaignId", "CampaignName", "Impressions", "Clicks", "Cost"])
+    short_report = f'"r"\n{header}\n2026-09-01\t1\tb\t1\t1\t1000000\nTotal rows: 3\n'
+    with VendorServer() as server:
+        vendor = YandexDirect(server)
+        yandex_week(vendor)
+        settings = ads_settings(
+            tmp_path, {"yandex_direct": "RUB"}, pull={"yandex_direct": yandex_source(server)}
+        )
+        vendor.faults.queue("reports", Reply(200, "<html>502 Bad Gateway</html>"))
+        html = pull_source(settings, "yandex_direct", START, START)
+        vendor.faults.queue("reports", Reply(200, short_report))
+        cut = pull_source(settings, "yandex_direct", START, START)
+        assert read_state(settings.input_dir) == {} and landed(settings) == []
+        vendor.faults.queue("reports", Reply(202, b"", {"retryIn": "-5"}))
+        waits: list[float] = []
+        good = pull_source(settings, "yandex_direct", START, START, sleep=waits.append)
+    assert html.error == "the report for 2026-09-01..2026-09-01 is not the TSV asked for"
+    assert cut.error == "the report says 3 rows and holds 1: cut short"
+    assert good.error is None and waits == [0.01] and len(good.files) == 1
+
+
 # --- Google Ads --------------------------------------------------------------------------
 
 GOOGLE_DEVELOPER_TOKEN = "dev-token-g8k2Q"

@@ -13,7 +13,7 @@ from datetime import date
 import duckdb
 import polars as pl
 
-from pipelines.pull.landing import read_state
+from pipelines.pull.landing import StateError, read_state
 from pipelines.pull.run import SOURCES, today
 from pipelines.settings import Settings
 from pipelines.warehouse import write_table
@@ -34,7 +34,10 @@ def materialize_source_freshness(
     conn: duckdb.DuckDBPyConnection, settings: Settings
 ) -> dict[str, int]:
     """One row per source configured or ever pulled; none when nothing is pulled."""
-    state = read_state(settings.input_dir)
+    try:
+        state = read_state(settings.input_dir)
+    except StateError:
+        state = {}  # unreadable: every configured source shows as never pulled, stale
     now = today(settings)
     limit = settings.pull.freshness_days
     rows = []

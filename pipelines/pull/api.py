@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote, quote_plus, urlsplit
 
 import httpx
 import tenacity
@@ -45,6 +47,7 @@ class TransientError(Exception):
         self.retry_after = retry_after
 
 
+MIN_SECRET = 4
 Classify = Callable[[httpx.Response], None]
 """Raises `TransientError`, `AuthError` or `PullError` for a reply that is not data."""
 
@@ -64,9 +67,28 @@ class Api:
     sleep: Callable[[float], None] = time.sleep
     client: httpx.Client = field(init=False)
 
+    pages: int = field(init=False, default=0)
+
     def __post_init__(self) -> None:
-        self.secrets = tuple(s for s in self.secrets if s)
+        given, self.secrets = tuple(self.secrets), ()
+        for secret in given:
+            self.add_secret(secret)
         self.client = httpx.Client(timeout=self.settings.timeout_s, follow_redirects=False)
+
+    def add_secret(self, secret: str | None) -> None:
+        """Redact `secret` from now on, as written and as a URL writes it (`+`, `%2F`). One
+        of fewer than MIN_SECRET characters is no secret, and replacing it would mangle
+        every line it occurs in ("gave up after 1 trie***")."""
+        if secret and len(secret) >= MIN_SECRET:
+            forms = {secret, quote(secret, safe=""), quote_plus(secret, safe="")}
+            # longest first: a form that holds another is replaced whole
+            self.secrets = tuple(sorted({*self.secrets, *forms}, key=len, reverse=True))
+
+    def count_page(self) -> None:
+        """One more page of a paged answer; past `max_pages` the vendor is paging forever."""
+        self.pages += 1
+        if self.pages > self.settings.max_pages:
+            raise PullError(f"more than {self.settings.max_pages} pages (pull.max_pages)")
 
     def close(self) -> None:
         self.client.close()
@@ -80,6 +102,24 @@ class Api:
         for secret in self.secrets:  # type: ignore[union-attr]
             body = body.replace(secret.encode(), b"***")
         return body
+
+    def _fetch(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """The whole reply within `timeout_s` from the first byte sent: httpx's timeout
+        bounds each read, so a server dripping a byte a second would otherwise hold the
+        pull for ever."""
+        deadline = time.monotonic() + self.settings.timeout_s
+        with self.client.stream(method, url, **kwargs) as response:
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if time.monotonic() > deadline:
+                    raise httpx.ReadTimeout("the whole reply took longer than timeout_s")
+            return httpx.Response(
+                response.status_code,
+                headers=response.headers,
+                content=bytes(body),
+                request=response.request,
+            )
 
     def request(
         self, method: str, url: str, classify: Classify | None = None, **kwargs: Any
@@ -96,7 +136,7 @@ class Api:
 
         def attempt() -> httpx.Response:
             try:
-                response = self.client.request(method, url, **kwargs)
+                response = self._fetch(method, url, **kwargs)
             except httpx.TransportError as exc:  # refused, reset, dropped mid-body, timed out
                 raise TransientError(f"connection failed ({type(exc).__name__})") from exc
             try:
@@ -129,16 +169,21 @@ class Api:
 
 
 def retry_after(response: httpx.Response) -> float | None:
+    """The vendor's own wait in seconds; None when it gave none or nonsense (negative,
+    not a number): the doubling wait applies then."""
     value = response.headers.get("Retry-After") or response.headers.get("retryIn")
     try:
-        return float(value) if value is not None else None
+        seconds = float(value) if value is not None else None
     except ValueError:
         return None
+    return seconds if seconds is not None and not math.isnan(seconds) and seconds >= 0 else None
 
 
 def check_status(response: httpx.Response) -> None:
     """HTTP's own meaning: 401/403 credentials, 429 and 5xx transient, other 4xx an error."""
     code = response.status_code
+    if 300 <= code < 400:
+        raise PullError(f"HTTP {code}: a redirect, not an answer (check base_url)")
     if code in (401, 403):
         raise AuthError(f"credentials refused (HTTP {code}): renew them in the settings")
     if code == 429 or code >= 500:
@@ -183,7 +228,7 @@ def bearer_token(api: Api, response: httpx.Response) -> str:
     token = json_of(response, dict).get("access_token")
     if not token:
         raise PullError("the token endpoint answered no access_token")
-    api.secrets = (*api.secrets, str(token))  # type: ignore[has-type]
+    api.add_secret(str(token))
     return str(token)
 
 
@@ -198,8 +243,34 @@ def linked_pages(
     (CallRail's `next_page`, Meta's `paging.next`), followed as given to the last."""
     following: str | None = url
     query: dict[str, object] | None = params
+    origin = urlsplit(url)[:2]
+    seen: set[str] = set()
     while following:
+        # the credentials go with each request: never to another host than the vendor's
+        if urlsplit(following)[:2] != origin:
+            raise PullError(f"the next page is on another host ({urlsplit(following).netloc})")
+        if following in seen:
+            raise PullError("the next page is one already read: the vendor pages in a circle")
+        seen.add(following)
         reply = api.request("GET", following, params=query, **kwargs)
         document = json_of(reply, dict)
         yield reply, document
         following, query = next_url(document), None
+        if following is not None and not isinstance(following, str):
+            raise PullError("the next page is not a URL")
+        if following:
+            api.count_page()
+
+
+def whole(value: object, default: int) -> int:
+    """A count the vendor wrote (`pageTotal`, `count`), as an int: "3", 3.0, "3.0" are
+    3; anything else is a PullError naming it, not a trace."""
+    if value is None or value == "":
+        return default
+    try:
+        number = float(str(value))
+    except ValueError:
+        raise PullError(f"a count that is not a number: {str(value)[:40]!r}") from None
+    if not number.is_integer() or number < 0:
+        raise PullError(f"a count that is not a whole number: {str(value)[:40]!r}")
+    return int(number)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pipelines.pull.api import Api, linked_pages
+from pipelines.pull.api import Api, PullError, linked_pages, short
 from pipelines.pull.landing import Page, Window
 from pipelines.pull.windows import last_day
 from pipelines.settings import CallrailPull
@@ -28,10 +28,17 @@ def pull(api: Api, conf: CallrailPull, window: Window) -> Iterator[Page]:
     }
     url = f"{conf.base_url}/v3/a/{conf.account_id}/calls.json"
     for reply, document in linked_pages(api, url, params, _next, headers=headers):
-        calls = document.get("calls", [])
+        calls = document.get("calls")
+        if not isinstance(calls, list):
+            raise PullError(f"calls.json answered no list of calls: {short(reply)}")
         dated = (c.get("start_time") for c in calls if isinstance(c, dict))
-        yield Page("calls", reply.content, ".json", last_day(dated, "%Y-%m-%d"))
+        yield Page("calls", reply.content, ".json", last_day(dated, "%Y-%m-%d", within=window))
 
 
 def _next(document: dict) -> str | None:
-    return document.get("next_page") if document.get("has_next_page") else None
+    if not document.get("has_next_page"):
+        return None
+    following = document.get("next_page")
+    if not isinstance(following, str) or not following:
+        raise PullError("calls.json says it has a next page but names none")
+    return following

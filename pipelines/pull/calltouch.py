@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pipelines.pull.api import Api, json_of
+from pipelines.pull.api import Api, PullError, json_of, short, whole
 from pipelines.pull.landing import Page, Window
 from pipelines.pull.windows import chunks, last_day
 from pipelines.settings import CalltouchPull
@@ -36,17 +36,17 @@ def pull(api: Api, conf: CalltouchPull, window: Window) -> Iterator[Page]:
             )
             document = json_of(reply)
             # older answers are a bare list, newer the paged object (FORMATS.md)
-            records = document if isinstance(document, list) else document.get("records", [])
-            days = last_day(
-                (r.get("date") for r in records if isinstance(r, dict)),
-                "%d/%m/%Y %H:%M:%S",
-                "%d/%m/%Y",
-            )
+            records = document if isinstance(document, list) else document.get("records")
+            if not isinstance(records, list):
+                raise PullError(f"the calls diary answered no list of records: {short(reply)}")
+            dated = (r.get("date") for r in records if isinstance(r, dict))
+            days = last_day(dated, "%d/%m/%Y %H:%M:%S", "%d/%m/%Y", within=part)
             yield Page("calls", reply.content, ".json", days)
-            total = 1 if isinstance(document, list) else int(document.get("pageTotal") or 1)
+            total = 1 if isinstance(document, list) else whole(document.get("pageTotal"), 1)
             if page >= total:
                 break
             page += 1
+            api.count_page()
         reply = api.request(
             "GET",
             f"{base}/requests",
@@ -57,8 +57,6 @@ def pull(api: Api, conf: CalltouchPull, window: Window) -> Iterator[Page]:
                 "dateTo": part.end.strftime("%m/%d/%Y"),
             },
         )
-        requests = json_of(reply, list)
-        days = last_day(
-            (r.get("dateStr") for r in requests if isinstance(r, dict)), "%d/%m/%Y %H:%M:%S"
-        )
-        yield Page("requests", reply.content, ".json", days, kind="requests")
+        json_of(reply, list)
+        # the leads are kept apart and do not make the calls diary fresh: no last day
+        yield Page("requests", reply.content, ".json", None, kind="requests")

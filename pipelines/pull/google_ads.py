@@ -50,7 +50,7 @@ def pull(api: Api, conf: GoogleAdsPull, window: Window) -> Iterator[Page]:
         reply = api.request("POST", url, classify=classify, json={"query": query}, headers=headers)
         batches = json_of(reply, list)
         rows = (r for b in batches if isinstance(b, dict) for r in b.get("results", []))
-        days = last_day((r.get("segments", {}).get("date") for r in rows), "%Y-%m-%d")
+        days = last_day((r.get("segments", {}).get("date") for r in rows), "%Y-%m-%d", within=part)
         yield Page("ad_spend", reply.content, ".json", days)
 
 

@@ -52,8 +52,11 @@ def pull(api: Api, conf: MetaAdsPull, window: Window) -> Iterator[Page]:
         headers=headers,
     )
     for reply, document in pages:
-        dated = (r.get("date_start") for r in document.get("data", []) if isinstance(r, dict))
-        yield Page("ad_spend", reply.content, ".json", last_day(dated, "%Y-%m-%d"))
+        rows = document.get("data")
+        if not isinstance(rows, list):
+            raise PullError(f"insights answered no list of data: {short(reply)}")
+        dated = (r.get("date_start") for r in rows if isinstance(r, dict))
+        yield Page("ad_spend", reply.content, ".json", last_day(dated, "%Y-%m-%d", within=window))
 
 
 def classify(response: httpx.Response) -> None:

@@ -18,7 +18,15 @@ from pydantic import BaseModel, SecretStr
 
 from pipelines.pull import callrail, calltouch, google_ads, meta_ads, vk_ads, yandex_direct
 from pipelines.pull.api import Api, PullError
-from pipelines.pull.landing import Page, Window, land, read_state, write_state
+from pipelines.pull.landing import (
+    Page,
+    StateError,
+    Window,
+    land,
+    read_state,
+    state_lock,
+    write_state,
+)
 from pipelines.settings import Settings
 
 Pages = Callable[[Api, Settings, Window], Iterator[Page]]
@@ -66,6 +74,23 @@ def enabled(settings: Settings) -> list[str]:
     return [name for name in SOURCES if getattr(settings.pull, name).enabled]
 
 
+def unfinished(settings: Settings) -> dict[str, str]:
+    """Sources given some settings but not all they need: what is missing, said as the
+    settings key and the environment variable, for the line a person reads."""
+    out = {}
+    for name in SOURCES:
+        conf = getattr(settings.pull, name)
+        if conf.enabled or not conf.model_fields_set - {"base_url"}:
+            continue
+        out[name] = ", ".join(
+            f"pull.{name}.{field} (CLINIC_PULL__{name.upper()}__{field.upper()})"
+            if " " not in field
+            else field
+            for field in conf.missing
+        )
+    return out
+
+
 def today(settings: Settings) -> date:
     return datetime.now(ZoneInfo(settings.timezone)).date()
 
@@ -74,6 +99,8 @@ def window_for(settings: Settings, source: str, since: date | None, until: date)
     """From `since`, else the cursor less the overlap, else `first_days` back; to `until`."""
     cursor = read_state(settings.input_dir).get(source, {}).get("last_day")
     if since is not None:
+        if since > until:
+            raise PullError(f"--since {since} is after the last day to pull, {until}")
         start = since
     elif cursor:
         start = date.fromisoformat(cursor) - timedelta(days=settings.pull.overlap_days)
@@ -89,42 +116,59 @@ def pull_source(
     until: date | None = None,
     sleep: Callable[[float], None] | None = None,
 ) -> PullResult:
-    """Pull one source and land what it answered; never raises for the vendor's faults."""
+    """Pull one source and land what it answered; never raises for the vendor's faults,
+    nor for a folder it cannot write in: one line in `result.error` then."""
     conf = getattr(settings.pull, name)
     result = PullResult(name)
     if not conf.enabled:
-        result.error = f"not configured (set the [pull.{name}] account and its secret)"
+        result.error = f"not configured: missing {', '.join(conf.missing)}"
         return result
-    window = window_for(settings, name, since, until or today(settings))
     api = Api(name, settings.pull, secrets(conf), **({"sleep": sleep} if sleep else {}))
     try:
+        window = window_for(settings, name, since, until or today(settings))
         pages = list(SOURCES[name](api, settings, window))
-    except PullError as exc:
+        _land(settings, name, window, pages, api, result)
+    except (PullError, StateError) as exc:
         result.error = api.redact(str(exc).removeprefix(f"{name}: "))
-        return result
+    except OSError as exc:
+        result.error = api.redact(f"cannot write the pulled files: {exc}")
     except Exception as exc:  # a vendor's answer no one foresaw: one line, the others go on
         result.error = api.redact(f"unexpected {type(exc).__name__}: {exc}")
-        return result
     finally:
         api.close()
+    if result.error:
+        result.files = []
+    return result
+
+
+def _land(
+    settings: Settings,
+    name: str,
+    window: Window,
+    pages: list[Page],
+    api: Api,
+    result: PullResult,
+) -> None:
+    """The pages as files, then the cursor: the last day pulled, and the last day with
+    data (never after today: a record dated 2099 is a typo, not freshness)."""
     now = datetime.now(UTC)
-    result.window = window
     # an answer may echo a secret (Meta's `paging.next` holds the token): never landed
     pages = [replace(p, body=api.redact_bytes(p.body)) for p in pages]
-    result.files = land(settings.input_dir, name, window, pages, now)
-    days = [p.last_day for p in pages if p.last_day is not None]
-    state = read_state(settings.input_dir)
-    previous = state.get(name, {}).get("last_data_day")
-    result.last_data_day = max(
-        [*days, *([date.fromisoformat(previous)] if previous else [])], default=None
-    )
-    state[name] = {
-        "last_day": str(window.end),
-        "pulled_at": now.isoformat(timespec="seconds"),
-        **({"last_data_day": str(result.last_data_day)} if result.last_data_day else {}),
-    }
-    write_state(settings.input_dir, state)
-    return result
+    with state_lock(settings.input_dir):
+        result.files = land(settings.input_dir, name, window, pages, now)
+        state = read_state(settings.input_dir)
+        previous = state.get(name, {}).get("last_data_day")
+        days = [p.last_day for p in pages if p.last_day is not None]
+        if previous:
+            days.append(date.fromisoformat(previous))
+        result.last_data_day = max((d for d in days if d <= window.end), default=None)
+        state[name] = {
+            "last_day": str(window.end),
+            "pulled_at": now.isoformat(timespec="seconds"),
+            **({"last_data_day": str(result.last_data_day)} if result.last_data_day else {}),
+        }
+        write_state(settings.input_dir, state)
+    result.window = window
 
 
 def pull_all(

@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pipelines.pull.api import Api, bearer_token, check_token_reply, json_of
+from pipelines.pull.api import (
+    Api,
+    PullError,
+    bearer_token,
+    check_token_reply,
+    json_of,
+    short,
+    whole,
+)
 from pipelines.pull.landing import Page, Window
 from pipelines.pull.windows import chunks, last_day
 from pipelines.settings import VkAdsPull
@@ -41,11 +49,14 @@ def pull(api: Api, conf: VkAdsPull, window: Window) -> Iterator[Page]:
             headers=headers,
         )
         document = json_of(reply, dict)
-        items = document.get("items", [])
+        items = document.get("items")
+        if not isinstance(items, list):
+            raise PullError(f"ad_plans.json answered no list of items: {short(reply)}")
         plans += [int(item["id"]) for item in items if "id" in item]
         offset += len(items)
-        if not items or offset >= int(document.get("count") or 0):
+        if not items or offset >= whole(document.get("count"), 0):
             break
+        api.count_page()
     for part in chunks(window, conf.max_days_per_request):
         for i in range(0, len(plans), IDS_PER_REQUEST):
             reply = api.request(
@@ -59,7 +70,9 @@ def pull(api: Api, conf: VkAdsPull, window: Window) -> Iterator[Page]:
                 },
                 headers=headers,
             )
-            items = json_of(reply, dict).get("items", [])
+            items = json_of(reply, dict).get("items")
+            if not isinstance(items, list):
+                raise PullError(f"the statistics answered no list of items: {short(reply)}")
             # VK answers a row for every day, idle ones too: a day with data is one with any
             # shows, clicks or spend (else a dead account would look fresh)
             rows = (
@@ -72,7 +85,7 @@ def pull(api: Api, conf: VkAdsPull, window: Window) -> Iterator[Page]:
                 "ad_spend",
                 reply.content,
                 ".json",
-                last_day((r.get("date") for r in rows), "%Y-%m-%d"),
+                last_day((r.get("date") for r in rows), "%Y-%m-%d", within=part),
             )
 
 

@@ -17,9 +17,11 @@ def chunks(window: Window, days: int) -> Iterator[Window]:
         start = end + timedelta(days=1)
 
 
-def last_day(values: Iterable[object], *formats: str) -> date | None:
+def last_day(values: Iterable[object], *formats: str, within: Window) -> date | None:
     """The latest date among `values` read with the first of `formats` that fits (the
-    first ten characters of an ISO date-time are its day); None if none is a date."""
+    first ten characters of an ISO date-time are its day), counting only days `within`
+    the window asked for: a record dated 2099 is the vendor's typo, not fresh data.
+    None if no value is such a date."""
     latest = None
     for value in values:
         text = str(value or "").strip()
@@ -28,6 +30,7 @@ def last_day(values: Iterable[object], *formats: str) -> date | None:
                 day = datetime.strptime(text if "%H" in form else text[:10], form).date()
             except ValueError:
                 continue
-            latest = day if latest is None else max(latest, day)
+            if within.start <= day <= within.end:
+                latest = day if latest is None else max(latest, day)
             break
     return latest

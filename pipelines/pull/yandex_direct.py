@@ -66,8 +66,8 @@ def pull(api: Api, conf: YandexDirectPull, window: Window, in_micros: bool) -> I
             api.sleep(api.settings.backoff_s if asked is None else asked)
         else:
             raise PullError(f"the report for {part.start}..{part.end} was not ready in time")
-        lines = reply.content.decode("utf-8-sig").splitlines()
-        days = last_day((line.split("\t", 1)[0] for line in lines), "%Y-%m-%d")
+        lines = report_lines(reply.content, part)
+        days = last_day((line.split("\t", 1)[0] for line in lines), "%Y-%m-%d", within=part)
         yield Page("ad_spend", reply.content, ".tsv", days)
 
 
@@ -89,3 +89,21 @@ def classify(response: httpx.Response) -> None:
     if code:
         raise PullError(reason)
     check_status(response)
+
+
+def report_lines(body: bytes, part: Window) -> list[str]:
+    """The report's lines, once it is the TSV asked for: the field names on the first or
+    second line (after the report's name), and as many rows as its `Total rows` says."""
+    try:
+        lines = body.decode("utf-8-sig").splitlines()
+    except UnicodeDecodeError:
+        raise PullError(f"the report for {part.start}..{part.end} is not UTF-8 text") from None
+    header = next((i for i, line in enumerate(lines[:2]) if line.split("\t") == FIELDS), None)
+    if header is None:
+        raise PullError(f"the report for {part.start}..{part.end} is not the TSV asked for")
+    footer = lines[-1] if lines else ""
+    if footer.startswith("Total rows:"):
+        said, held = footer.removeprefix("Total rows:").strip(), len(lines) - header - 2
+        if said != str(held):
+            raise PullError(f"the report says {said} rows and holds {held}: cut short")
+    return lines
