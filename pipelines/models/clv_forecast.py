@@ -15,7 +15,9 @@ whose visits carry no amounts (exported without fees) is unknown, not worth 0.
 
 from __future__ import annotations
 
+import os
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -188,7 +190,12 @@ def forecast(
     codes = {d: _codes(frame, d, keys[d]) for d in DIMENSIONS}
     sums = {d: np.zeros((2, draws, width, len(keys[d]))) for d in DIMENSIONS}
     segment = frame["segment"].to_numpy()
-    for name in sorted(set(segment)):
+    model = settings.forecast_visit_model
+
+    def one_segment(name: str) -> dict[str, np.ndarray]:
+        """A doctor's patients: their own cells of the per-patient arrays (no other
+        segment writes there) and the segment's own group sums, returned to be added in
+        a fixed order, so that the totals do not depend on which thread ended first."""
         fit = fits[name]
         assert fit.visits is not None  # falls back to the pooled fit, which exists here
         rng = np.random.default_rng([settings.random_seed, zlib.crc32(name.encode())])
@@ -199,6 +206,7 @@ def forecast(
             if fit.spend
             else np.full((draws, 3), 2.0)
         )
+        own = {d: np.zeros((2, draws, width, len(keys[d]))) for d in DIMENSIONS}
         members = np.flatnonzero(segment == name)
         for part in np.array_split(members, -(-members.size // PATIENT_CHUNK)):
             visits, revenue = simulate(
@@ -207,7 +215,7 @@ def forecast(
                 _history(frame[part]),
                 tuple(map(float, horizons)),
                 rng,
-                settings.forecast_visit_model,
+                model,
             )
             if fit.spend is None:
                 revenue[:] = np.nan
@@ -217,10 +225,9 @@ def forecast(
             for d in DIMENSIONS:
                 # every draw's and horizon's group sums in one product with a 0/1 matrix
                 members_of = np.eye(len(keys[d]), dtype=np.float32)[codes[d][part]]
-                sums[d][0] += visits @ members_of
-                sums[d][1] += revenue @ members_of
+                own[d][0] += visits @ members_of
+                own[d][1] += revenue @ members_of
         history = _history(frame[members])
-        model = settings.forecast_visit_model
         alive[members] = p_alive(fit.visits.params, history.x, history.t_x, history.big_t, model)
         spend = (
             expected_spend(fit.spend.params, history.x_spend, history.m) if fit.spend else np.nan
@@ -230,6 +237,16 @@ def forecast(
                 fit.visits.params, horizon, history.x, history.t_x, history.big_t, model
             )
             point_r[h, members] = point_v[h, members] * spend
+        return own
+
+    # NumPy draws its random numbers and SciPy its special functions without the GIL:
+    # the segments run on the build's cores (`duckdb_threads`, else all), DuckDB idle
+    names = sorted(set(segment))
+    workers = min(len(names), settings.duckdb_threads or os.cpu_count() or 1)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for own in pool.map(one_segment, names):  # in order of `names`, whatever finished first
+            for d in DIMENSIONS:
+                sums[d] += own[d]
     base = frame.select(
         "patient_id",
         "doctor_id",
