@@ -178,19 +178,25 @@ def doctor_clv(version: Version) -> pl.DataFrame:
     return query("select * from mart_doctor_clv order by doctor_id", version)
 
 
+def _named_by_doctor(mart: str, order: str, extra: str = "") -> str:
+    """A forecast mart (rows per dimension and key) with `name`: the doctor's name for a
+    doctor's key, the key itself for a clinic or a channel."""
+    return f"""
+        select m.*, coalesce(doctors.doctor_name, m.key) as name{extra}
+        from {mart} as m
+        left join mart_doctor_clv as doctors
+            on m.dimension = 'doctor' and doctors.doctor_id = m.key
+        order by {order}
+        """
+
+
 def clv_forecast(version: Version) -> pl.DataFrame:
     """The forecast per clinic, doctor and channel and horizon, with the doctors' names
     and their realised value of the first `clv_horizon_days` beside it."""
     return query(
-        """
-        select forecast.*,
-               coalesce(doctors.doctor_name, forecast.key) as name,
-               doctors.clv_365
-        from mart_clv_forecast as forecast
-        left join mart_doctor_clv as doctors
-            on forecast.dimension = 'doctor' and doctors.doctor_id = forecast.key
-        order by forecast.dimension, forecast.horizon_weeks, forecast.key
-        """,
+        _named_by_doctor(
+            "mart_clv_forecast", "m.dimension, m.horizon_weeks, m.key", ", doctors.clv_365"
+        ),
         version,
     )
 
@@ -212,16 +218,7 @@ def channel_ltv(version: Version) -> pl.DataFrame:
 
 
 def clv_holdout(version: Version) -> pl.DataFrame:
-    return query(
-        """
-        select holdout.*, coalesce(doctors.doctor_name, holdout.key) as name
-        from mart_clv_holdout as holdout
-        left join mart_doctor_clv as doctors
-            on holdout.dimension = 'doctor' and doctors.doctor_id = holdout.key
-        order by holdout.dimension, holdout.key
-        """,
-        version,
-    )
+    return query(_named_by_doctor("mart_clv_holdout", "m.dimension, m.key"), version)
 
 
 def reactivation(version: Version) -> pl.DataFrame:
