@@ -462,6 +462,11 @@ class History:
     x_spend: np.ndarray
     m: np.ndarray
 
+    def take(self, rows: np.ndarray) -> History:
+        """The patients at positions `rows`."""
+        columns = (self.x, self.t_x, self.big_t, self.x_spend, self.m)
+        return History(*(column[rows] for column in columns))
+
 
 def simulate(
     visits_draws: np.ndarray,

@@ -191,6 +191,7 @@ def forecast(
     sums = {d: np.zeros((2, draws, width, len(keys[d]))) for d in DIMENSIONS}
     segment = frame["segment"].to_numpy()
     model = settings.forecast_visit_model
+    everyone = _history(frame)  # once: each segment and chunk takes its rows of it
 
     def one_segment(name: str) -> dict[str, np.ndarray]:
         """A doctor's patients: their own cells of the per-patient arrays (no other
@@ -212,7 +213,7 @@ def forecast(
             visits, revenue = simulate(
                 visit_draws,
                 spend_draws,
-                _history(frame[part]),
+                everyone.take(part),
                 tuple(map(float, horizons)),
                 rng,
                 model,
@@ -227,7 +228,7 @@ def forecast(
                 members_of = np.eye(len(keys[d]), dtype=np.float32)[codes[d][part]]
                 own[d][0] += visits @ members_of
                 own[d][1] += revenue @ members_of
-        history = _history(frame[members])
+        history = everyone.take(members)
         alive[members] = p_alive(fit.visits.params, history.x, history.t_x, history.big_t, model)
         spend = (
             expected_spend(fit.spend.params, history.x_spend, history.m) if fit.spend else np.nan
