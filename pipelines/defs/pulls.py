@@ -8,13 +8,12 @@ sensor starts a build when new files arrive).
 """
 
 from collections.abc import Iterator
-from datetime import timedelta
 
 import dagster as dg
 
 from pipelines.build import PULL_GROUP
 from pipelines.pull.landing import read_state
-from pipelines.pull.run import SOURCES, enabled, pull_source, today
+from pipelines.pull.run import SOURCES, enabled, freshness, pull_source
 from pipelines.settings import Settings, load_settings
 
 
@@ -55,16 +54,18 @@ def _pull_asset(name: str) -> dg.AssetsDefinition:
 
 
 def freshness_check(settings: Settings, name: str) -> dg.AssetCheckResult:
-    """Fresh when the last day any answer held data for is at most `freshness_days` old."""
-    seen = read_state(settings.input_dir).get(name, {}).get("last_data_day")
-    limit = today(settings) - timedelta(days=settings.pull.freshness_days)
-    fresh = seen is not None and seen >= str(limit)
+    """Fresh when the last day any answer held data for is at most `freshness_days` old
+    (the rule of `mart_source_freshness`: `pipelines.pull.run.freshness`)."""
+    fresh = freshness(settings, name, read_state(settings.input_dir))
     return dg.AssetCheckResult(
         check_name="fresh",
         asset_key=f"pull_{name}",
-        passed=fresh,
+        passed=not fresh.stale,
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={"last_data_day": seen or "never", "freshness_days": settings.pull.freshness_days},
+        metadata={
+            "last_data_day": str(fresh.last_data_day or "never"),
+            "freshness_days": settings.pull.freshness_days,
+        },
     )
 
 

@@ -14,7 +14,7 @@ import duckdb
 import polars as pl
 
 from pipelines.pull.landing import StateError, read_state
-from pipelines.pull.run import SOURCES, today
+from pipelines.pull.run import SOURCES, freshness
 from pipelines.settings import Settings
 from pipelines.warehouse import write_table
 
@@ -38,34 +38,26 @@ def materialize_source_freshness(
         state = read_state(settings.input_dir)
     except StateError:
         state = {}  # unreadable: every configured source shows as never pulled, stale
-    now = today(settings)
-    limit = settings.pull.freshness_days
     rows = []
     for name in SOURCES:
         configured = getattr(settings.pull, name).enabled
         entry = state.get(name, {})
         if not configured and not entry:
             continue
-        pulled = _day(entry.get("last_day"))
-        seen = _day(entry.get("last_data_day"))
-        age = (now - seen).days if seen else None
-        # never any data is stale too: unknown is not fresh
+        fresh = freshness(settings, name, state)
+        pulled = date.fromisoformat(entry["last_day"]) if entry.get("last_day") else None
         rows.append(
             (
                 name,
                 configured,
                 pulled,
-                seen,
+                fresh.last_data_day,
                 entry.get("pulled_at"),
-                age,
-                limit,
-                age is None or age > limit,
+                fresh.days_old,
+                settings.pull.freshness_days,
+                fresh.stale,
             )
         )
     frame = pl.DataFrame(rows, schema=COLUMNS, orient="row")
     write_table(conn, "mart_source_freshness", frame)
     return {"dagster/row_count": frame.height, "stale": int(frame["stale"].sum())}
-
-
-def _day(text: str | None) -> date | None:
-    return date.fromisoformat(text) if text else None

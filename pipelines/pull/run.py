@@ -95,6 +95,23 @@ def today(settings: Settings) -> date:
     return datetime.now(ZoneInfo(settings.timezone)).date()
 
 
+@dataclass(frozen=True)
+class Freshness:
+    """A source's last day with data against today: its age, and whether it is stale
+    (older than `pull.freshness_days`, or never any data: unknown is not fresh)."""
+
+    last_data_day: date | None
+    days_old: int | None
+    stale: bool
+
+
+def freshness(settings: Settings, name: str, state: dict[str, dict[str, str]]) -> Freshness:
+    seen = state.get(name, {}).get("last_data_day")
+    day = date.fromisoformat(seen) if seen else None
+    age = (today(settings) - day).days if day else None
+    return Freshness(day, age, age is None or age > settings.pull.freshness_days)
+
+
 def window_for(settings: Settings, source: str, since: date | None, until: date) -> Window:
     """From `since`, else the cursor less the overlap, else `first_days` back; to `until`."""
     cursor = read_state(settings.input_dir).get(source, {}).get("last_day")
