@@ -52,7 +52,7 @@ def prepare_session(conn: duckdb.DuckDBPyConnection, settings: Settings) -> None
         conn.execute(f"set threads = {int(settings.duckdb_threads)}")
     if settings.duckdb_memory_limit:
         conn.execute("set memory_limit = ?", [settings.duckdb_memory_limit])
-    variables = settings.sql_variables() | {"build_date": build_date(settings)}
+    variables = settings.sql_variables() | {"build_date": clinic_today(settings)}
     for name, value in variables.items():
         if value is None:
             conn.execute(f"set variable {name} = null")
@@ -64,8 +64,9 @@ def prepare_session(conn: duckdb.DuckDBPyConnection, settings: Settings) -> None
         conn.execute(macro_file.read_text(encoding="utf-8"))
 
 
-def build_date(settings: Settings) -> date:
-    """Today in the clinic's zone: definition 16 refuses timestamps after it plus a day."""
+def clinic_today(settings: Settings) -> date:
+    """Today in the clinic's zone: definition 16 refuses timestamps after it plus a day
+    (SQL's `build_date`), and the pulls ask the vendors up to it."""
     return datetime.now(ZoneInfo(settings.timezone)).date()
 
 

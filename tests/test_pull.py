@@ -409,7 +409,7 @@ def test_pull_assets_in_dagster_fail_alone_and_check_freshness(tmp_path: Path) -
 
     from pipelines.build import clinic_graph, load_defs  # noqa: PLC0415
     from pipelines.defs.pulls import pull_assets  # noqa: PLC0415
-    from pipelines.pull.run import today  # noqa: PLC0415
+    from pipelines.warehouse import clinic_today as today  # noqa: PLC0415
 
     with VendorServer() as server:
         calltouch = Calltouch(server)
@@ -451,7 +451,7 @@ def test_a_stale_source_is_a_warning_of_the_build(
     10 days, and the build's warnings (the data-quality page, the build's stderr) say so;
     Meta, configured but never pulled, is stale too: unknown is not fresh. The
     data-quality page shows both warnings and the table of the vendor APIs."""
-    from pipelines.pull.run import today  # noqa: PLC0415
+    from pipelines.warehouse import clinic_today as today  # noqa: PLC0415
 
     with VendorServer() as server:
         calltouch = Calltouch(server)

@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, SecretStr
 
@@ -28,6 +27,7 @@ from pipelines.pull.landing import (
     write_state,
 )
 from pipelines.settings import Settings
+from pipelines.warehouse import clinic_today
 
 Pages = Callable[[Api, Settings, Window], Iterator[Page]]
 
@@ -91,10 +91,6 @@ def unfinished(settings: Settings) -> dict[str, str]:
     return out
 
 
-def today(settings: Settings) -> date:
-    return datetime.now(ZoneInfo(settings.timezone)).date()
-
-
 @dataclass(frozen=True)
 class Freshness:
     """A source's last day with data against today: its age, and whether it is stale
@@ -108,7 +104,7 @@ class Freshness:
 def freshness(settings: Settings, name: str, state: dict[str, dict[str, str]]) -> Freshness:
     seen = state.get(name, {}).get("last_data_day")
     day = date.fromisoformat(seen) if seen else None
-    age = (today(settings) - day).days if day else None
+    age = (clinic_today(settings) - day).days if day else None
     return Freshness(day, age, age is None or age > settings.pull.freshness_days)
 
 
@@ -142,7 +138,7 @@ def pull_source(
         return result
     api = Api(name, settings.pull, secrets(conf), **({"sleep": sleep} if sleep else {}))
     try:
-        window = window_for(settings, name, since, until or today(settings))
+        window = window_for(settings, name, since, until or clinic_today(settings))
         pages = list(SOURCES[name](api, settings, window))
         _land(settings, name, window, pages, api, result)
     except (PullError, StateError) as exc:
