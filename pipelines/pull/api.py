@@ -209,15 +209,28 @@ def json_of(response: httpx.Response, shape: type = object) -> Any:
     return document
 
 
+def error_member(response: httpx.Response) -> object:
+    """The `error` member of a JSON object reply, where vendors put their codes (Meta's
+    and Yandex's object, OAuth's string); None when the reply has none or is not JSON."""
+    try:
+        document = json.loads(response.content)
+    except ValueError:
+        return None
+    return document.get("error") if isinstance(document, dict) else None
+
+
+def error_object(response: httpx.Response) -> dict:
+    """`error_member` when it is an object; else an empty one."""
+    error = error_member(response)
+    return error if isinstance(error, dict) else {}
+
+
 def check_token_reply(response: httpx.Response) -> None:
     """An OAuth token endpoint's refusal (RFC 6749 5.2: HTTP 400 or 401 with `error`
     `invalid_grant`, `invalid_client`, `unauthorized_client`) is a credential refused,
     not a request to try again."""
     if response.status_code in (400, 401):
-        try:
-            error = json.loads(response.content).get("error")
-        except (ValueError, AttributeError):
-            error = None
+        error = error_member(response)
         if error in ("invalid_grant", "invalid_client", "unauthorized_client"):
             raise AuthError(f"the token endpoint refused the credentials ({error}): renew them")
     check_status(response)

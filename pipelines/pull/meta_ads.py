@@ -20,8 +20,10 @@ from pipelines.pull.api import (
     PullError,
     TransientError,
     check_status,
+    error_object,
     linked_pages,
     short,
+    whole,
 )
 from pipelines.pull.landing import Page, Window
 from pipelines.pull.windows import last_day
@@ -61,11 +63,8 @@ def pull(api: Api, conf: MetaAdsPull, window: Window) -> Iterator[Page]:
 
 def classify(response: httpx.Response) -> None:
     if response.status_code == 400:
-        try:
-            error = json.loads(response.content).get("error") or {}
-        except (ValueError, AttributeError):
-            error = {}
-        code = int(error.get("code") or 0)
+        error = error_object(response)
+        code = whole(error.get("code"), 0)
         if code in THROTTLING:
             raise TransientError(f"throttled (error {code})", _regain(response))
         if code == 190:

@@ -10,13 +10,21 @@ reading the report also follows, so the two always agree.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import datetime
 
 import httpx
 
-from pipelines.pull.api import Api, AuthError, PullError, TransientError, check_status, retry_after
+from pipelines.pull.api import (
+    Api,
+    AuthError,
+    PullError,
+    TransientError,
+    check_status,
+    error_object,
+    retry_after,
+    whole,
+)
 from pipelines.pull.landing import Page, Window
 from pipelines.pull.windows import chunks, last_day
 from pipelines.settings import YandexDirectPull
@@ -74,11 +82,8 @@ def pull(api: Api, conf: YandexDirectPull, window: Window, in_micros: bool) -> I
 def classify(response: httpx.Response) -> None:
     if response.status_code in (200, 201, 202):
         return
-    try:
-        error = json.loads(response.content).get("error") or {}
-    except (ValueError, AttributeError):
-        error = {}
-    code = int(error.get("error_code") or 0)
+    error = error_object(response)
+    code = whole(error.get("error_code"), 0)
     reason = (
         f"error {code}: {error.get('error_string', '')} {error.get('error_detail', '')}".strip()
     )
