@@ -21,6 +21,7 @@ import polars as pl
 import streamlit as st
 
 from pipelines.chain.clinics import CHAIN_FILE, WAREHOUSE_FILE, clinic_warehouse
+from pipelines.digest.week import WEEKLY_TOTALS
 from pipelines.settings import Settings, load_settings
 from pipelines.warehouse import sql_literal
 
@@ -126,11 +127,7 @@ def branches(version: Version) -> list[str]:
 
 def weekly_totals(version: Version) -> pl.DataFrame:
     """All channels together, per ISO week: the warehouse's `channel_totals` macro."""
-    return query(
-        "select *, period_start as week_start "
-        "from channel_totals('-infinity'::date, 'infinity'::date, by_week := true)",
-        version,
-    )
+    return query(WEEKLY_TOTALS, version)
 
 
 def channel_range(

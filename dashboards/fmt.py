@@ -46,6 +46,15 @@ def interval(low: object, high: object, digits: int = 0) -> str:
     )
 
 
+def value(kind: str, figure: object, currency: str) -> str:
+    """A figure by its kind: `money`, `percent`, else a whole number."""
+    if kind == "money":
+        return money(figure, currency)
+    if kind == "percent":
+        return percent(figure)
+    return number(figure)
+
+
 def money_axis(currency: str) -> str:
     return f"{symbol(currency)} ({currency})"
 

@@ -78,6 +78,11 @@ clinic's build leaves out."""
 PULL_GROUP = "pull"
 """The vendor APIs' pulls (pipelines/defs/pulls.py): a build reads what they landed and
 never pulls itself."""
+DIGEST_GROUP = "digest"
+"""The Monday digest and the alerts (pipelines/defs/digest.py): they read a published
+warehouse, after a build, never within one."""
+OUTSIDE_BUILD = (CHAIN_GROUP, PULL_GROUP, DIGEST_GROUP)
+"""The groups a clinic's build leaves out."""
 
 
 def load_defs() -> dg.Definitions:
@@ -88,13 +93,13 @@ def load_defs() -> dg.Definitions:
 
 def clinic_graph(defs: dg.Definitions | None = None) -> dg.Definitions:
     """The single-clinic asset graph and its checks: the code location without the
-    chain's own assets (a chain's code location holds both) and without the pulls."""
+    chain's own assets (a chain's code location holds both), the pulls and the digest."""
     defs = defs or load_defs()
     assets = [
         asset
         for asset in defs.assets or ()
         if not isinstance(asset, dg.AssetsDefinition)
-        or not {CHAIN_GROUP, PULL_GROUP} & set(asset.group_names_by_key.values())
+        or not set(OUTSIDE_BUILD) & set(asset.group_names_by_key.values())
     ]
     return dg.Definitions(assets=assets, asset_checks=defs.asset_checks)
 

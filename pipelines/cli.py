@@ -68,6 +68,26 @@ def main(argv: list[str] | None = None) -> int:
         help="first day (YYYY-MM-DD); by default the last day pulled less pull.overlap_days",
     )
 
+    digest = sub.add_parser(
+        "digest", help="the week's digest: send it to the recipients, or write it to a folder"
+    )
+    digest.add_argument(
+        "--week",
+        type=date.fromisoformat,
+        help="any day of the ISO week (YYYY-MM-DD); by default the week before this one",
+    )
+    digest.add_argument(
+        "--dry-run",
+        type=Path,
+        metavar="DIR",
+        help="write the e-mail, its PDF, the Telegram text and the charts here; send nothing",
+    )
+    digest.add_argument(
+        "--alerts", action="store_true", help="send only the alerts the warehouse shows now"
+    )
+    digest.add_argument("--warehouse", type=Path)
+    digest.add_argument("--settings", type=Path)
+
     dash = sub.add_parser("dashboard", help="serve the dashboard on the published warehouse")
     dash.add_argument("--warehouse", type=Path)
     dash.add_argument("--settings", type=Path)
@@ -114,6 +134,9 @@ def _run(args: argparse.Namespace) -> int:
             args.settings, args.input, args.warehouse, full=args.full, timings=args.timings
         ),
         "pull": lambda: _pull(args.settings, args.input, args.source, args.since),
+        "digest": lambda: _digest(
+            _settings(args.settings, warehouse=args.warehouse), args.week, args.dry_run, args.alerts
+        ),
         "dashboard": lambda: _dashboard(
             _settings(args.settings, warehouse=args.warehouse), args.settings, args.host, args.port
         ),
@@ -197,7 +220,24 @@ def _build(
     if timings:
         for name, seconds in sorted(result.seconds_by_asset.items(), key=lambda i: -i[1]):
             print(f"  {seconds:8.2f} s  {name}")
+    if settings.digest.configured:  # what this build found, to the recipients, once a week
+        from pipelines.digest.ledger import LedgerError  # noqa: PLC0415
+        from pipelines.digest.run import send_alerts  # noqa: PLC0415
+
+        try:
+            _print_report(send_alerts(settings).lines, "alerts: ")
+        except LedgerError as exc:  # the build itself succeeded: said, not failed
+            print(f"clinic-analytics: warning: alerts not sent: {exc}", file=sys.stderr)
     return 0
+
+
+def _print_report(lines: list[tuple[str, bool]], prefix: str = "") -> None:
+    """A send's lines: the failed ones on stderr, each on its own line."""
+    for line, failed in lines:
+        if failed:
+            print(f"clinic-analytics: {prefix}{line}", file=sys.stderr)
+        else:
+            print(f"{prefix}{line}")
 
 
 def _pull(
@@ -229,6 +269,28 @@ def _pull(
             file=sys.stderr if result.error else sys.stdout,
         )
     return 1 if failed else 0
+
+
+def _digest(settings: Settings, week: date | None, dry_run: Path | None, alerts: bool) -> int:
+    """One line per send; exit 1 when any send failed (it is retried on the next run),
+    2 when there is no warehouse for the week."""
+    from pipelines.digest import run  # noqa: PLC0415  (matplotlib, fpdf only when asked)
+    from pipelines.digest.content import DigestError  # noqa: PLC0415
+    from pipelines.digest.ledger import LedgerError  # noqa: PLC0415
+
+    try:
+        if dry_run is not None:
+            for path in run.write_digest(settings, week or run.last_full_week(settings), dry_run):
+                print(path)
+            return 0
+        if alerts:
+            report = run.send_alerts(settings)
+        else:
+            report = run.send_digest(settings, week or run.last_full_week(settings))
+    except (DigestError, LedgerError) as exc:
+        raise InputError(str(exc)) from None
+    _print_report(report.lines)
+    return 1 if report.failed else 0
 
 
 def _chain(

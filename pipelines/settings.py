@@ -164,7 +164,24 @@ class VkAdsPull(_Source):
     required: ClassVar[tuple[str, ...]] = ("client_id", "client_secret")
 
 
-class PullSettings(BaseModel):
+class RetryBounds(BaseModel):
+    """How hard one request to the outside (a vendor's API, a mail or Telegram server) is
+    tried: the bounds `pipelines.pull.api` retries within."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    timeout_s: float = Field(60.0, gt=0)
+    max_attempts: int = Field(6, ge=1, le=50)
+    """Tries of one request on throttling, 5xx or a dropped connection, then it fails."""
+    backoff_s: float = Field(2.0, gt=0)
+    """The first wait; it doubles with each try (a vendor's own `Retry-After` or
+    `retryIn` is waited instead when longer)."""
+    max_wait_s: float = Field(600.0, gt=0)
+    """The longest single wait: a vendor asking for more is a failure, not a stall."""
+    max_pages: int = Field(10_000, ge=1)
+    """Pages of one source's pull: a vendor still paging past it pages for ever."""
+
+
+class PullSettings(RetryBounds):
     """`clinic-analytics pull`: the vendors' APIs, how far back and how hard to try.
     Secrets come from the environment (`CLINIC_PULL__META_ADS__ACCESS_TOKEN`), never
     from a file committed beside the code."""
@@ -184,18 +201,101 @@ class PullSettings(BaseModel):
     freshness_days: int = Field(3, ge=1, le=365)
     """A source whose last day with data is older than this is stale: a failed Dagster
     check and a line on the data-quality page."""
-    timeout_s: float = Field(60.0, gt=0)
-    max_attempts: int = Field(6, ge=1, le=50)
-    """Tries of one request on throttling, 5xx or a dropped connection, then it fails."""
-    backoff_s: float = Field(2.0, gt=0)
-    """The first wait; it doubles with each try (a vendor's own `Retry-After` or
-    `retryIn` is waited instead when longer)."""
-    max_wait_s: float = Field(600.0, gt=0)
-    """The longest single wait: a vendor asking for more is a failure, not a stall."""
-    max_pages: int = Field(10_000, ge=1)
-    """Pages of one source's pull: a vendor still paging past it pages for ever."""
     hour: int = Field(5, ge=0, le=23)
     """The daily pull's hour, clinic time (the Dagster schedule)."""
+
+
+class Recipient(BaseModel):
+    """One person the digest and the alerts go to, by e-mail, Telegram or both."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str = Field(min_length=1)
+    email: str | None = Field(None, pattern=r"^[^@\s<>]+@[^@\s<>]+$")
+    telegram_chat_id: str | None = Field(None, pattern=r"^-?\d{1,20}$|^@\w{5,64}$")
+    alerts: bool = True
+    """Also the mid-week alerts, not only the Monday digest."""
+
+    @field_validator("name")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        if any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise ValueError("a recipient's name must be one line of text")
+        return value
+
+    @model_validator(mode="after")
+    def _reachable(self) -> Recipient:
+        if not (self.email or self.telegram_chat_id):
+            raise ValueError(f"recipient {self.name!r} has neither email nor telegram_chat_id")
+        return self
+
+
+class SmtpSettings(BaseModel):
+    """The mail server the digest is sent through; the password from the environment
+    (`CLINIC_DIGEST__SMTP__PASSWORD`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    host: str | None = None
+    port: int = Field(587, ge=1, le=65535)
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    """`none` only for a relay on the same machine or network (port 25)."""
+    username: str | None = None
+    password: SecretStr | None = None
+    sender: str = "clinic-analytics@localhost"
+    """The From address."""
+
+
+class TelegramSettings(BaseModel):
+    """A Telegram bot; its token from the environment (`CLINIC_DIGEST__TELEGRAM__BOT_TOKEN`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    bot_token: SecretStr | None = None
+    api_base: str = "https://api.telegram.org"
+
+
+class DigestSettings(RetryBounds):
+    """`clinic-analytics digest` and the alerts (pipelines/digest/): who gets them, how,
+    and when something is worth an alert."""
+
+    recipients: tuple[Recipient, ...] = ()
+    smtp: SmtpSettings = SmtpSettings()
+    telegram: TelegramSettings = TelegramSettings()
+    dashboard_url: str = "http://127.0.0.1:8501"
+    """The link at the foot of every digest and alert."""
+    hour: int = Field(8, ge=0, le=23)
+    """Monday's digest hour, clinic time: after the weekly build (06:00)."""
+    ledger_path: Path | None = None
+    """What was sent to whom (never twice); defaults to `digest-ledger.sqlite3` beside
+    the warehouse."""
+    max_attempts: int = Field(4, ge=1, le=50)
+    backoff_s: float = Field(5.0, gt=0)
+    max_wait_s: float = Field(120.0, gt=0)
+    trend_weeks: int = Field(12, ge=2, le=104)
+    """Weeks the digest's charts reach back."""
+    average_weeks: int = Field(8, ge=1, le=52)
+    """The week is read against the mean of this many weeks before it (and cost per lead
+    against their median)."""
+    satisfaction_weeks: int = Field(8, ge=1, le=104)
+    """A doctor's recent satisfaction: the surveys of this many weeks to the week's end,
+    against all their earlier ones."""
+    alert_zero_call_days: int = Field(3, ge=1, le=60)
+    """A paid channel spending with no call for this many days in a row: a broken
+    tracking number."""
+    alert_cost_per_lead_ratio: float = Field(1.5, gt=1)
+    """Cost per lead of the last 7 days above this × its median over `average_weeks`."""
+    alert_missed_rate: float = Field(0.2, gt=0, le=1)
+    """Share of the last 7 days' calls missed."""
+    alert_missed_min_calls: int = Field(20, ge=1)
+    """Fewer calls in the 7 days: too few to call a missed rate high."""
+    alert_quarantine_share: float = Field(0.01, ge=0, le=1)
+    """Share of an entity's rows refused as invalid (superseded versions do not count)."""
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.recipients) and (self.smtp.host is not None or self.telegram_ready)
+
+    @property
+    def telegram_ready(self) -> bool:
+        return self.telegram.bot_token is not None
 
 
 class Settings(BaseSettings):
@@ -316,6 +416,9 @@ class Settings(BaseSettings):
     # --- vendor APIs (`clinic-analytics pull`, pipelines/pull/) ---------------------
     pull: PullSettings = PullSettings()
 
+    # --- the Monday digest and alerts (`clinic-analytics digest`, pipelines/digest/) ---
+    digest: DigestSettings = DigestSettings()
+
     # --- dashboard sign-in ---
     login_delay_base_s: float = Field(1.0, gt=0)
     """Wait after the first failed password; it doubles with each consecutive failure."""
@@ -401,6 +504,10 @@ class Settings(BaseSettings):
     @property
     def resolved_log_dir(self) -> Path:
         return self.log_dir or self.warehouse_path.parent / "logs"
+
+    @property
+    def resolved_ledger_path(self) -> Path:
+        return self.digest.ledger_path or self.warehouse_path.with_name("digest-ledger.sqlite3")
 
     @property
     def resolved_build_path(self) -> Path:

@@ -141,3 +141,50 @@ class Faults:
     def next(self, key: str) -> Reply | Drop | None:
         waiting = self.pending.get(key)
         return waiting.pop(0) if waiting else None
+
+
+class TelegramBot:
+    """The Bot API's `sendMessage` and `sendPhoto` for one bot token, on a `VendorServer`:
+    `{"ok": true, "result": {...}}` for a known chat, HTTP 400 "chat not found" for another,
+    401 for another token (the path carries it: `/bot<token>/<method>`). Each delivered
+    message or photo is kept in `delivered`; `faults` scripts trouble per method."""
+
+    def __init__(self, server: VendorServer, token: str, chats: set[str]) -> None:
+        self.token, self.chats = token, chats
+        self.delivered: list[tuple[str, str, dict[str, Any]]] = []
+        self.faults = Faults()
+        for method in ("sendMessage", "sendPhoto"):
+            server.route("POST", f"/bot{token}/{method}")(self._answer(method))
+
+    def _answer(self, method: str) -> Route:
+        def answer(request: Request) -> Reply | Drop:
+            fault = self.faults.next(method)
+            if fault is not None:
+                return fault
+            fields = request.json() if method == "sendMessage" else multipart(request)
+            chat = str(fields.get("chat_id"))
+            if chat not in self.chats:
+                return Reply(
+                    400,
+                    {"ok": False, "error_code": 400, "description": "Bad Request: chat not found"},
+                )
+            self.delivered.append((method, chat, fields))
+            result = {"message_id": len(self.delivered), "chat": {"id": chat}}
+            return Reply(200, {"ok": True, "result": result})
+
+        return answer
+
+
+def multipart(request: Request) -> dict[str, Any]:
+    """A multipart/form-data body's fields: text as str, files as bytes."""
+    from email.parser import BytesParser  # noqa: PLC0415
+    from email.policy import HTTP  # noqa: PLC0415
+
+    head = f"Content-Type: {request.headers['content-type']}\r\n\r\n".encode()
+    message = BytesParser(policy=HTTP).parsebytes(head + request.body)
+    fields: dict[str, Any] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        data = part.get_payload(decode=True)
+        fields[name] = data if part.get_filename() else data.decode()
+    return fields

@@ -1,77 +1,52 @@
-"""Overview: this week against the previous one and the 8-week average."""
-
-from datetime import timedelta
+"""Overview: this week against the previous one and the mean of the weeks before it."""
 
 import polars as pl
 import streamlit as st
 
 from dashboards import data, fmt, tables
+from pipelines.digest.week import comparison, monday
 
 version = data.warehouse_version()
 info = data.build_info(version)
 currency = info["currency"]
+average_weeks = data.settings().digest.average_weeks
 st.title("Overview")
 
-weeks = fmt.to_float(data.weekly_totals(version))
-this_week = info["as_of"] - timedelta(days=info["as_of"].weekday())
-current = weeks.filter(pl.col("week_start") == this_week)
-previous = weeks.filter(pl.col("week_start") == this_week - timedelta(weeks=1))
-history = weeks.filter(
-    pl.col("week_start").is_between(this_week - timedelta(weeks=8), this_week - timedelta(weeks=1))
-)
+weeks = data.weekly_totals(version)
+this_week = monday(info["as_of"])
 st.caption(
     f"Week of {this_week:%d %b %Y} (the week of the last data day, {info['as_of']:%d %b}) "
-    "against the week before and the average of the 8 weeks before it. Cost per primary "
-    "and ROMI count patients from that week's calls (recent weeks are still converting)."
+    f"against the week before and the average of the {average_weeks} weeks before it. Cost "
+    "per primary and ROMI count patients from that week's calls (recent weeks are still "
+    "converting)."
 )
 
-FIGURES = [
-    ("Spend", "spend", "money", True),
-    ("Calls", "calls", "number", False),
-    ("Leads", "leads", "number", False),
-    ("Primary patients", "primary_patients", "number", False),
-    ("Cost per lead", "cost_per_lead", "money", True),
-    ("Cost per primary", "cost_per_primary", "money", True),
-    ("ROMI", "romi", "percent", False),
-    ("Missed rate", "missed_rate", "percent", True),
-]
-
-
-def value(frame: pl.DataFrame, column: str) -> float | None:
-    return frame[column][0] if frame.height else None
-
-
-def show(kind: str, number: float | None) -> str:
-    if kind == "money":
-        return fmt.money(number, currency)
-    if kind == "percent":
-        return fmt.percent(number)
-    return fmt.number(number)
-
-
-columns = st.columns(4)
+figures = comparison(weeks, this_week, average_weeks)
+columns = st.columns(5)
 table = []
-for index, (label, column, kind, lower_is_better) in enumerate(FIGURES):
-    now, before = value(current, column), value(previous, column)
-    average = history[column].mean() if history.height else None
+for index, row in enumerate(figures.iter_rows(named=True)):
+    now, before = row["this_week"], row["previous_week"]
     delta = None if now is None or before is None else now - before
-    with columns[index % 4]:
+    with columns[index % 5]:
         st.metric(
-            label,
-            show(kind, now),
-            delta=None if delta is None else f"{show(kind, delta)} vs previous week",
-            delta_color="inverse" if lower_is_better else "normal",
+            row["figure"],
+            fmt.value(row["kind"], now, currency),
+            delta=None
+            if delta is None
+            else f"{fmt.value(row['kind'], delta, currency)} vs previous week",
+            delta_color="inverse" if row["lower_is_better"] else "normal",
         )
     table.append(
         {
-            "figure": label,
-            "this week": show(kind, now),
-            "previous week": show(kind, before),
-            "8-week average": show(kind, average),
+            "figure": row["figure"],
+            "this week": fmt.value(row["kind"], now, currency),
+            "previous week": fmt.value(row["kind"], before, currency),
+            f"{average_weeks}-week average": fmt.value(row["kind"], row["average"], currency),
         }
     )
 tables.show(pl.DataFrame(table), info)
-unknown = value(current, "unknown_spend")
+current = weeks.filter(pl.col("week_start") == this_week)
+unknown = current["unknown_spend"][0] if current.height else None
 if unknown:
     st.caption(
         f"No spend data this week for {unknown}: spend, costs and ROMI above count only the "

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pipelines.build import CHAIN_GROUP, PULL_GROUP
+from pipelines.build import OUTSIDE_BUILD
 from pipelines.settings import load_settings
 
 build_warehouse_job = dg.define_asset_job(
     "build_warehouse",
-    selection=dg.AssetSelection.all() - dg.AssetSelection.groups(CHAIN_GROUP, PULL_GROUP),
+    selection=dg.AssetSelection.all() - dg.AssetSelection.groups(*OUTSIDE_BUILD),
     description="Every asset of the clinic: raw → staging → published warehouse.",
 )
 

@@ -71,15 +71,30 @@ def mean_interval(
     return float(max(low, bounds[0])), float(min(high, bounds[1]))
 
 
+def nps_counts(scores: np.ndarray) -> list[int]:
+    """Promoters (9-10), passives (7-8), detractors (0-6): definition 11."""
+    return [
+        int((scores >= 9).sum()),
+        int(((scores >= 7) & (scores <= 8)).sum()),
+        int((scores <= 6).sum()),
+    ]
+
+
+def nps_draws(scores: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """`DRAWS` draws of NPS (points) from the posterior of the three shares under a uniform
+    Dirichlet(1, 1, 1) prior."""
+    shares = rng.dirichlet(np.asarray(nps_counts(scores), dtype=float) + 1.0, size=DRAWS)
+    return 100 * (shares[:, 0] - shares[:, 2])
+
+
 def nps_interval(scores: np.ndarray, rng: np.random.Generator, mass: float) -> tuple[float, float]:
     """The interval holding `mass` of NPS (points) from the survey scores (NaN, NaN for none). The
     posterior pulls an all-promoter NPS of 100 below 100; the interval is widened to hold
     the observed figure, so the page never shows an estimate outside its own bar."""
     if scores.size == 0:
         return np.nan, np.nan
-    counts = [(scores >= 9).sum(), ((scores >= 7) & (scores <= 8)).sum(), (scores <= 6).sum()]
-    shares = rng.dirichlet(np.asarray(counts, dtype=float) + 1.0, size=DRAWS)
-    nps = 100 * (shares[:, 0] - shares[:, 2])
+    nps = nps_draws(scores, rng)
+    counts = nps_counts(scores)
     tail = (1 - mass) / 2
     low, high = np.quantile(nps, [tail, 1 - tail])
     observed = 100 * (counts[0] - counts[2]) / scores.size

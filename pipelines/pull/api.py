@@ -24,7 +24,7 @@ from urllib.parse import quote, quote_plus, urlsplit
 import httpx
 import tenacity
 
-from pipelines.settings import PullSettings
+from pipelines.settings import RetryBounds
 
 # httpx logs every request line at INFO, query string (and so Calltouch's token) included
 logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -37,6 +37,10 @@ class PullError(Exception):
 
 class AuthError(PullError):
     """The vendor refused the credentials: not retried."""
+
+
+class GaveUpError(PullError):
+    """Transient refusals past `max_attempts`: worth trying again later."""
 
 
 class TransientError(Exception):
@@ -62,7 +66,7 @@ class Api:
     and an `httpx.Client`."""
 
     source: str
-    settings: PullSettings
+    settings: RetryBounds
     secrets: Iterable[str | None] = ()
     sleep: Callable[[float], None] = time.sleep
     client: httpx.Client = field(init=False)
@@ -88,7 +92,7 @@ class Api:
         """One more page of a paged answer; past `max_pages` the vendor is paging forever."""
         self.pages += 1
         if self.pages > self.settings.max_pages:
-            raise PullError(f"more than {self.settings.max_pages} pages (pull.max_pages)")
+            raise PullError(f"more than {self.settings.max_pages} pages (max_pages)")
 
     def close(self) -> None:
         self.client.close()
@@ -128,12 +132,6 @@ class Api:
         classify = classify or check_status
         bounds = self.settings
 
-        def wait(state: tenacity.RetryCallState) -> float:
-            error = state.outcome.exception() if state.outcome else None
-            backoff = bounds.backoff_s * 2 ** (state.attempt_number - 1)
-            asked = error.retry_after if isinstance(error, TransientError) else None
-            return min(max(backoff, asked or 0.0), bounds.max_wait_s)
-
         def attempt() -> httpx.Response:
             try:
                 response = self._fetch(method, url, **kwargs)
@@ -150,22 +148,34 @@ class Api:
                 raise
             return response
 
-        retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception_type(TransientError),
-            stop=tenacity.stop_after_attempt(bounds.max_attempts),
-            wait=wait,
-            sleep=self.sleep,
-            reraise=True,
-        )
         try:
-            return retrying(attempt)
+            return retrying(bounds, self.sleep)(attempt)
         except TransientError as exc:
             reason = f"gave up after {bounds.max_attempts} tries: {exc}"
-            raise PullError(self.redact(f"{self.source}: {reason}")) from None
+            raise GaveUpError(self.redact(f"{self.source}: {reason}")) from None
         except AuthError as exc:
             raise AuthError(self.redact(f"{self.source}: {exc}")) from None
         except PullError as exc:
             raise PullError(self.redact(f"{self.source}: {exc}")) from None
+
+
+def retrying(bounds: RetryBounds, sleep: Callable[[float], None]) -> tenacity.Retrying:
+    """Tries while a `TransientError` is raised, within `bounds`: a doubling wait from
+    `backoff_s`, or the server's own wait when longer, never above `max_wait_s`."""
+
+    def wait(state: tenacity.RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        backoff = bounds.backoff_s * 2 ** (state.attempt_number - 1)
+        asked = error.retry_after if isinstance(error, TransientError) else None
+        return min(max(backoff, asked or 0.0), bounds.max_wait_s)
+
+    return tenacity.Retrying(
+        retry=tenacity.retry_if_exception_type(TransientError),
+        stop=tenacity.stop_after_attempt(bounds.max_attempts),
+        wait=wait,
+        sleep=sleep,
+        reraise=True,
+    )
 
 
 def retry_after(response: httpx.Response) -> float | None:

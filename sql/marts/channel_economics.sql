@@ -31,6 +31,7 @@ create or replace macro channel_economics(
             case when branch is null then known_sum(spend) end as spend,
             sum(calls)::bigint as calls,
             sum(missed_calls)::bigint as missed_calls,
+            sum(lost_calls)::bigint as lost_calls,
             sum(leads)::bigint as leads,
             sum(primary_patients)::bigint as primary_patients,
             sum(revenue_to_date) as revenue_to_date
@@ -48,6 +49,7 @@ create or replace macro channel_economics(
             periods.spend,
             periods.calls,
             periods.missed_calls,
+            periods.lost_calls,
             periods.leads,
             periods.primary_patients,
             cost_per(periods.spend, periods.leads) as cost_per_lead,

@@ -15,6 +15,7 @@ create or replace macro channel_totals(first_day, last_day, by_week := false) as
             sum(spend) as spend,
             sum(calls)::bigint as calls,
             sum(missed_calls)::bigint as missed_calls,
+            sum(lost_calls)::bigint as lost_calls,
             sum(leads)::bigint as leads,
             sum(primary_patients)::bigint as primary_patients,
             sum(leads) filter (where spend is not null)::bigint as priced_leads,

@@ -2,7 +2,8 @@
 -- the date-range macro and the dashboard's branch filter. Spend counts on its date (with
 -- no branch: exports do not split it), calls and leads on the call's day, converted leads
 -- (and their patients' revenue to date) on the lead call's day, and patients with no
--- converting lead ('No call') on their first visit's day.
+-- converting lead ('No call') on their first visit's day. Lost calls (int_missed_calls)
+-- count on the missed call's day.
 -- Unknown is not zero (definition 8): a row's spend is NULL on a day outside the dates
 -- its channel's spend exports cover (first to last spend date), unless channels.csv
 -- declares the channel free (then 0 everywhere). Any aggregate over a NULL is unknown.
@@ -21,12 +22,14 @@ with spend as (
 
 calls as (
     select
-        channel,
-        started_local::date as day,
-        branch_id,
+        int_calls.channel,
+        int_calls.started_local::date as day,
+        int_calls.branch_id,
         count(*)::bigint as calls,
-        count(*) filter (where not answered)::bigint as missed_calls
+        count(*) filter (where not int_calls.answered)::bigint as missed_calls,
+        count(*) filter (where not int_missed_calls.recovered)::bigint as lost_calls
     from int_calls
+    left join int_missed_calls using (call_id)
     group by all
 ),
 
@@ -64,6 +67,7 @@ facts as (
         spend,
         0 as calls,
         0 as missed_calls,
+        0 as lost_calls,
         0 as leads,
         0 as primary_patients,
         0 as revenue_to_date
@@ -76,6 +80,7 @@ facts as (
         0 as spend,
         calls,
         missed_calls,
+        lost_calls,
         0 as leads,
         0 as primary_patients,
         0 as revenue_to_date
@@ -88,6 +93,7 @@ facts as (
         0 as spend,
         0 as calls,
         0 as missed_calls,
+        0 as lost_calls,
         leads,
         primary_patients,
         revenue_to_date
@@ -100,6 +106,7 @@ facts as (
         0 as spend,
         0 as calls,
         0 as missed_calls,
+        0 as lost_calls,
         0 as leads,
         primary_patients,
         revenue_to_date
@@ -134,6 +141,7 @@ final as (
         end::decimal(38, 2) as spend,
         sum(facts.calls)::bigint as calls,
         sum(facts.missed_calls)::bigint as missed_calls,
+        sum(facts.lost_calls)::bigint as lost_calls,
         sum(facts.leads)::bigint as leads,
         sum(facts.primary_patients)::bigint as primary_patients,
         sum(facts.revenue_to_date)::decimal(38, 2) as revenue_to_date

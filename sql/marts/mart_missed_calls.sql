@@ -1,32 +1,11 @@
 -- Missed calls by clinic-local hour of week (definition 12): all 168 cells, so a heatmap
--- shows quiet hours as zeros. A missed call is recovered when the same identified phone
--- has an answered call in (started_at, started_at + 24 h]; lost otherwise (an unidentified
--- caller cannot be recognised, so theirs is lost).
+-- shows quiet hours as zeros. Recovered and lost: int_missed_calls.
 with calls as (
     select * from int_calls
 ),
 
-answered_calls as (
-    select
-        phone_hash,
-        started_at
-    from calls
-    where answered and phone_hash is not null
-),
-
 missed_calls as (
-    select
-        calls.call_id,
-        any_value(calls.started_local) as started_local,
-        count(answered_calls.started_at) > 0 as recovered
-    from calls
-    left join answered_calls
-        on
-            calls.phone_hash = answered_calls.phone_hash
-            and calls.started_at < answered_calls.started_at
-            and answered_calls.started_at <= calls.started_at + interval 24 hour
-    where not calls.answered
-    group by calls.call_id
+    select * from int_missed_calls
 ),
 
 calls_per_cell as (

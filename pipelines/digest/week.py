@@ -1,0 +1,81 @@
+"""The week against the previous week and the mean of the weeks before it: the Overview
+page and the digest read these figures from one place, so the two never disagree."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import polars as pl
+
+
+@dataclass(frozen=True)
+class Figure:
+    label: str
+    column: str
+    """A column of `channel_totals` (sql/marts/channel_totals.sql)."""
+    kind: str
+    """money, number or percent (dashboards/fmt.py `value`)."""
+    lower_is_better: bool
+
+
+FIGURES = (
+    Figure("Spend", "spend", "money", True),
+    Figure("Calls", "calls", "number", False),
+    Figure("Leads", "leads", "number", False),
+    Figure("Primary patients", "primary_patients", "number", False),
+    Figure("Cost per lead", "cost_per_lead", "money", True),
+    Figure("Cost per primary", "cost_per_primary", "money", True),
+    Figure("ROMI", "romi", "percent", False),
+    Figure("Missed rate", "missed_rate", "percent", True),
+    Figure("Missed calls", "missed_calls", "number", True),
+    Figure("Lost calls", "lost_calls", "number", True),
+)
+
+WEEKLY_TOTALS = (
+    "select *, period_start as week_start "
+    "from channel_totals('-infinity'::date, 'infinity'::date, by_week := true)"
+)
+"""All channels together per ISO week: the warehouse's `channel_totals` macro."""
+
+
+def monday(day: date) -> date:
+    """The ISO week's first day (definition 7)."""
+    return day - timedelta(days=day.weekday())
+
+
+def comparison(weeks: pl.DataFrame, week: date, average_weeks: int) -> pl.DataFrame:
+    """One row per figure: `this_week`, `previous_week` and `average` (the mean over the
+    `average_weeks` weeks before this one that hold data), as floats; None where unknown
+    (no row for the week, or an unknown spend)."""
+    weeks = weeks.with_columns(pl.col(pl.Decimal).cast(pl.Float64))
+    current = weeks.filter(pl.col("week_start") == week)
+    previous = weeks.filter(pl.col("week_start") == week - timedelta(weeks=1))
+    history = weeks.filter(
+        pl.col("week_start").is_between(
+            week - timedelta(weeks=average_weeks), week - timedelta(weeks=1)
+        )
+    )
+
+    def first(frame: pl.DataFrame, column: str) -> float | None:
+        return frame[column][0] if frame.height else None
+
+    return pl.DataFrame(
+        [
+            {
+                "figure": f.label,
+                "column": f.column,
+                "kind": f.kind,
+                "lower_is_better": f.lower_is_better,
+                "this_week": first(current, f.column),
+                "previous_week": first(previous, f.column),
+                "average": history[f.column].mean() if history.height else None,
+            }
+            for f in FIGURES
+        ],
+        schema_overrides={
+            "this_week": pl.Float64,
+            "previous_week": pl.Float64,
+            "average": pl.Float64,
+        },
+    )
