@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import subprocess
 import sys
 import tempfile
+import time
 import traceback
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -85,6 +87,12 @@ def main(argv: list[str] | None = None) -> int:
     digest.add_argument(
         "--alerts", action="store_true", help="send only the alerts the warehouse shows now"
     )
+    digest.add_argument(
+        "--resend-unconfirmed",
+        action="store_true",
+        help="also send the parts a stopped run left unconfirmed (once you checked that "
+        "they did not arrive)",
+    )
     digest.add_argument("--warehouse", type=Path)
     digest.add_argument("--settings", type=Path)
 
@@ -135,7 +143,11 @@ def _run(args: argparse.Namespace) -> int:
         ),
         "pull": lambda: _pull(args.settings, args.input, args.source, args.since),
         "digest": lambda: _digest(
-            _settings(args.settings, warehouse=args.warehouse), args.week, args.dry_run, args.alerts
+            _settings(args.settings, warehouse=args.warehouse),
+            args.week,
+            args.dry_run,
+            alerts=args.alerts,
+            resend_unconfirmed=args.resend_unconfirmed,
         ),
         "dashboard": lambda: _dashboard(
             _settings(args.settings, warehouse=args.warehouse), args.settings, args.host, args.port
@@ -271,7 +283,14 @@ def _pull(
     return 1 if failed else 0
 
 
-def _digest(settings: Settings, week: date | None, dry_run: Path | None, alerts: bool) -> int:
+def _digest(
+    settings: Settings,
+    week: date | None,
+    dry_run: Path | None,
+    *,
+    alerts: bool,
+    resend_unconfirmed: bool,
+) -> int:
     """One line per send; exit 1 when any send failed (it is retried on the next run),
     2 when there is no warehouse for the week."""
     from pipelines.digest import run  # noqa: PLC0415  (matplotlib, fpdf only when asked)
@@ -284,9 +303,12 @@ def _digest(settings: Settings, week: date | None, dry_run: Path | None, alerts:
                 print(path)
             return 0
         if alerts:
+            if week is not None:
+                raise InputError("--alerts sends what the warehouse shows now: no --week")
             report = run.send_alerts(settings)
         else:
-            report = run.send_digest(settings, week or run.last_full_week(settings))
+            week = week or run.last_full_week(settings)
+            report = run.send_digest(settings, week, resend_unconfirmed=resend_unconfirmed)
     except (DigestError, LedgerError) as exc:
         raise InputError(str(exc)) from None
     _print_report(report.lines)
@@ -338,14 +360,28 @@ def _dashboard(settings: Settings, settings_file: Path | None, host: str, port: 
     env = dict(os.environ, CLINIC_WAREHOUSE_PATH=str(settings.warehouse_path.resolve()))
     if settings_file:
         env["CLINIC_SETTINGS_FILE"] = str(settings_file.resolve())
-    print(f"dashboard on http://{host}:{port} (Ctrl+C stops it)")
     server = subprocess.Popen(streamlit_command(host, port), env=env)
     try:
+        if _listening(server, host, port):  # said once a browser (or a script) can connect
+            print(f"dashboard on http://{host}:{port} (Ctrl+C stops it)", flush=True)
         return server.wait()
     except KeyboardInterrupt:  # Ctrl+C, or SIGTERM (Dagster's run leaves it raising this)
         server.terminate()
         server.wait()
         return 0
+
+
+def _listening(server: subprocess.Popen, host: str, port: int) -> bool:
+    """Wait until the server accepts connections on its port: True; False when it exited
+    first (its own message says why)."""
+    address = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)
+    while server.poll() is None:
+        try:
+            with socket.create_connection((address, port), timeout=1):
+                return True
+        except OSError:
+            time.sleep(0.1)
+    return False
 
 
 # Streamlit's own options for every server this project starts (the CLI, the browser tests)

@@ -11,6 +11,7 @@ METRICS.md. SQL models never hold these numbers: they read them as DuckDB variab
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from contextvars import ContextVar
 from datetime import date
@@ -210,7 +211,8 @@ class Recipient(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: str = Field(min_length=1)
-    email: str | None = Field(None, pattern=r"^[^@\s<>]+@[^@\s<>]+$")
+    email: str | None = Field(None, pattern=r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+$")
+    """One ASCII address (an internationalised one is not supported by this sender)."""
     telegram_chat_id: str | None = Field(None, pattern=r"^-?\d{1,20}$|^@\w{5,64}$")
     alerts: bool = True
     """Also the mid-week alerts, not only the Monday digest."""
@@ -234,7 +236,7 @@ class SmtpSettings(BaseModel):
     (`CLINIC_DIGEST__SMTP__PASSWORD`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    host: str | None = None
+    host: str | None = Field(None, min_length=1)
     port: int = Field(587, ge=1, le=65535)
     security: Literal["starttls", "ssl", "none"] = "starttls"
     """`none` only for a relay on the same machine or network (port 25)."""
@@ -243,6 +245,15 @@ class SmtpSettings(BaseModel):
     sender: str = "clinic-analytics@localhost"
     """The From address."""
 
+    @field_validator("username", "password", "sender")
+    @classmethod
+    def _ascii_line(cls, value: str | SecretStr | None) -> str | SecretStr | None:
+        """SMTP's login and a header are one line of ASCII (smtplib encodes them so)."""
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if text is not None and not (text.isascii() and text.isprintable()):
+            raise ValueError("must be one line of ASCII characters")
+        return value
+
 
 class TelegramSettings(BaseModel):
     """A Telegram bot; its token from the environment (`CLINIC_DIGEST__TELEGRAM__BOT_TOKEN`)."""
@@ -250,6 +261,14 @@ class TelegramSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     bot_token: SecretStr | None = None
     api_base: str = "https://api.telegram.org"
+
+    @field_validator("bot_token")
+    @classmethod
+    def _token_form(cls, value: SecretStr | None) -> SecretStr | None:
+        """`<bot id>:<secret>` as BotFather gives it; the message never repeats it."""
+        if value is not None and not re.fullmatch(r"\d+:[A-Za-z0-9_-]+", value.get_secret_value()):
+            raise ValueError("is not a bot token of the form <digits>:<letters, digits, _ or ->")
+        return value
 
 
 class DigestSettings(RetryBounds):
@@ -627,13 +646,19 @@ def _not_a_file(path: Path) -> str:
     return "is a folder, not a file" if path.is_dir() else "does not exist"
 
 
+SECRET_NAME = re.compile(r"(?i)secret|token|password|api_key|\bkey\b")
+"""Settings whose value an error message must not repeat."""
+
+
 def _one_line(error: ValidationError) -> str:
     """pydantic's several lines per problem as one: `name: what is wrong (got 'x')`."""
     parts = []
     for item in error.errors():
         name = ".".join(str(p) for p in item.get("loc", ())) or "settings"
         got = item.get("input")
-        shown = "" if isinstance(got, dict) or got is None else f" (got {str(got)[:40]!r})"
+        secret = SECRET_NAME.search(name)  # a refused password is still a password
+        hidden = secret or isinstance(got, dict) or got is None
+        shown = "" if hidden else f" (got {str(got)[:40]!r})"
         message = str(item.get("msg", "invalid")).removeprefix("Value error, ")
         parts.append(f"{name}: {message}{shown}")
     return "; ".join(parts)

@@ -15,6 +15,7 @@ import duckdb
 import polars as pl
 
 from dashboards import fmt
+from pipelines.models.poisson_limits import poisson_limits
 from pipelines.settings import Settings
 
 WINDOW_DAYS = 7
@@ -94,9 +95,11 @@ def cost_per_lead(
     conn: duckdb.DuckDBPyConnection, settings: Settings, as_of: date, currency: str
 ) -> list[Alert]:
     """Cost per lead of the last 7 days above `alert_cost_per_lead_ratio` × its median over
-    the `average_weeks` 7-day windows before. A channel whose cost per lead is known in
-    fewer than half of those windows has no median to speak of and is left out; the
-    message gives the leads behind the figure, since three leads make a noisy cost."""
+    the `average_weeks` 7-day windows before, beyond chance: a week's leads are a Poisson
+    count, so the cost is also above the limit at the low end of its `credible_mass`
+    range (spend ÷ the highest lead rate the count allows: `poisson_limits`, the
+    Channels page's rule). One lead at 2× the median is noise, not news. A channel whose
+    cost per lead is known in fewer than half of the windows has no median to speak of."""
     weeks = settings.digest.average_weeks
     windows = " union all ".join(
         f"select {k} as lag_weeks, * from channel_economics($as_of::date - {7 * k + 6}, "
@@ -117,15 +120,20 @@ def cost_per_lead(
         if now.is_empty() or now["cpl"][0] is None or past.len() * 2 < weeks:
             continue
         current, median = now["cpl"][0], past.median()
-        if median and current > ratio * median:
+        leads, spend = int(now["leads"][0]), now["spend"][0]
+        rate_high = poisson_limits(leads, settings.credible_mass)["rate_high"][leads]
+        low = spend / rate_high
+        if median and low > ratio * median:
             alerts.append(
                 Alert(
                     "cost_per_lead",
                     channel,
                     f"{channel}: cost per lead {fmt.money(current, currency)} over the last "
-                    f"7 days ({_leads(now['leads'][0])}, {fmt.money(now['spend'][0], currency)}), "
+                    f"7 days ({_leads(leads)}, {fmt.money(spend, currency)}), "
                     f"{current / median:.1f}× its median of {fmt.money(median, currency)} over "
-                    f"the {past.len()} weeks before.",
+                    f"the previous {weeks} weeks ({past.len()} with leads); above "
+                    f"{ratio:g}× even at the low end of its {settings.credible_mass:.0%} "
+                    f"range ({fmt.money(low, currency)}).",
                 )
             )
     return alerts

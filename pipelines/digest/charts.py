@@ -24,10 +24,17 @@ from dashboards import fmt
 
 SIZE = (7.2, 3.0)
 DPI = 120
-BLUE, ORANGE, GREY = "#1f77b4", "#ff7f0e", "#9e9e9e"
+BLUE, ORANGE, RED = "#1f77b4", "#ff7f0e", "#d62728"
 
 
 def _png(draw: Callable[[Figure], None]) -> bytes:
+    """The figure `draw` fills, as PNG bytes. Text is text: a channel named "Promo $5 off
+    $10" must not be read as a formula (Matplotlib's mathtext, which fails on "$\\frac{1$")."""
+    with plt.rc_context({"text.parse_math": False}):
+        return _drawn(draw)
+
+
+def _drawn(draw: Callable[[Figure], None]) -> bytes:
     figure = plt.figure(figsize=SIZE, dpi=DPI)
     try:
         draw(figure)
@@ -95,31 +102,48 @@ def cost_per_week(weekly: pl.DataFrame, currency: str) -> bytes:
 
 
 def channel_costs(channels: pl.DataFrame, currency: str) -> bytes:
-    """The week's cost per lead by channel; a channel of unknown spend or without leads is
-    named with why it has no bar."""
-    rows = channels.filter(pl.col("channel") != "No call").sort(
-        "cost_per_lead", descending=False, nulls_last=False
+    """The week's cost per lead by channel, the dearest on top; above them, in red, a
+    channel that spent and brought no lead (its bar is its spend: the next lead costs at
+    least that); at the foot, free channels and those whose spend is unknown, named so."""
+    spent_for_nothing = (pl.col("leads") == 0) & (pl.col("spend") > 0)
+    rows = (
+        channels.filter(pl.col("channel") != "No call")
+        .with_columns(
+            order=pl.when(spent_for_nothing)
+            .then(pl.col("spend") + 1e12)
+            .otherwise(pl.col("cost_per_lead").fill_null(-1))
+        )
+        .sort("order")
     )
 
     def draw(figure: Figure) -> None:
         ax = figure.add_subplot()
         names = rows["channel"].to_list()
-        values = rows["cost_per_lead"].to_list()
-        ax.barh(names, [v or 0 for v in values], color=[BLUE if v else GREY for v in values])
-        for i, (value, spend, leads) in enumerate(
-            zip(values, rows["spend"].to_list(), rows["leads"].to_list(), strict=True)
-        ):
-            text = (
-                fmt.money(value, currency)
-                if value
-                else "spend unknown"
-                if spend is None
-                else "no lead"
-                if spend
-                else "free"
-            )
+        cells = zip(rows["cost_per_lead"], rows["spend"], rows["leads"], strict=True)
+        for i, (value, spend, leads) in enumerate(cells):
             count = f"{leads} lead" if leads == 1 else f"{leads} leads"
-            ax.text(value or 0, i, f" {text} ({count})", va="center", fontsize=8)
+            if spend and not leads:
+                ax.barh(i, spend, color=RED)
+                text = f" {fmt.money(spend, currency)} spent, no lead"
+            else:
+                ax.barh(i, value or 0, color=BLUE)
+                shown = (
+                    fmt.money(value, currency)
+                    if value
+                    else "spend unknown"
+                    if spend is None
+                    else "free"
+                )
+                text = f" {shown} ({count})"
+            ax.text(
+                (spend if spend and not leads else value) or 0,
+                i,
+                text,
+                va="center",
+                fontsize=8,
+                color=RED if spend and not leads else "black",
+            )
+        ax.set_yticks(range(len(names)), names)
         ax.set_title(f"Cost per lead by channel this week, {fmt.money_axis(currency)}")
         ax.title.set_fontsize(11)
         ax.tick_params(axis="y", labelsize=8)

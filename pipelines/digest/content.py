@@ -70,13 +70,27 @@ class Digest:
     def week_end(self) -> date:
         return self.week + timedelta(days=6)
 
+    @property
+    def partial(self) -> bool:
+        """The data stops inside the week (a missing export, or the week read before it
+        ended): its figures are a part of a week, against whole ones."""
+        return self.info["as_of"] < self.week_end
+
 
 def read_digest(conn: duckdb.DuckDBPyConnection, settings: Settings, week: date) -> Digest:
-    """The digest of the ISO week holding `week`, from the warehouse open on `conn`."""
+    """The digest of the ISO week holding `week`, from the warehouse open on `conn`. The
+    alerts (of the 7 days to the last data day) come with it when those days reach into
+    the week: a digest of an older week is a record of it, not news."""
+    if week < settings.min_plausible_date:
+        raise DigestError(f"the week of {week} is before min_plausible_date: not a week of data")
     week = monday(week)
     info = conn.sql("select * from mart_build_info").pl().row(0, named=True)
     zone = ZoneInfo(info["timezone"])
     built_local = info["built_at"].astimezone(zone).date()
+    if week > built_local:
+        raise DigestError(
+            f"the week of {week} has not begun (the warehouse was built {built_local})"
+        )
     if built_local <= week + timedelta(days=6):
         raise DigestError(
             f"the warehouse was built on {built_local} (last data day {info['as_of']}), "
@@ -91,6 +105,11 @@ def read_digest(conn: duckdb.DuckDBPyConnection, settings: Settings, week: date)
     weekly = conn.sql(WEEKLY_TOTALS).pl()
     figures = comparison(weekly, week, digest.average_weeks)
     current = weekly.filter(pl.col("week_start") == week)
+    if current.is_empty():
+        raise DigestError(
+            f"no call, spend or new patient in the week of {week} (the data runs to "
+            f"{info['as_of']}): nothing to report"
+        )
     channels = (
         conn.sql(
             "select * from channel_economics(?::date, ?::date)",
@@ -113,7 +132,9 @@ def read_digest(conn: duckdb.DuckDBPyConnection, settings: Settings, week: date)
         doctors=satisfaction_moves(conn, settings, week, zone),
         reactivation=int(reactivation[0]),
         unknown_spend=current["unknown_spend"][0] if current.height else None,
-        alerts=find_alerts(conn, settings),
+        alerts=find_alerts(conn, settings)
+        if info["as_of"] - timedelta(days=6) <= week + timedelta(days=6)
+        else [],
         average_weeks=digest.average_weeks,
         satisfaction_weeks=digest.satisfaction_weeks,
     )

@@ -77,9 +77,10 @@ class Ledger:
         ).fetchone()
         return row[0] if row else None
 
-    def claim(self, key: Key) -> bool:
-        """Mark `key` as being sent; False when it was sent, or is (or was left) being sent.
-        One statement, so two runs at once cannot both claim it."""
+    def claim(self, key: Key, *, take_unconfirmed: bool = False) -> bool:
+        """Mark `key` as being sent; False when it was sent, or is (or was left) being sent
+        (unless `take_unconfirmed`: a person checked that it never arrived). One
+        statement, so two runs at once cannot both claim it."""
         now = datetime.now(UTC).isoformat(timespec="seconds")
         cursor = self._db.execute(
             """
@@ -87,9 +88,9 @@ class Ledger:
             values (?, ?, ?, ?, 'sending', 1, ?)
             on conflict (period, item, address, part) do update
                 set status = 'sending', attempts = attempts + 1, updated_at = excluded.updated_at
-                where status = 'failed'
+                where status = 'failed' or (status = 'sending' and ?)
             """,
-            (key.period, key.item, key.address, key.part, now),
+            (key.period, key.item, key.address, key.part, now, take_unconfirmed),
         )
         return cursor.rowcount == 1
 

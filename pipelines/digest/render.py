@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +40,8 @@ class Chart:
 
 @dataclass(frozen=True)
 class Rendered:
+    symbol: str
+    """The currency's sign: table cells hold numbers, their unit is in the header."""
     subject: str
     headline: str
     alerts: list[str]
@@ -64,26 +67,47 @@ def render(digest: Digest, dashboard_url: str) -> Rendered:
             for row in digest.figures.iter_rows(named=True)
         ],
         [
-            "Cost per primary and ROMI count the patients of the week's calls: the latest "
-            f"weeks are still converting (leads have {digest.info['attribution_window_days']} "
-            "days to come)."
+            "Cost per primary and ROMI count the primary patients from calls (a lead called, "
+            "then came), not the walk-ins; the latest weeks are still converting (leads have "
+            f"{digest.info['attribution_window_days']} days to come). The average of a ratio "
+            "is the mean of the weeks' ratios, as on the Overview page."
         ]
         + (
             [
-                f"No spend data this week for {digest.unknown_spend}: spend, costs and ROMI "
-                "count only the channels whose spend is known (unknown is not zero)."
+                f"No spend data this week for {digest.unknown_spend}: spend, costs, ROMI and "
+                "primary patients from calls count only the channels whose spend is known "
+                "(unknown is not zero)."
             ]
             if digest.unknown_spend
             else []
         ),
     )
     return Rendered(
-        subject=f"Clinic week {week}: {_headline_numbers(digest)}",
-        headline=f"Week of {week} (last data day {info['as_of']:%d %b %Y})",
+        symbol=fmt.symbol(currency),
+        subject=("PARTIAL " if digest.partial else "")
+        + f"Clinic week {week}: {_headline_numbers(digest)}",
+        headline=f"Week of {week} (last data day {info['as_of']:%d %b %Y})"
+        + (
+            f": PARTIAL WEEK, no data after {info['as_of']:%a %d %b}; its figures are not "
+            "comparable with whole weeks"
+            if digest.partial
+            else ""
+        ),
         alerts=[alert.message for alert in digest.alerts],
         tables=[
             figures,
-            _frame_table("Channels this week", digest.channels, info),
+            _frame_table(
+                "Channels this week",
+                digest.channels,
+                info,
+                [
+                    "Revenue is what the week's new patients have paid so far; they are still "
+                    "converting. No call: new patients without a lead call in the "
+                    f"{info['attribution_window_days']} days before their first visit (walk-ins,"
+                    " web bookings). Free channels cost 0; ROMI counts every channel whose spend "
+                    "is known, free ones included."
+                ],
+            ),
             _admin_table(digest, words["mass"]),
             _doctor_table(digest, words["mass"]),
             Table(
@@ -146,7 +170,7 @@ def _cell(kind: str, value: object) -> str:
     return fmt.number(value, DIGITS.get(kind, 0))
 
 
-def _frame_table(title: str, frame: pl.DataFrame, info: dict) -> Table:
+def _frame_table(title: str, frame: pl.DataFrame, info: dict, notes: list[str]) -> Table:
     words = tables.context(info)
     specs = [tables.column(name, dtype) for name, dtype in frame.schema.items()]
     return Table(
@@ -156,7 +180,7 @@ def _frame_table(title: str, frame: pl.DataFrame, info: dict) -> Table:
             [_cell(spec.kind, value) for spec, value in zip(specs, row, strict=True)]
             for row in frame.iter_rows()
         ],
-        ["Revenue is what the week's new patients have paid so far; they are still converting."],
+        notes,
     )
 
 
@@ -186,8 +210,10 @@ def _admin_table(digest: Digest, mass: str) -> Table:
         for row in ranked.iter_rows(named=True)
     ]
     notes = [
-        "Ordered by fair conversion (pulled toward the team's rate by an amount that shrinks "
-        "as leads grow), not the raw rate; the change is against the ranking a week earlier."
+        f"Every lead each one answered to {digest.week_end:%d %b %Y}, not this week's alone: a "
+        "week is too few leads to rank anyone. Ordered by fair conversion (pulled toward the "
+        "team's rate by an amount that shrinks as leads grow), not the raw rate; the change "
+        "is against the ranking a week earlier."
     ]
     if unranked.height:
         notes.append(
@@ -195,7 +221,7 @@ def _admin_table(digest: Digest, mass: str) -> Table:
             + ", ".join(f"{n} ({k})" for n, k in unranked.select("admin_name", "leads").rows())
         )
     return Table(
-        "Administrators",
+        "Administrators: converting leads into primary patients",
         [
             "Place",
             "Change",
@@ -272,14 +298,14 @@ def to_html(rendered: Rendered, *, inline: bool) -> str:
         parts += [f"<div class='alert'>{e(a)}</div>" for a in rendered.alerts]
     for table in rendered.tables:
         parts.append(f"<h3>{e(table.title)}</h3>")
-        if table.header:
+        if table.rows:
+            right = _numeric_columns(table)
             parts.append("<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in table.header))
             for row in table.rows:
+                cells = zip(row, right, strict=True)
                 parts.append(
                     "<tr>"
-                    + "".join(
-                        f"<td{' class=n' if i else ''}>{e(cell)}</td>" for i, cell in enumerate(row)
-                    )
+                    + "".join(f"<td{' class=n' if r else ''}>{e(c)}</td>" for c, r in cells)
                     + "</tr>"
                 )
             parts.append("</table>")
@@ -321,11 +347,15 @@ def to_telegram(rendered: Rendered) -> str:
     lines += [e(n) for n in figures.notes]
     lines += ["", f"<b>{e(channels.title)}</b>"]
     lines += [
-        f"{e(r[0])}: {e(r[4])} primary, {e(r[3])} leads, cost per lead {e(r[5])}"
+        f"{e(r[0])}: {e(r[3])} {'lead' if r[3] == '1' else 'leads'}, {e(r[4])} primary, "
+        f"cost per lead {e(r[5])}{'' if r[5] == '—' else ' ' + e(rendered.symbol)}"
         for r in channels.rows
     ]
     lines += ["", f"<b>{e(admins.title)}</b>"]
-    lines += [f"{e(r[0])}. {e(r[2])} {e(r[6])} ({e(r[7])}) {e(r[1])}" for r in admins.rows]
+    lines += [  # a place unchanged says nothing: only a move (▲2, ▼1, new) is shown
+        f"{e(r[0])}. {e(r[2])} {e(r[6])} ({e(r[7])}){'' if r[1] == '=' else ' ' + e(r[1])}"
+        for r in admins.rows
+    ]
     lines += ["", f"<b>{e(doctors.title)}</b>"]
     lines += [
         f"{e(r[0])}: NPS {e(r[1])} (before {e(r[3])}), change {e(r[5])}" for r in doctors.rows
@@ -364,18 +394,18 @@ def to_pdf(rendered: Rendered) -> bytes:
         pdf.set_text_color(0, 0, 0)
     for index, table in enumerate(rendered.tables):
         _pdf_heading(pdf, table.title)
-        if table.header:
+        if table.rows:
             pdf.set_font("DejaVu", "", 7 if len(table.header) > 6 else 8)
             with pdf.table(
                 headings_style=FontFace(emphasis="BOLD", fill_color=(240, 240, 240)),
                 line_height=4.5,
-                text_align=["LEFT", *["RIGHT"] * (len(table.header) - 1)],
+                text_align=["RIGHT" if r else "LEFT" for r in _numeric_columns(table)],
                 col_widths=_widths(table),
             ) as grid:
                 for row in [table.header, *table.rows]:
                     cells = grid.row()
                     for cell in row:
-                        cells.cell(cell)
+                        cells.cell(_fits(cell))
         pdf.set_font("DejaVu", "", 8)
         pdf.set_text_color(90, 90, 90)
         for note in table.notes:
@@ -392,14 +422,36 @@ def to_pdf(rendered: Rendered) -> bytes:
     return bytes(pdf.output())
 
 
+NUMBER = re.compile(
+    r"^[-+▲▼=]?[\d,.]*\d%?( \S{1,3})?$"  # 1,584 · -100.0 · 14.9% · 63,392 ₽ · ▲2
+    r"|^[—=]$|^new$"
+    r"|^[-+\d,.]+% – [-+\d,.]+%$|^[-+]\d+ to [-+]\d+$"  # ranges
+)
+"""A cell that is a figure (a count, an amount, a rate, a place's change, a range)."""
+
+
+def _numeric_columns(table: Table) -> list[bool]:
+    """Columns whose every cell is a figure: right-aligned, as numbers are read."""
+    return [all(NUMBER.match(row[i]) for row in table.rows) for i in range(len(table.header))]
+
+
 def _widths(table: Table) -> tuple[float, ...]:
     """Columns as wide as their longest cell, a long header wrapping instead (its longest
     word counts); so a name is never broken over lines while a number has room to spare."""
     columns = zip(table.header, *table.rows, strict=True)
     return tuple(
-        float(max(*map(len, header.split()), *(len(c) for c in cells), 3))
+        float(max(*map(len, header.split()), *(len(_fits(c)) for c in cells), 3))
         for header, *cells in columns
     )
+
+
+PDF_CELL_CHARS = 60
+"""A cell longer than this is cut with "…" in the PDF (a page has no room for a 200-letter
+campaign name; the e-mail's HTML shows it whole)."""
+
+
+def _fits(cell: str) -> str:
+    return cell if len(cell) <= PDF_CELL_CHARS else cell[: PDF_CELL_CHARS - 1] + "…"
 
 
 def _pdf_heading(pdf: FPDF, text: str) -> None:

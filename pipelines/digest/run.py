@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.digest.alerts import Alert, find_alerts
-from pipelines.digest.content import DigestError, read_digest
+from pipelines.digest.content import Digest, DigestError, read_digest
 from pipelines.digest.ledger import Key, Ledger
 from pipelines.digest.render import Rendered, render, to_html, to_pdf, to_telegram, to_text
 from pipelines.digest.send import (
@@ -32,7 +32,7 @@ from pipelines.digest.send import (
     telegram_text,
 )
 from pipelines.digest.week import monday
-from pipelines.settings import Recipient, Settings
+from pipelines.settings import DigestSettings, Recipient, Settings
 from pipelines.warehouse import clinic_today
 
 
@@ -65,17 +65,28 @@ def last_full_week(settings: Settings) -> date:
 
 @contextmanager
 def warehouse(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The published warehouse, read-only; one that cannot be read (damaged, or built by an
+    older version without a table or column the digest reads) is one line."""
     path = settings.warehouse_path
     if not path.is_file():
         raise DigestError(f"no warehouse at {path}: run `clinic-analytics build` first")
-    with duckdb.connect(str(path), read_only=True) as conn:
-        yield conn
+    try:
+        with duckdb.connect(str(path), read_only=True) as conn:
+            yield conn
+    except duckdb.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DigestError(
+            f"cannot read the warehouse {path} ({first}): rebuild it with `clinic-analytics build`"
+        ) from None
+
+
+def read_week(settings: Settings, week: date) -> Digest:
+    with warehouse(settings) as conn:
+        return read_digest(conn, settings, week)
 
 
 def rendered_digest(settings: Settings, week: date) -> Rendered:
-    with warehouse(settings) as conn:
-        digest = read_digest(conn, settings, week)
-    return render(digest, settings.digest.dashboard_url)
+    return render(read_week(settings, week), settings.digest.dashboard_url)
 
 
 SAMPLE_RECIPIENT = ("Manager", "manager@clinic.example")
@@ -120,11 +131,12 @@ def _digest_email(
     )
 
 
-def send_digest(settings: Settings, week: date) -> Report:
-    """The week's digest to every recipient, by each of their channels, once."""
+def send_digest(settings: Settings, week: date, *, resend_unconfirmed: bool = False) -> Report:
+    """The week's digest to every recipient, by each of their channels, once.
+    `resend_unconfirmed`: also the parts a stopped run left unconfirmed (after a person
+    checked that they did not arrive)."""
     week = monday(week)
-    with warehouse(settings) as conn:
-        digest = read_digest(conn, settings, week)
+    digest = read_week(settings, week)
     rendered = render(digest, settings.digest.dashboard_url)
     pdf = to_pdf(rendered)
     report = Report()
@@ -132,15 +144,34 @@ def send_digest(settings: Settings, week: date) -> Report:
     with Ledger(settings.resolved_ledger_path) as ledger:
         for recipient in settings.digest.recipients:
             for address, parts in _digest_parts(settings, recipient, rendered, pdf, week):
-                if _send_parts(ledger, report, str(week), "digest", address, parts, recipient):
+                sent = _send_parts(
+                    ledger,
+                    report,
+                    str(week),
+                    "digest",
+                    address,
+                    parts,
+                    recipient,
+                    resend_unconfirmed,
+                )
+                if sent:
                     for alert in digest.alerts:  # the digest carried them: not sent again
                         ledger.record_sent(Key(alert_period, alert.key, address))
     if not report.lines:
         report.add("no recipient: set [[digest.recipients]] in the settings file")
+    elif settings.digest.dashboard_url == DigestSettings.model_fields["dashboard_url"].default:
+        report.add(
+            f"note: the digest links to {settings.digest.dashboard_url}, which opens only on "
+            "this machine: set digest.dashboard_url to the address its readers use"
+        )
     return report
 
 
 Part = Callable[[], None]
+UNCONFIRMED = (
+    "is being sent by another run, or a run stopped while sending it: not sent again. If "
+    "no other run is going and the recipient did not get it: --resend-unconfirmed"
+)
 
 
 def _digest_parts(
@@ -175,6 +206,7 @@ def _send_parts(
     address: str,
     parts: list[Part],
     recipient: Recipient,
+    resend_unconfirmed: bool,
 ) -> bool:
     """Each part not yet sent, in order; True when every part has gone out. A failed part
     stops the rest (a chart without its text reads as nonsense) and is retried next run."""
@@ -185,18 +217,19 @@ def _send_parts(
         status = ledger.status(key)
         if status == "sent":
             continue
-        if not ledger.claim(key):
-            report.add(
-                f"{who}: part {index + 1} may have been sent by a run that stopped while "
-                "sending it; not sent again (check with the recipient)",
-                failed=True,
-            )
+        if not ledger.claim(key, take_unconfirmed=resend_unconfirmed):
+            report.add(f"{who}: part {index + 1} {UNCONFIRMED}", failed=True)
             return False
         try:
             part()
         except DeliveryError as exc:
             ledger.mark(key, "failed", str(exc))
             report.add(f"{who}: not sent: {exc}", failed=True, retry=exc.transient)
+            return False
+        except Exception as exc:  # a bug must not leave the part claimed for ever
+            reason = f"not sent: unexpected {type(exc).__name__} (a bug: please report it)"
+            ledger.mark(key, "failed", reason)
+            report.add(f"{who}: {reason}", failed=True)
             return False
         ledger.mark(key, "sent")
         sent_now += 1
@@ -212,6 +245,9 @@ def send_alerts(settings: Settings) -> Report:
         alerts = find_alerts(conn, settings)
     if not alerts:
         report.add("no alert")
+        return report
+    if not settings.digest.recipients:
+        report.add(f"{len(alerts)} alert(s), no recipient: set [[digest.recipients]]")
         return report
     period = str(monday(clinic_today(settings)))
     digest = settings.digest
@@ -271,11 +307,7 @@ def _send_alerts(
     keys = [Key(period, a.key, address) for a in alerts]
     claimed = [key for key in keys if ledger.claim(key)]
     if len(claimed) < len(keys):
-        report.add(
-            f"alerts to {recipient.name} ({address}): a run that stopped while sending left "
-            "some unconfirmed; those are not sent again",
-            failed=True,
-        )
+        report.add(f"some alerts to {recipient.name} ({address}) {UNCONFIRMED}", failed=True)
     mine = [a for a, key in zip(alerts, keys, strict=True) if key in claimed]
     if not mine:
         return
@@ -286,6 +318,12 @@ def _send_alerts(
             ledger.mark(key, "failed", str(exc))
         line = f"alerts to {recipient.name} ({address}): not sent: {exc}"
         report.add(line, failed=True, retry=exc.transient)
+        return
+    except Exception as exc:  # a bug must not leave the alerts claimed for ever
+        reason = f"not sent: unexpected {type(exc).__name__} (a bug: please report it)"
+        for key in claimed:
+            ledger.mark(key, "failed", reason)
+        report.add(f"alerts to {recipient.name} ({address}): {reason}", failed=True)
         return
     for key in claimed:
         ledger.mark(key, "sent")

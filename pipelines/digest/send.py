@@ -8,9 +8,12 @@ SMTP password, the bot token, which Telegram puts in the URL) never reach a mess
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import smtplib
+import socket
 import ssl
+import threading
 import time
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -97,6 +100,11 @@ def send_email(settings: DigestSettings, message: EmailMessage) -> None:
             if all(400 <= code < 500 for code in codes):
                 raise TransientError(reason) from exc
             raise DeliveryError(reason) from exc
+        except smtplib.SMTPNotSupportedError as exc:
+            raise DeliveryError(
+                f"the mail server does not offer what the settings ask ({_text(str(exc))}): "
+                "check digest.smtp.security and digest.smtp.username"
+            ) from exc
         except smtplib.SMTPAuthenticationError as exc:
             raise DeliveryError(
                 f"the mail server refused the login ({exc.smtp_code}): check "
@@ -118,17 +126,43 @@ def send_email(settings: DigestSettings, message: EmailMessage) -> None:
 
 
 def _deliver(settings: DigestSettings, message: EmailMessage) -> None:
+    """One SMTP exchange within `timeout_s` from connecting to the accepted message: the
+    socket's timeout bounds each read, so a server dripping a line a second (a tarpit)
+    would otherwise hold the digest for ever; past the deadline the socket is shut.
+
+    Once the server has accepted the message (250 after DATA), it is sent: a refused or
+    broken QUIT after it is not a failure (retrying would deliver it twice)."""
     smtp = settings.smtp
     context = ssl.create_default_context()
-    server_class = smtplib.SMTP_SSL if smtp.security == "ssl" else smtplib.SMTP
-    extra = {"context": context} if smtp.security == "ssl" else {}
-    with server_class(smtp.host, smtp.port, timeout=settings.timeout_s, **extra) as server:  # type: ignore[arg-type]
+    server: smtplib.SMTP = (
+        smtplib.SMTP_SSL(context=context, timeout=settings.timeout_s)
+        if smtp.security == "ssl"
+        else smtplib.SMTP(timeout=settings.timeout_s)
+    )
+    deadline = threading.Timer(settings.timeout_s, _shut, args=(server,))
+    deadline.start()
+    try:
+        server.connect(smtp.host, smtp.port)  # type: ignore[arg-type]
         if smtp.security == "starttls":
             server.starttls(context=context)
         if smtp.username:
             password = smtp.password.get_secret_value() if smtp.password else ""
             server.login(smtp.username, password)
         server.send_message(message)
+    finally:
+        deadline.cancel()
+        try:
+            server.quit()
+        except (smtplib.SMTPException, OSError):
+            server.close()
+
+
+def _shut(server: smtplib.SMTP) -> None:
+    """Past the exchange's deadline: the blocked read fails at once (OSError, retried)."""
+    sock = server.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 def _text(value: bytes | str) -> str:
@@ -154,6 +188,8 @@ def check_telegram(response: httpx.Response) -> None:
         body = None
     if code == 200 and isinstance(body, dict) and body.get("ok") is True:
         return
+    if code == 200:
+        raise PullError("HTTP 200 that is not a Bot API answer (check telegram.api_base)")
     description = body.get("description") if isinstance(body, dict) else None
     reason = f"HTTP {code}" + (f": {_text(str(description))}" if description else "")
     parameters = body.get("parameters") if isinstance(body, dict) else None

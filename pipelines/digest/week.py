@@ -24,6 +24,7 @@ FIGURES = (
     Figure("Calls", "calls", "number", False),
     Figure("Leads", "leads", "number", False),
     Figure("Primary patients", "primary_patients", "number", False),
+    Figure("Primary patients from calls", "priced_primary", "number", False),
     Figure("Cost per lead", "cost_per_lead", "money", True),
     Figure("Cost per primary", "cost_per_primary", "money", True),
     Figure("ROMI", "romi", "percent", False),

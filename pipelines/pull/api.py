@@ -141,7 +141,7 @@ class Api:
                 classify(response)
             except TransientError as exc:
                 if exc.retry_after is not None and exc.retry_after > bounds.max_wait_s:
-                    raise PullError(
+                    raise GaveUpError(
                         f"{exc}; the vendor asks to wait {exc.retry_after:.0f} s, beyond "
                         f"max_wait_s ({bounds.max_wait_s:.0f} s)"
                     ) from None
@@ -155,8 +155,8 @@ class Api:
             raise GaveUpError(self.redact(f"{self.source}: {reason}")) from None
         except AuthError as exc:
             raise AuthError(self.redact(f"{self.source}: {exc}")) from None
-        except PullError as exc:
-            raise PullError(self.redact(f"{self.source}: {exc}")) from None
+        except PullError as exc:  # its own kind (GaveUpError: worth trying later) kept
+            raise type(exc)(self.redact(f"{self.source}: {exc}")) from None
 
 
 def retrying(bounds: RetryBounds, sleep: Callable[[float], None]) -> tenacity.Retrying:
