@@ -296,10 +296,11 @@ def _digest(
     from pipelines.digest import run  # noqa: PLC0415  (matplotlib, fpdf only when asked)
     from pipelines.digest.content import DigestError  # noqa: PLC0415
     from pipelines.digest.ledger import LedgerError  # noqa: PLC0415
+    from pipelines.digest.week import last_full_week  # noqa: PLC0415
 
     try:
         if dry_run is not None:
-            for path in run.write_digest(settings, week or run.last_full_week(settings), dry_run):
+            for path in run.write_digest(settings, week or last_full_week(settings), dry_run):
                 print(path)
             return 0
         if alerts:
@@ -307,7 +308,7 @@ def _digest(
                 raise InputError("--alerts sends what the warehouse shows now: no --week")
             report = run.send_alerts(settings)
         else:
-            week = week or run.last_full_week(settings)
+            week = week or last_full_week(settings)
             report = run.send_digest(settings, week, resend_unconfirmed=resend_unconfirmed)
     except (DigestError, LedgerError) as exc:
         raise InputError(str(exc)) from None

@@ -30,8 +30,8 @@ from dashboards import fmt
 from pipelines.digest.content import DigestError, read_digest
 from pipelines.digest.ledger import Key, Ledger
 from pipelines.digest.render import render
-from pipelines.digest.run import digest_week_of, send_alerts, send_digest, write_digest
-from pipelines.digest.week import monday
+from pipelines.digest.run import send_alerts, send_digest, write_digest
+from pipelines.digest.week import digest_week_of, monday
 from pipelines.models.doctor_intervals import nps_draws
 from pipelines.settings import Settings, load_settings
 from tests.clinic import SECRET, build_clinic, call, phone

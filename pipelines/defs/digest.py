@@ -12,12 +12,16 @@ sensor exist only once recipients and a way to reach them are configured.
 """
 
 from datetime import date
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
 from pipelines.build import DIGEST_GROUP
-from pipelines.digest.run import Report, digest_week_of, last_full_week, send_alerts, send_digest
+from pipelines.digest.week import digest_week_of, last_full_week
 from pipelines.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from pipelines.digest.run import Report
 
 SENDING = {
     "group_name": DIGEST_GROUP,
@@ -31,7 +35,7 @@ WEEK_TAG = "digest_week"
 """A run tag naming the week's Monday (YYYY-MM-DD); absent, the week before the run's."""
 
 
-def _outcome(context: dg.AssetExecutionContext, report: Report) -> dg.MaterializeResult:
+def _outcome(context: dg.AssetExecutionContext, report: "Report") -> dg.MaterializeResult:
     for line, failed in report.lines:
         (context.log.error if failed else context.log.info)(line)
     if report.failed:  # retried by the policy only when a later try may succeed
@@ -48,6 +52,8 @@ def weekly_digest(
 ) -> dg.MaterializeResult:
     """The week's figures, channels, administrators, doctors and charts, by e-mail (with
     the PDF) and Telegram, once per week and recipient."""
+    from pipelines.digest.run import send_digest  # noqa: PLC0415  (charts, PDF: at run time)
+
     tagged = context.run.tags.get(WEEK_TAG)
     week = date.fromisoformat(tagged) if tagged else last_full_week(settings)
     return _outcome(context, send_digest(settings, week))
@@ -59,6 +65,8 @@ def build_alerts(
 ) -> dg.MaterializeResult:
     """Broken tracking numbers, costly leads, missed calls, stale sources, refused rows:
     each sent once a week to the recipients who take alerts."""
+    from pipelines.digest.run import send_alerts  # noqa: PLC0415
+
     return _outcome(context, send_alerts(settings))
 
 

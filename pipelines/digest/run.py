@@ -12,7 +12,7 @@ import html
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -51,16 +51,6 @@ class Report:
     @property
     def failed(self) -> bool:
         return any(failed for _, failed in self.lines)
-
-
-def digest_week_of(day: date) -> date:
-    """The Monday of the week before `day`'s: on a Monday morning, the week that just ended."""
-    return monday(day) - timedelta(weeks=1)
-
-
-def last_full_week(settings: Settings) -> date:
-    """The digest's week by default: the week before today's, clinic time."""
-    return digest_week_of(clinic_today(settings))
 
 
 @contextmanager

@@ -1,5 +1,7 @@
 """The week against the previous week and the mean of the weeks before it: the Overview
-page and the digest read these figures from one place, so the two never disagree."""
+page and the digest read these figures from one place, so the two never disagree. Light
+on purpose (Polars only): the dashboard and Dagster's definitions import it, and the
+digest's charts and PDF (Matplotlib, fpdf2) load only when a digest is written."""
 
 from __future__ import annotations
 
@@ -7,6 +9,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import polars as pl
+
+from pipelines.settings import Settings
+from pipelines.warehouse import clinic_today
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,16 @@ WEEKLY_TOTALS = (
 def monday(day: date) -> date:
     """The ISO week's first day (definition 7)."""
     return day - timedelta(days=day.weekday())
+
+
+def digest_week_of(day: date) -> date:
+    """The Monday of the week before `day`'s: on a Monday morning, the week that just ended."""
+    return monday(day) - timedelta(weeks=1)
+
+
+def last_full_week(settings: Settings) -> date:
+    """The digest's week by default: the week before today's, clinic time."""
+    return digest_week_of(clinic_today(settings))
 
 
 def comparison(weeks: pl.DataFrame, week: date, average_weeks: int) -> pl.DataFrame:
