@@ -36,6 +36,11 @@ def number(value: object, digits: int = 0) -> str:
     return "—" if _missing(value) else f"{float(value):,.{digits}f}"
 
 
+def counted(count: int, noun: str) -> str:
+    """`1 lead`, `2 leads`, `1,204 leads`."""
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")
+
+
 def interval(low: object, high: object, digits: int = 0) -> str:
     """`1,200 to 3,400`; an interval with a low end and no high end has no upper bound
     (the data cannot bound it); with neither, it is unknown."""

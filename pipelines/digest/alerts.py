@@ -129,7 +129,7 @@ def cost_per_lead(
                     "cost_per_lead",
                     channel,
                     f"{channel}: cost per lead {fmt.money(current, currency)} over the last "
-                    f"7 days ({_leads(leads)}, {fmt.money(spend, currency)}), "
+                    f"7 days ({fmt.counted(leads, 'lead')}, {fmt.money(spend, currency)}), "
                     f"{current / median:.1f}× its median of {fmt.money(median, currency)} over "
                     f"the previous {weeks} weeks ({past.len()} with leads); above "
                     f"{ratio:g}× even at the low end of its {settings.credible_mass:.0%} "
@@ -137,10 +137,6 @@ def cost_per_lead(
                 )
             )
     return alerts
-
-
-def _leads(count: int) -> str:
-    return f"{count} lead" if count == 1 else f"{count} leads"
 
 
 def missed_rate(conn: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> list[Alert]:

@@ -121,12 +121,9 @@ def channel_costs(channels: pl.DataFrame, currency: str) -> bytes:
         names = rows["channel"].to_list()
         cells = zip(rows["cost_per_lead"], rows["spend"], rows["leads"], strict=True)
         for i, (value, spend, leads) in enumerate(cells):
-            count = f"{leads} lead" if leads == 1 else f"{leads} leads"
             if spend and not leads:
-                ax.barh(i, spend, color=RED)
-                text = f" {fmt.money(spend, currency)} spent, no lead"
+                length, colour, text = spend, RED, f" {fmt.money(spend, currency)} spent, no lead"
             else:
-                ax.barh(i, value or 0, color=BLUE)
                 shown = (
                     fmt.money(value, currency)
                     if value
@@ -134,15 +131,10 @@ def channel_costs(channels: pl.DataFrame, currency: str) -> bytes:
                     if spend is None
                     else "free"
                 )
-                text = f" {shown} ({count})"
-            ax.text(
-                (spend if spend and not leads else value) or 0,
-                i,
-                text,
-                va="center",
-                fontsize=8,
-                color=RED if spend and not leads else "black",
-            )
+                length, colour = value or 0, BLUE
+                text = f" {shown} ({fmt.counted(leads, 'lead')})"
+            ax.barh(i, length, color=colour)
+            ax.text(length, i, text, va="center", fontsize=8, color=colour)
         ax.set_yticks(range(len(names)), names)
         ax.set_title(f"Cost per lead by channel this week, {fmt.money_axis(currency)}")
         ax.title.set_fontsize(11)

@@ -18,10 +18,11 @@ import duckdb
 import numpy as np
 import polars as pl
 
+from dashboards.fmt import to_float
 from pipelines.digest.alerts import Alert, find_alerts
 from pipelines.digest.week import WEEKLY_TOTALS, comparison, monday
 from pipelines.models.admin_conversion import admin_conversion
-from pipelines.models.doctor_intervals import nps_counts, nps_draws
+from pipelines.models.doctor_intervals import nps_draws, observed_nps
 from pipelines.settings import Settings
 
 CHANNEL_COLUMNS = (
@@ -126,9 +127,9 @@ def read_digest(conn: duckdb.DuckDBPyConnection, settings: Settings, week: date)
         figures=figures,
         weekly=weekly.filter(
             pl.col("week_start").is_between(week - timedelta(weeks=digest.trend_weeks - 1), week)
-        ).with_columns(pl.col(pl.Decimal).cast(pl.Float64)),
-        channels=channels.with_columns(pl.col(pl.Decimal).cast(pl.Float64)),
-        admins=admin_places(conn, settings, week, zone),
+        ).pipe(to_float),
+        channels=to_float(channels),
+        admins=admin_places(conn, settings, week, zone, info["as_of"]),
         doctors=satisfaction_moves(conn, settings, week, zone),
         reactivation=int(reactivation[0]),
         unknown_spend=current["unknown_spend"][0] if current.height else None,
@@ -145,7 +146,7 @@ def _midnight(day: date, zone: ZoneInfo) -> datetime:
 
 
 def admin_places(
-    conn: duckdb.DuckDBPyConnection, settings: Settings, week: date, zone: ZoneInfo
+    conn: duckdb.DuckDBPyConnection, settings: Settings, week: date, zone: ZoneInfo, as_of: date
 ) -> pl.DataFrame:
     """The ranking the Administrators page shows, with each one's place a week earlier.
 
@@ -153,7 +154,6 @@ def admin_places(
     ranking is computed as it stood at the week's end, by the mart's own function
     (`admin_conversion`) over the leads called, and the conversions made, by then."""
     mart = conn.sql("select * from mart_admin_conversion").pl()
-    ((as_of,),) = conn.execute("select as_of from mart_build_info").fetchall()
     end = week + timedelta(days=7)
     current = mart if end > as_of else _ranking_at(conn, settings, _midnight(end, zone), mart)
     before = _ranking_at(conn, settings, _midnight(week, zone), mart)
@@ -238,9 +238,9 @@ def satisfaction_moves(
         rows.append(
             {
                 "doctor_name": name,
-                "recent_nps": _observed_nps(recent),
+                "recent_nps": observed_nps(recent),
                 "recent_surveys": int(recent.size),
-                "earlier_nps": _observed_nps(earlier),
+                "earlier_nps": observed_nps(earlier),
                 "earlier_surveys": int(earlier.size),
                 "change_low": float(low),
                 "change_high": float(high),
@@ -256,8 +256,3 @@ def satisfaction_moves(
         "change_high": pl.Float64,
     }
     return pl.DataFrame(rows, schema=schema).sort("change_low")
-
-
-def _observed_nps(scores: np.ndarray) -> float:
-    promoters, _, detractors = nps_counts(scores)
-    return 100 * (promoters - detractors) / scores.size

@@ -31,9 +31,8 @@ from pipelines.digest.send import (
     telegram_photo,
     telegram_text,
 )
-from pipelines.digest.week import monday
+from pipelines.digest.week import alert_week, monday
 from pipelines.settings import DigestSettings, Recipient, Settings
-from pipelines.warehouse import clinic_today
 
 
 @dataclass
@@ -130,7 +129,7 @@ def send_digest(settings: Settings, week: date, *, resend_unconfirmed: bool = Fa
     rendered = render(digest, settings.digest.dashboard_url)
     pdf = to_pdf(rendered)
     report = Report()
-    alert_period = str(monday(clinic_today(settings)))
+    alert_period = alert_week(settings)
     with Ledger(settings.resolved_ledger_path) as ledger:
         for recipient in settings.digest.recipients:
             for address, parts in _digest_parts(settings, recipient, rendered, pdf, week):
@@ -210,18 +209,10 @@ def _send_parts(
         if not ledger.claim(key, take_unconfirmed=resend_unconfirmed):
             report.add(f"{who}: part {index + 1} {UNCONFIRMED}", failed=True)
             return False
-        try:
-            part()
-        except DeliveryError as exc:
-            ledger.mark(key, "failed", str(exc))
-            report.add(f"{who}: not sent: {exc}", failed=True, retry=exc.transient)
+        failure, retry = _attempt(ledger, [key], part)
+        if failure:
+            report.add(f"{who}: not sent: {failure}", failed=True, retry=retry)
             return False
-        except Exception as exc:  # a bug must not leave the part claimed for ever
-            reason = f"not sent: unexpected {type(exc).__name__} (a bug: please report it)"
-            ledger.mark(key, "failed", reason)
-            report.add(f"{who}: {reason}", failed=True)
-            return False
-        ledger.mark(key, "sent")
         sent_now += 1
     report.add(f"{who}: " + ("sent" if sent_now else "already sent, not sent again"))
     return True
@@ -239,7 +230,7 @@ def send_alerts(settings: Settings) -> Report:
     if not settings.digest.recipients:
         report.add(f"{len(alerts)} alert(s), no recipient: set [[digest.recipients]]")
         return report
-    period = str(monday(clinic_today(settings)))
+    period = alert_week(settings)
     digest = settings.digest
     with Ledger(settings.resolved_ledger_path) as ledger:
         for recipient in digest.recipients:
@@ -301,20 +292,29 @@ def _send_alerts(
     mine = [a for a, key in zip(alerts, keys, strict=True) if key in claimed]
     if not mine:
         return
-    try:
-        send(mine)
-    except DeliveryError as exc:
-        for key in claimed:
-            ledger.mark(key, "failed", str(exc))
-        line = f"alerts to {recipient.name} ({address}): not sent: {exc}"
-        report.add(line, failed=True, retry=exc.transient)
+    failure, retry = _attempt(ledger, claimed, lambda: send(mine))
+    if failure:
+        line = f"alerts to {recipient.name} ({address}): not sent: {failure}"
+        report.add(line, failed=True, retry=retry)
         return
-    except Exception as exc:  # a bug must not leave the alerts claimed for ever
-        reason = f"not sent: unexpected {type(exc).__name__} (a bug: please report it)"
-        for key in claimed:
-            ledger.mark(key, "failed", reason)
-        report.add(f"alerts to {recipient.name} ({address}): {reason}", failed=True)
-        return
-    for key in claimed:
-        ledger.mark(key, "sent")
     report.add(f"{len(mine)} alert(s) to {recipient.name} ({address}): sent")
+
+
+def _attempt(ledger: Ledger, claimed: list[Key], send: Part) -> tuple[str | None, bool]:
+    """One send of what `claimed` stands for, and every claimed row marked after it: `sent`,
+    or `failed` with the reason. Returns the reason (None when sent) and whether a later
+    try may succeed. A bug in a send is failed too: it must not leave rows claimed for ever
+    (and its message, which may hold a setting's value, is not shown)."""
+    try:
+        send()
+    except DeliveryError as exc:
+        reason, retry = str(exc), exc.transient
+    except Exception as exc:
+        reason, retry = f"unexpected {type(exc).__name__} (a bug: please report it)", False
+    else:
+        for key in claimed:
+            ledger.mark(key, "sent")
+        return None, False
+    for key in claimed:
+        ledger.mark(key, "failed", reason)
+    return reason, retry

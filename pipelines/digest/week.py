@@ -10,6 +10,7 @@ from datetime import date, timedelta
 
 import polars as pl
 
+from dashboards.fmt import to_float
 from pipelines.settings import Settings
 from pipelines.warehouse import clinic_today
 
@@ -60,11 +61,17 @@ def last_full_week(settings: Settings) -> date:
     return digest_week_of(clinic_today(settings))
 
 
+def alert_week(settings: Settings) -> str:
+    """The ledger's period of an alert: today's ISO week (clinic time), so an alert goes to
+    a recipient once a week however many builds find it."""
+    return str(monday(clinic_today(settings)))
+
+
 def comparison(weeks: pl.DataFrame, week: date, average_weeks: int) -> pl.DataFrame:
     """One row per figure: `this_week`, `previous_week` and `average` (the mean over the
     `average_weeks` weeks before this one that hold data), as floats; None where unknown
     (no row for the week, or an unknown spend)."""
-    weeks = weeks.with_columns(pl.col(pl.Decimal).cast(pl.Float64))
+    weeks = to_float(weeks)
     current = weeks.filter(pl.col("week_start") == week)
     previous = weeks.filter(pl.col("week_start") == week - timedelta(weeks=1))
     history = weeks.filter(

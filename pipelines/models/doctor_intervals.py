@@ -87,6 +87,12 @@ def nps_draws(scores: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return 100 * (shares[:, 0] - shares[:, 2])
 
 
+def observed_nps(scores: np.ndarray) -> float:
+    """% promoters minus % detractors of the scores (definition 11)."""
+    promoters, _, detractors = nps_counts(scores)
+    return 100 * (promoters - detractors) / scores.size
+
+
 def nps_interval(scores: np.ndarray, rng: np.random.Generator, mass: float) -> tuple[float, float]:
     """The interval holding `mass` of NPS (points) from the survey scores (NaN, NaN for none). The
     posterior pulls an all-promoter NPS of 100 below 100; the interval is widened to hold
@@ -94,10 +100,9 @@ def nps_interval(scores: np.ndarray, rng: np.random.Generator, mass: float) -> t
     if scores.size == 0:
         return np.nan, np.nan
     nps = nps_draws(scores, rng)
-    counts = nps_counts(scores)
     tail = (1 - mass) / 2
     low, high = np.quantile(nps, [tail, 1 - tail])
-    observed = 100 * (counts[0] - counts[2]) / scores.size
+    observed = observed_nps(scores)
     return float(min(low, observed)), float(max(high, observed))
 
 
