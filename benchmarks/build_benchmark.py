@@ -178,7 +178,7 @@ def bench(scale: float, root: Path, repeat: int, seed: int, weekly_up_to: float)
         f"ratio {full / fl:4.1f}x  peak RSS {max(peaks):,.0f} MiB"
     )
     print("  where the time went (last full build, slowest models):")
-    for line in out.splitlines()[1:13]:
+    for line in out.splitlines()[1:14]:
         print("    " + line.strip())
 
     if scale > weekly_up_to:

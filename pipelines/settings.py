@@ -429,8 +429,12 @@ class Settings(BaseSettings):
     duckdb_threads: int | None = Field(None, ge=1, le=1024)
     duckdb_memory_limit: str | None = "5GB"
     """DuckDB spills to disk beyond this (a `.tmp` folder beside the build file), so a
-    national chain's year builds in bounded memory; Python's share (the statistical
-    models, Dagster) stays under 2 GB more. None: DuckDB's own default, 80% of RAM."""
+    national chain's year builds in bounded memory (scale 700: 5.0 GiB peak in all,
+    Python's models and Dagster included). None: DuckDB's own default, 80% of RAM."""
+    duckdb_memory_while_python: ByteSize | None = ByteSize(2**30)
+    """DuckDB's limit while a model computed in Python runs (the forecast): DuckDB is
+    nearly idle then, and its cache of table pages would otherwise sit beside the
+    model's arrays (pipelines/warehouse.py `python_model_memory`). None: unchanged."""
 
     # --- vendor APIs (`clinic-analytics pull`, pipelines/pull/) ---------------------
     pull: PullSettings = PullSettings()

@@ -6,8 +6,10 @@ calls the publishing code directly on one warehouse built once for the module.""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -24,16 +26,19 @@ from pipelines import build as build_module
 from pipelines.build import (
     BuildError,
     build_lock,
+    clinic_graph,
     load_defs,
     remove_stale_files,
     run_build,
 )
 from pipelines.cli import main
+from pipelines.defs.resources import build_resources
 from pipelines.defs.sensors import input_folder_sensor
 from pipelines.ingest import staging
 from pipelines.ingest.readers import InputError
+from pipelines.models.graph import build, models
 from pipelines.settings import Settings, load_settings
-from pipelines.warehouse import publish
+from pipelines.warehouse import prepare_session, publish
 from tests.clinic import SECRET, minimal_input, write
 
 STAGING = [
@@ -151,17 +156,75 @@ def test_a_crash_while_publishing_leaves_the_old_file(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["new.duckdb", "warehouse.duckdb"]
 
 
-def test_new_build_is_seen_by_new_readers_without_lock_errors(
+def test_the_shared_build_file_stays_after_publishing(
     built: tuple[Settings, Path], tmp_path: Path
 ) -> None:
+    """Under `dagster dev` the build file is the settings' own: the graph materialized
+    in-process publishes a copy and keeps it, so a later run of a few selected assets
+    finds the tables they read."""
+    settings = built[0].model_copy(update={"warehouse_path": tmp_path / "warehouse.duckdb"})
+    graph = clinic_graph()
+    result = dg.materialize(
+        [*graph.assets, *graph.asset_checks],  # type: ignore[list-item]
+        resources=build_resources(settings),
+    )
+    assert result.success
+    assert settings.resolved_build_path.is_file()
+    assert counts(settings.resolved_build_path) == counts(settings.warehouse_path)
+
+
+def test_duckdb_lets_go_of_its_cache_while_a_python_model_runs(
+    built: tuple[Settings, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The forecast's arrays and DuckDB's page cache are not held at once: while a model
+    computed in Python runs, DuckDB's limit is `duckdb_memory_while_python`, never above
+    the build's own, and the build's own limit is back after it."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(built[0].warehouse_path, warehouse)
+    model = models()["mart_source_freshness"]
+    seen: list[str] = []
+
+    def limit(conn: duckdb.DuckDBPyConnection) -> str:
+        return conn.execute("select current_setting('memory_limit')").fetchall()[0][0]
+
+    def spy(conn: duckdb.DuckDBPyConnection, settings: Settings) -> dict:
+        seen.append(limit(conn))
+        return model.run(conn, settings)
+
+    monkeypatch.setitem(models(), model.name, dataclasses.replace(model, run=spy))
+    # the build's own limit, the cap, the limit the model saw, the limit after it
+    for own, cap, during, after in (
+        ("3GiB", 256 * 2**20, "256.0 MiB", "3.0 GiB"),
+        ("512MiB", 2**30, "512.0 MiB", "512.0 MiB"),  # a cap above the limit does not raise it
+    ):
+        settings = built[0].model_copy(
+            update={"duckdb_memory_limit": own, "duckdb_memory_while_python": cap}
+        )
+        with duckdb.connect(str(warehouse)) as conn:
+            prepare_session(conn, settings)
+            list(build(conn, settings, ["int_parameters", model.name]))
+            assert (seen.pop(), limit(conn)) == (during, after)
+
+
+@pytest.mark.parametrize("move", [False, True])
+def test_new_build_is_seen_by_new_readers_without_lock_errors(
+    built: tuple[Settings, Path], tmp_path: Path, move: bool
+) -> None:
+    """Published while a reader holds the old warehouse: no lock error, the reader keeps
+    its snapshot, new readers see the new build. With `move` (the CLI's own build file)
+    the build file itself becomes the warehouse, the same inode: a scale-700 warehouse of
+    3.6 GB is not written a second time."""
     warehouse = tmp_path / "warehouse.duckdb"
     shutil.copy(built[0].warehouse_path, warehouse)
     old_reader = duckdb.connect(str(warehouse), read_only=True)
-    new_build = tmp_path / "build.duckdb"
+    new_build = tmp_path / ".warehouse.duckdb.build-1"
     shutil.copy(warehouse, new_build)
     with duckdb.connect(str(new_build)) as conn:
         conn.execute("insert into stg_mis__doctors (doctor_id, name) values ('D2', 'Олег Попов')")
-    publish(new_build, warehouse)  # publishes while a reader is open: no lock error
+    inode = new_build.stat().st_ino
+    publish(new_build, warehouse, move=move)
+    assert new_build.exists() is not move
+    assert (warehouse.stat().st_ino == inode) is move
     assert old_reader.execute("select count(*) from stg_mis__doctors").fetchall() == [(1,)]
     old_reader.close()
     assert counts(warehouse)["stg_mis__doctors"] == 2
@@ -334,6 +397,26 @@ def test_a_warehouse_path_that_is_not_ours_is_never_replaced(
         f"clinic-analytics: warehouse {link} is a symbolic link: give the real path",
     ]
     assert precious.read_text() == "keep me\n" and link.is_symlink()
+
+
+def test_cli_timings_say_where_the_time_went(
+    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`build --timings`: every model once, slowest first, and their sum against the
+    whole run, so what is not the models' (Dagster, publishing) is a number too."""
+    minimal_input(settings.input_dir)
+    cli = ["build", "--input", str(settings.input_dir), "--warehouse", str(tmp_path / "w")]
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("CLINIC_HASH_SECRET", SECRET)
+        assert main([*cli, "--timings"]) == 0
+    published, total, *lines = capsys.readouterr().out.splitlines()
+    run = float(published.split(" published in ")[1].split(" s")[0])
+    spent, rest = (float(n) for n in re.findall(r"(\d+\.\d+) s", total))
+    seconds = [float(line.split()[0]) for line in lines]
+    assert sorted(line.split()[-1] for line in lines) == sorted(models())
+    assert seconds == sorted(seconds, reverse=True)
+    assert spent == pytest.approx(sum(seconds), abs=0.005 * len(seconds))
+    assert spent + rest == pytest.approx(run, abs=0.06)
 
 
 def test_settings_errors_are_one_line(

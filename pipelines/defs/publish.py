@@ -16,14 +16,17 @@ from pipelines.warehouse import checkpoint, publish
 def published_warehouse(
     settings: dg.ResourceParam[Settings], duckdb: DuckDBResource
 ) -> dg.MaterializeResult:
-    """The build file, copied and atomically renamed onto the published warehouse path.
+    """The build file, atomically renamed onto the published warehouse path (a copy of
+    it when it must stay or lies on another file system).
 
     It runs only when every upstream asset and blocking check of the run succeeded, so a
     failed build never replaces the last good warehouse.
     """
     build = Path(duckdb.database)
     checkpoint(build)
-    publish(build, settings.warehouse_path)
+    # the CLI's build file is its run's own (deleted after the run anyway): renamed; the
+    # shared build file of `dagster dev` stays, for a later run of a few selected assets
+    publish(build, settings.warehouse_path, move=build != settings.resolved_build_path)
     return dg.MaterializeResult(
         metadata={
             "path": str(settings.warehouse_path),

@@ -136,23 +136,38 @@ def fit_models(
     return Fits(visits, spend)
 
 
-def fit_segments(frame: pl.DataFrame, model: str, min_repeaters: int) -> dict[str, Fits]:
+def fit_segments(
+    frame: pl.DataFrame, model: str, min_repeaters: int, workers: int = 1
+) -> dict[str, Fits]:
     """Models per primary doctor, falling back model by model to the clinic's pooled
     fit for a doctor with too few returning patients. Per doctor, because a doctor sets
     both the rhythm of returns (an orthodontist's monthly adjustments, a surgeon's one
     extraction) and the price of a visit: pooled, an implantologist's patient with no
     repeat visit yet would be forecast at the clinic's mean price, a hygienist's at the
-    same."""
+    same. The doctors' fits are independent of one another (each starts from the pooled
+    one): they run on `workers` threads, their likelihoods' array operations without the
+    GIL, and come back in the doctors' order, so the result does not depend on timing."""
     pooled = fit_models(frame, model, min_repeaters)
-    fits = {POOLED: pooled}
-    for (doctor,), part in frame.group_by("segment"):
-        own = fit_models(part, model, min_repeaters, near=pooled)
-        fits[str(doctor)] = Fits(
-            own.visits or pooled.visits,
-            own.spend or pooled.spend,
-            (own.visits is not None, own.spend is not None),
-        )
+    parts = sorted(
+        ((str(doctor), part) for (doctor,), part in frame.group_by("segment")),
+        key=lambda item: item[0],
+    )
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(parts)))) as pool:
+        owns = pool.map(lambda item: fit_models(item[1], model, min_repeaters, near=pooled), parts)
+        fits = {POOLED: pooled}
+        for (doctor, _), own in zip(parts, owns, strict=True):
+            fits[doctor] = Fits(
+                own.visits or pooled.visits,
+                own.spend or pooled.spend,
+                (own.visits is not None, own.spend is not None),
+            )
     return fits
+
+
+def cores(settings: Settings) -> int:
+    """The threads a forecast's segments run on: the build's cores (`duckdb_threads`,
+    else all); DuckDB is idle meanwhile."""
+    return settings.duckdb_threads or os.cpu_count() or 1
 
 
 def _history(frame: pl.DataFrame) -> History:
@@ -241,10 +256,9 @@ def forecast(
         return own
 
     # NumPy draws its random numbers and SciPy its special functions without the GIL:
-    # the segments run on the build's cores (`duckdb_threads`, else all), DuckDB idle
+    # the segments run on the build's cores
     names = sorted(set(segment))
-    workers = min(len(names), settings.duckdb_threads or os.cpu_count() or 1)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    with ThreadPoolExecutor(max_workers=min(len(names), cores(settings))) as pool:
         for own in pool.map(one_segment, names):  # in order of `names`, whatever finished first
             for d in DIMENSIONS:
                 sums[d] += own[d]
@@ -439,7 +453,9 @@ def materialize_clv_forecast(conn: duckdb.DuckDBPyConnection, settings: Settings
     horizon of `forecast_horizons_weeks`."""
     horizons = tuple(settings.forecast_horizons_weeks)
     frame = load_history(conn, as_of(conn))
-    fits = fit_segments(frame, settings.forecast_visit_model, settings.forecast_min_repeaters)
+    fits = fit_segments(
+        frame, settings.forecast_visit_model, settings.forecast_min_repeaters, cores(settings)
+    )
     result = forecast(frame, fits, horizons, settings)
     if result is None:
         patients = pl.DataFrame(schema=PATIENT_COLUMNS)
@@ -461,7 +477,9 @@ def materialize_clv_holdout(conn: duckdb.DuckDBPyConnection, settings: Settings)
     # no data day at all (no call, no completed visit): nothing to fit, an empty mart
     cutoff = end - timedelta(weeks=settings.holdout_weeks) if end else None
     frame = load_history(conn, cutoff)
-    fits = fit_segments(frame, settings.forecast_visit_model, settings.forecast_min_repeaters)
+    fits = fit_segments(
+        frame, settings.forecast_visit_model, settings.forecast_min_repeaters, cores(settings)
+    )
     horizon = (settings.holdout_weeks,)
     result = forecast(frame, fits, horizon, settings, patient_intervals=False)
     if result is None:

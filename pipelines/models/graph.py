@@ -37,7 +37,7 @@ from pipelines.models.poisson_limits import materialize_poisson_limits
 from pipelines.models.source_freshness import materialize_source_freshness
 from pipelines.models.spend_response import materialize_spend_response
 from pipelines.settings import Settings
-from pipelines.warehouse import SQL_DIR
+from pipelines.warehouse import SQL_DIR, python_model_memory
 
 LAYERS = ("raw", "staging", "intermediate", "marts")
 SQL_LAYERS = ("intermediate", "marts")
@@ -211,7 +211,11 @@ def build(
     for model in models().values():
         if wanted is None or model.name in wanted:
             started = time.perf_counter()
-            metadata = model.run(conn, settings)
+            if model.name in PYTHON_MODELS:
+                with python_model_memory(conn, settings):
+                    metadata = model.run(conn, settings)
+            else:
+                metadata = model.run(conn, settings)
             yield model, metadata | {"seconds": round(time.perf_counter() - started, 3)}
 
 
