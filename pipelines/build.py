@@ -33,7 +33,7 @@ from pipelines.ingest.entities import ENTITIES
 from pipelines.ingest.files import entity_files
 from pipelines.ingest.readers import InputError
 from pipelines.settings import Settings
-from pipelines.warehouse import WarehousePathError, ensure_replaceable
+from pipelines.warehouse import WarehousePathError, ensure_replaceable, run_build_file
 
 
 class BuildError(Exception):
@@ -111,7 +111,7 @@ def run_build(settings: Settings, defs: dg.Definitions | None = None) -> BuildRe
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     with build_lock(warehouse):
         remove_stale_files(warehouse)
-        build_path = warehouse.with_name(f".{warehouse.name}.build-{os.getpid()}")
+        build_path = run_build_file(warehouse)
         _remove_database(build_path)
         log = new_log_path(settings)
         defs = clinic_graph(defs)

@@ -233,7 +233,7 @@ def _build(
         spent = sum(result.seconds_by_asset.values())
         print(
             f"  {spent:8.2f} s  the models together; the other {result.seconds - spent:.2f} s "
-            "loading the definitions, Dagster's run and publishing"
+            "loading the definitions, Dagster's run, the checks and publishing"
         )
         for name, seconds in sorted(result.seconds_by_asset.items(), key=lambda i: -i[1]):
             print(f"  {seconds:8.2f} s  {name}")

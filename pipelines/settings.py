@@ -431,10 +431,11 @@ class Settings(BaseSettings):
     """DuckDB spills to disk beyond this (a `.tmp` folder beside the build file), so a
     national chain's year builds in bounded memory (scale 700: 5.0 GiB peak in all,
     Python's models and Dagster included). None: DuckDB's own default, 80% of RAM."""
-    duckdb_memory_while_python: ByteSize | None = ByteSize(2**30)
+    duckdb_memory_while_python: ByteSize = Field(ByteSize(2**30), ge=MIN_BUILD_MEMORY)
     """DuckDB's limit while a model computed in Python runs (the forecast): DuckDB is
     nearly idle then, and its cache of table pages would otherwise sit beside the
-    model's arrays (pipelines/warehouse.py `python_model_memory`). None: unchanged."""
+    model's arrays (pipelines/warehouse.py `python_model_memory`). Never raises the
+    limit: at or above `duckdb_memory_limit` it changes nothing."""
 
     # --- vendor APIs (`clinic-analytics pull`, pipelines/pull/) ---------------------
     pull: PullSettings = PullSettings()

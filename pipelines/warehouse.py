@@ -8,6 +8,7 @@ and never a lock.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import duckdb
+from pydantic import ByteSize, TypeAdapter
 
 from pipelines.settings import Settings
 
@@ -68,18 +70,20 @@ def prepare_session(conn: duckdb.DuckDBPyConnection, settings: Settings) -> None
 
 @contextmanager
 def python_model_memory(conn: duckdb.DuckDBPyConnection, settings: Settings) -> Iterator[None]:
-    """DuckDB's memory limit lowered to `duckdb_memory_while_python` (never raised) while
-    a model computed in Python runs, and restored after. Such a model reads its input in
-    a query or two and writes a table or three; the rest of its time DuckDB is idle, but
-    its cache of table pages, up to `duckdb_memory_limit`, would stay beside the model's
-    arrays (at scale 700 the forecast's 2 GB on top of a 5 GB cache: 7.1 GiB). A lower
-    limit makes DuckDB let go of pages it can read again from the file."""
+    """DuckDB's memory limit lowered to `duckdb_memory_while_python` while a model
+    computed in Python runs, and restored after. Such a model reads its input in a query
+    or two and writes a table or three; the rest of its time DuckDB is idle, but its
+    cache of table pages, up to `duckdb_memory_limit`, would stay beside the model's
+    arrays (at scale 700 the forecast's 2 GB on top of a 5 GB cache: 7.0 GiB). A lower
+    limit makes DuckDB let go of pages it can read again from the file. Never raised:
+    a cap at or above the session's limit (in whatever form it was given, "80%"
+    included) leaves it as it is."""
+    current = conn.execute("select current_setting('memory_limit')").fetchall()[0][0]
     cap = settings.duckdb_memory_while_python
-    if cap is None:
+    if cap >= _bytes(current):
         yield
         return
-    limit = settings.chain_build_memory  # this build's own limit, in bytes
-    conn.execute("set memory_limit = ?", [f"{min(cap, limit or cap) // 2**20}MiB"])
+    conn.execute("set memory_limit = ?", [f"{cap // 2**20}MiB"])
     try:
         yield
     finally:  # back to what prepare_session set
@@ -87,6 +91,11 @@ def python_model_memory(conn: duckdb.DuckDBPyConnection, settings: Settings) -> 
             conn.execute("set memory_limit = ?", [settings.duckdb_memory_limit])
         else:
             conn.execute("reset memory_limit")
+
+
+def _bytes(duckdb_size: str) -> int:
+    """Bytes of a size as DuckDB prints it ("4.6 GiB", "512.0 MiB")."""
+    return TypeAdapter(ByteSize).validate_python(duckdb_size)
 
 
 def clinic_today(settings: Settings) -> date:
@@ -133,12 +142,17 @@ def publish(build_path: Path, warehouse_path: Path, *, move: bool = False) -> No
     """
     ensure_replaceable(warehouse_path)
     warehouse_path.parent.mkdir(parents=True, exist_ok=True)
-    if move and build_path.stat().st_dev == warehouse_path.parent.stat().st_dev:
+    if move:
         with build_path.open("rb") as handle:
             os.fsync(handle.fileno())
-        os.replace(build_path, warehouse_path)
-        fsync_directory(warehouse_path.parent)
-        return
+        try:
+            os.replace(build_path, warehouse_path)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:  # another file system (or mount): copied below
+                raise
+        else:
+            fsync_directory(warehouse_path.parent)
+            return
     tmp = warehouse_path.with_name(f".{warehouse_path.name}.{os.getpid()}.tmp")
     try:
         shutil.copyfile(build_path, tmp)
@@ -148,6 +162,13 @@ def publish(build_path: Path, warehouse_path: Path, *, move: bool = False) -> No
     finally:
         tmp.unlink(missing_ok=True)
     fsync_directory(warehouse_path.parent)
+
+
+def run_build_file(target: Path) -> Path:
+    """The build file of this process's run for `target` (a warehouse, the chain view):
+    its own, beside the target (so publishing can rename it), removed after the run, and
+    recognised by its process id when a killed run left it."""
+    return target.with_name(f".{target.name}.build-{os.getpid()}")
 
 
 def fsync_directory(folder: Path) -> None:

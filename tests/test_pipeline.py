@@ -7,6 +7,7 @@ calls the publishing code directly on one warehouse built once for the module.""
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import os
 import re
@@ -37,7 +38,7 @@ from pipelines.defs.sensors import input_folder_sensor
 from pipelines.ingest import staging
 from pipelines.ingest.readers import InputError
 from pipelines.models.graph import build, models
-from pipelines.settings import Settings, load_settings
+from pipelines.settings import Settings, SettingsError, load_settings
 from pipelines.warehouse import prepare_session, publish
 from tests.clinic import SECRET, minimal_input, write
 
@@ -171,6 +172,18 @@ def test_the_shared_build_file_stays_after_publishing(
     assert result.success
     assert settings.resolved_build_path.is_file()
     assert counts(settings.resolved_build_path) == counts(settings.warehouse_path)
+    # publishing alone from a build file that is not there (another database configured
+    # for the run) fails; it does not publish the empty database a checkpoint would make
+    before = settings.warehouse_path.read_bytes()
+    gone = tmp_path / "elsewhere.duckdb"
+    alone = dg.materialize(
+        [*graph.assets, *graph.asset_checks],  # type: ignore[list-item]
+        selection=["published_warehouse"],
+        resources=build_resources(settings, database=str(gone)),
+        raise_on_error=False,
+    )
+    assert not alone.success and not gone.exists()
+    assert settings.warehouse_path.read_bytes() == before
 
 
 def test_duckdb_lets_go_of_its_cache_while_a_python_model_runs(
@@ -178,7 +191,8 @@ def test_duckdb_lets_go_of_its_cache_while_a_python_model_runs(
 ) -> None:
     """The forecast's arrays and DuckDB's page cache are not held at once: while a model
     computed in Python runs, DuckDB's limit is `duckdb_memory_while_python`, never above
-    the build's own, and the build's own limit is back after it."""
+    the session's own (however it was given: "80%" is DuckDB's too), and the session's
+    own limit is back after it. Too small a cap is refused with the settings."""
     warehouse = tmp_path / "warehouse.duckdb"
     shutil.copy(built[0].warehouse_path, warehouse)
     model = models()["mart_source_freshness"]
@@ -192,18 +206,45 @@ def test_duckdb_lets_go_of_its_cache_while_a_python_model_runs(
         return model.run(conn, settings)
 
     monkeypatch.setitem(models(), model.name, dataclasses.replace(model, run=spy))
-    # the build's own limit, the cap, the limit the model saw, the limit after it
-    for own, cap, during, after in (
-        ("3GiB", 256 * 2**20, "256.0 MiB", "3.0 GiB"),
-        ("512MiB", 2**30, "512.0 MiB", "512.0 MiB"),  # a cap above the limit does not raise it
+    # the session's own limit, the cap, the limit the model sees (None: the session's)
+    for own, cap, during in (
+        ("3GiB", 256 * 2**20, "256.0 MiB"),
+        ("512MiB", 2**30, None),  # a cap above the limit does not raise it
+        ("80%", 256 * 2**20, "256.0 MiB"),  # of the machine's memory, several GiB
+        (None, 256 * 2**20, "256.0 MiB"),  # DuckDB's default, 80% too
+        (None, 2**50, None),
     ):
         settings = built[0].model_copy(
             update={"duckdb_memory_limit": own, "duckdb_memory_while_python": cap}
         )
         with duckdb.connect(str(warehouse)) as conn:
             prepare_session(conn, settings)
+            before = limit(conn)
             list(build(conn, settings, ["int_parameters", model.name]))
-            assert (seen.pop(), limit(conn)) == (during, after)
+            assert (seen.pop(), limit(conn)) == (during or before, before)
+    with pytest.raises(SettingsError) as refused:
+        load_settings(None, duckdb_memory_while_python="8MiB")
+    assert "duckdb_memory_while_python" in str(refused.value) and "\n" not in str(refused.value)
+
+
+def test_a_build_file_on_another_file_system_is_copied(
+    built: tuple[Settings, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rename across file systems (or bind mounts of one, which share a device number)
+    fails with EXDEV: the build is then copied and renamed as any build, not lost."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    new_build = tmp_path / ".warehouse.duckdb.build-1"
+    shutil.copy(built[0].warehouse_path, new_build)
+    rename = os.replace
+
+    def across(src: Path, dst: Path) -> None:
+        if Path(src) == new_build:
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        rename(src, dst)
+
+    monkeypatch.setattr("pipelines.warehouse.os.replace", across)
+    publish(new_build, warehouse, move=True)
+    assert new_build.is_file() and counts(warehouse) == counts(new_build)
 
 
 @pytest.mark.parametrize("move", [False, True])

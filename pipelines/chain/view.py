@@ -16,7 +16,6 @@ re-derived here: spend unknown in a clinic stays NULL in the chain.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from pipelines.build import build_lock, remove_stale_files
 from pipelines.chain.clinics import CHAIN_FILE, chain_paths, clinic_warehouse, find_clinics
 from pipelines.chain.outcome import read_outcome
 from pipelines.settings import Settings
-from pipelines.warehouse import checkpoint, publish, sql_literal
+from pipelines.warehouse import checkpoint, publish, run_build_file, sql_literal
 
 ALL_TIME = "'-infinity'::date, 'infinity'::date"
 CLINIC_TABLES = {
@@ -93,7 +92,7 @@ def build_chain_view(chain: Settings) -> ChainView:
     out.mkdir(parents=True, exist_ok=True)
     with build_lock(target):
         remove_stale_files(target)
-        build = target.with_name(f".{target.name}.build-{os.getpid()}")
+        build = run_build_file(target)
         try:
             _write(build, out, clinics)
             checkpoint(build)

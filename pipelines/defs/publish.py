@@ -7,9 +7,10 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from pipelines.build import BuildError
 from pipelines.models.graph import models
 from pipelines.settings import Settings
-from pipelines.warehouse import checkpoint, publish
+from pipelines.warehouse import checkpoint, publish, run_build_file
 
 
 @dg.asset(group_name="publish", kinds={"duckdb"}, deps=list(models()))
@@ -23,10 +24,14 @@ def published_warehouse(
     failed build never replaces the last good warehouse.
     """
     build = Path(duckdb.database)
+    if not build.is_file():  # checkpointing it would make an empty database to publish
+        raise BuildError(
+            f"no build file {build} to publish: materialize the models first, then publish"
+        )
     checkpoint(build)
-    # the CLI's build file is its run's own (deleted after the run anyway): renamed; the
-    # shared build file of `dagster dev` stays, for a later run of a few selected assets
-    publish(build, settings.warehouse_path, move=build != settings.resolved_build_path)
+    # the CLI's build file is its run's own (deleted after the run anyway): renamed; a
+    # shared build file (`dagster dev`) stays, for a later run of a few selected assets
+    publish(build, settings.warehouse_path, move=build == run_build_file(settings.warehouse_path))
     return dg.MaterializeResult(
         metadata={
             "path": str(settings.warehouse_path),
