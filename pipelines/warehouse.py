@@ -18,7 +18,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import duckdb
-from pydantic import ByteSize, TypeAdapter
+from pydantic import ByteSize, TypeAdapter, ValidationError
 
 from pipelines.settings import Settings
 
@@ -78,9 +78,9 @@ def python_model_memory(conn: duckdb.DuckDBPyConnection, settings: Settings) -> 
     limit makes DuckDB let go of pages it can read again from the file. Never raised:
     a cap at or above the session's limit (in whatever form it was given, "80%"
     included) leaves it as it is."""
-    current = conn.execute("select current_setting('memory_limit')").fetchall()[0][0]
+    current = _bytes(conn.execute("select current_setting('memory_limit')").fetchall()[0][0])
     cap = settings.duckdb_memory_while_python
-    if cap >= _bytes(current):
+    if current is None or cap >= current:
         yield
         return
     conn.execute("set memory_limit = ?", [f"{cap // 2**20}MiB"])
@@ -93,9 +93,13 @@ def python_model_memory(conn: duckdb.DuckDBPyConnection, settings: Settings) -> 
             conn.execute("reset memory_limit")
 
 
-def _bytes(duckdb_size: str) -> int:
-    """Bytes of a size as DuckDB prints it ("4.6 GiB", "512.0 MiB")."""
-    return TypeAdapter(ByteSize).validate_python(duckdb_size)
+def _bytes(duckdb_size: str) -> int | None:
+    """Bytes of a size as DuckDB prints it ("4.6 GiB", "16383.9 PiB" for no limit); None
+    for a form not read here (the limit is then left alone)."""
+    try:
+        return TypeAdapter(ByteSize).validate_python(duckdb_size)
+    except ValidationError:
+        return None
 
 
 def clinic_today(settings: Settings) -> date:

@@ -213,6 +213,7 @@ def test_duckdb_lets_go_of_its_cache_while_a_python_model_runs(
         ("80%", 256 * 2**20, "256.0 MiB"),  # of the machine's memory, several GiB
         (None, 256 * 2**20, "256.0 MiB"),  # DuckDB's default, 80% too
         (None, 2**50, None),
+        ("-1", 256 * 2**20, "256.0 MiB"),  # no limit at all: printed as 16383.9 PiB
     ):
         settings = built[0].model_copy(
             update={"duckdb_memory_limit": own, "duckdb_memory_while_python": cap}
