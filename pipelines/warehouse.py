@@ -54,8 +54,7 @@ def prepare_session(conn: duckdb.DuckDBPyConnection, settings: Settings) -> None
     conn.execute(f"set TimeZone = '{settings.timezone}'")
     if settings.duckdb_threads:
         conn.execute(f"set threads = {int(settings.duckdb_threads)}")
-    if settings.duckdb_memory_limit:
-        conn.execute("set memory_limit = ?", [settings.duckdb_memory_limit])
+    session_memory_limit(conn, settings)
     variables = settings.sql_variables() | {"build_date": clinic_today(settings)}
     for name, value in variables.items():
         if value is None:
@@ -86,11 +85,16 @@ def python_model_memory(conn: duckdb.DuckDBPyConnection, settings: Settings) -> 
     conn.execute("set memory_limit = ?", [f"{cap // 2**20}MiB"])
     try:
         yield
-    finally:  # back to what prepare_session set
-        if settings.duckdb_memory_limit:
-            conn.execute("set memory_limit = ?", [settings.duckdb_memory_limit])
-        else:
-            conn.execute("reset memory_limit")
+    finally:
+        session_memory_limit(conn, settings)
+
+
+def session_memory_limit(conn: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """The session's DuckDB memory limit: `duckdb_memory_limit`, else DuckDB's default."""
+    if settings.duckdb_memory_limit:
+        conn.execute("set memory_limit = ?", [settings.duckdb_memory_limit])
+    else:
+        conn.execute("reset memory_limit")
 
 
 def _bytes(duckdb_size: str) -> int | None:

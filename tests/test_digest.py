@@ -527,6 +527,18 @@ def test_a_week_the_warehouse_cannot_tell(planted: Path, tmp_path: Path) -> None
         read_digest(conn, settings.model_copy(update={"as_of": None}), this_week)
 
 
+def run_digest(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
+    """`clinic-analytics digest ARGS` in a process of its own, as a cron job runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "digest", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        check=False,
+    )
+
+
 def test_cli_digest(planted: Path, tmp_path: Path) -> None:
     env = {
         "PATH": str(Path(sys.executable).parent),
@@ -534,47 +546,21 @@ def test_cli_digest(planted: Path, tmp_path: Path) -> None:
         "CLINIC_AS_OF": str(AS_OF),
         "HOME": str(tmp_path),
     }
-    command = [sys.executable, "-m", "pipelines.cli", "digest", "--warehouse", str(planted)]
-    dry = subprocess.run(
-        [*command, "--week", "2025-03-26", "--dry-run", str(tmp_path / "out")],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        check=False,
+    planted_week = ["--warehouse", str(planted), "--week"]
+    dry = run_digest(
+        [*planted_week, "2025-03-26", "--dry-run", str(tmp_path / "out")], env, tmp_path
     )
     assert dry.returncode == 0, dry.stderr
     assert (tmp_path / "out" / "digest-2025-03-24.pdf").is_file()
-    missing = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pipelines.cli",
-            "digest",
-            "--warehouse",
-            str(tmp_path / "no.duckdb"),
-            "--week",
-            "2025-03-24",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        check=False,
+    missing = run_digest(
+        ["--warehouse", str(tmp_path / "no.duckdb"), "--week", "2025-03-24"], env, tmp_path
     )
     assert missing.returncode == 2
     assert missing.stderr.strip().splitlines() == [
         f"clinic-analytics: no warehouse at {tmp_path / 'no.duckdb'}: "
         "run `clinic-analytics build` first"
     ]
-    nobody = subprocess.run(
-        [*command, "--week", "2025-03-24"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        check=False,
-    )
+    nobody = run_digest([*planted_week, "2025-03-24"], env, tmp_path)
     assert nobody.returncode == 0 and "no recipient" in nobody.stdout
 
 
@@ -641,15 +627,7 @@ def test_an_unusable_ledger_sends_nothing(planted: Path, tmp_path: Path, smtp) -
         "CLINIC_DIGEST__SMTP__SECURITY": "none",
         "CLINIC_DIGEST__LEDGER_PATH": str(blocker / "ledger.sqlite3"),
     }
-    command = [sys.executable, "-m", "pipelines.cli", "digest", "--week", "2025-03-24"]
-    done = subprocess.run(
-        [*command, "--warehouse", str(planted)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        check=False,
-    )
+    done = run_digest(["--week", "2025-03-24", "--warehouse", str(planted)], env, tmp_path)
     assert done.returncode == 2
     (line,) = done.stderr.strip().splitlines()
     assert line.startswith(f"clinic-analytics: cannot open the delivery ledger {blocker}/")
