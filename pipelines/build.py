@@ -50,6 +50,9 @@ class BuildResult:
     log: Path | None = None
     seconds_by_asset: dict[str, float] = field(default_factory=dict)
     """Where the time went: each model's own seconds, as its materialization reports them."""
+    models_seconds: float = 0.0
+    """The models' step from its start to its end: the models, several at once, and
+    their checks."""
 
 
 def precheck(settings: Settings) -> None:
@@ -127,7 +130,7 @@ def run_build(settings: Settings, defs: dg.Definitions | None = None) -> BuildRe
                     raise_on_error=False,
                     run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
                 )
-            write_log(log, instance, result.run_id)
+            models_seconds = write_log(log, instance, result.run_id)
             if not result.success:
                 raise _failure(result, log)
             events = result.get_asset_materialization_events()
@@ -148,6 +151,7 @@ def run_build(settings: Settings, defs: dg.Definitions | None = None) -> BuildRe
         build_warnings(warehouse),
         log,
         seconds,
+        models_seconds,
     )
 
 
@@ -219,10 +223,16 @@ def new_log_path(settings: Settings) -> Path:
     return folder / f"build-{stamp}-{os.getpid()}.log"
 
 
-def write_log(path: Path, instance: dg.DagsterInstance, run_id: str) -> None:
-    """Every event of the run, with the full error and stack trace of any failure."""
+def write_log(path: Path, instance: dg.DagsterInstance, run_id: str) -> float:
+    """Every event of the run, with the full error and stack trace of any failure; returns
+    the seconds from the start of the models' step to its end."""
+    span: dict[bool, float] = {}
     with path.open("w", encoding="utf-8") as out:
         for entry in instance.all_logs(run_id):
+            if entry.step_key == "models" and entry.dagster_event:
+                kind = entry.dagster_event.event_type
+                if kind in (dg.DagsterEventType.STEP_START, dg.DagsterEventType.STEP_SUCCESS):
+                    span[kind == dg.DagsterEventType.STEP_START] = entry.timestamp
             stamp = datetime.fromtimestamp(entry.timestamp, UTC).isoformat(timespec="seconds")
             level = entry.level
             if isinstance(level, int):
@@ -232,6 +242,7 @@ def write_log(path: Path, instance: dg.DagsterInstance, run_id: str) -> None:
             error = getattr(getattr(event, "event_specific_data", None), "error", None)
             if error is not None:
                 out.write(error.to_string() + "\n")
+    return span.get(False, 0.0) - span.get(True, 0.0)
 
 
 _INPUT_ERRORS = {"InputError", "FileRejectedError", "SettingsError"}

@@ -526,6 +526,12 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def cores(self) -> int:
+        """The cores a build may use: `duckdb_threads`, else the machine's. Its models
+        run this many at a time, and the forecast's doctors too."""
+        return self.duckdb_threads or os.cpu_count() or 1
+
+    @property
     def resolved_log_dir(self) -> Path:
         return self.log_dir or self.warehouse_path.parent / "logs"
 

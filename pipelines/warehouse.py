@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
+from queue import SimpleQueue
+from threading import Lock
 from zoneinfo import ZoneInfo
 
 import duckdb
@@ -46,15 +48,23 @@ def sql_file(layer: str, name: str) -> str:
 
 
 def prepare_session(conn: duckdb.DuckDBPyConnection, settings: Settings) -> None:
-    """Make a connection speak the clinic's settings: zone, variables, macros.
+    """Make a connection speak the clinic's settings: zone, variables, macros, and the
+    database's threads and memory limit."""
+    if settings.duckdb_threads:
+        conn.execute(f"set threads = {int(settings.duckdb_threads)}")
+    session_memory_limit(conn, settings)
+    for macro_file in sorted((SQL_DIR / "macros").glob("*.sql")):
+        conn.execute(macro_file.read_text(encoding="utf-8"))
+    connection_settings(conn, settings)
+
+
+def connection_settings(conn: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """What DuckDB keeps per connection, not per database: the zone and the variables.
 
     The session time zone is the clinic's, so naive timestamps are read as local time
     and local dates come out of `timezone(getvariable('timezone'), ts)`.
     """
     conn.execute(f"set TimeZone = '{settings.timezone}'")
-    if settings.duckdb_threads:
-        conn.execute(f"set threads = {int(settings.duckdb_threads)}")
-    session_memory_limit(conn, settings)
     variables = settings.sql_variables() | {"build_date": clinic_today(settings)}
     for name, value in variables.items():
         if value is None:
@@ -63,12 +73,30 @@ def prepare_session(conn: duckdb.DuckDBPyConnection, settings: Settings) -> None
             conn.execute(f"set variable {name} = ?::date", [value.isoformat()])
         else:
             conn.execute(f"set variable {name} = ?", [value])
-    for macro_file in sorted((SQL_DIR / "macros").glob("*.sql")):
-        conn.execute(macro_file.read_text(encoding="utf-8"))
 
 
 @contextmanager
-def python_model_memory(conn: duckdb.DuckDBPyConnection, settings: Settings) -> Iterator[None]:
+def session_cursors(
+    conn: duckdb.DuckDBPyConnection, settings: Settings, count: int
+) -> Iterator[SimpleQueue[duckdb.DuckDBPyConnection]]:
+    """`count` more connections to `conn`'s database (one per thread: a DuckDB connection
+    runs one query at a time), each speaking the clinic's settings as `conn` does; closed
+    after."""
+    idle: SimpleQueue[duckdb.DuckDBPyConnection] = SimpleQueue()
+    made = []
+    try:
+        for _ in range(count):
+            cursor = conn.cursor()
+            made.append(cursor)
+            connection_settings(cursor, settings)
+            idle.put(cursor)
+        yield idle
+    finally:
+        for cursor in made:
+            cursor.close()
+
+
+class PythonModelMemory:
     """DuckDB's memory limit lowered to `duckdb_memory_while_python` while a model
     computed in Python runs, and restored after. Such a model reads its input in a query
     or two and writes a table or three; the rest of its time DuckDB is idle, but its
@@ -76,17 +104,38 @@ def python_model_memory(conn: duckdb.DuckDBPyConnection, settings: Settings) -> 
     arrays (at scale 700 the forecast's 2 GB on top of a 5 GB cache: 7.0 GiB). A lower
     limit makes DuckDB let go of pages it can read again from the file. Never raised:
     a cap at or above the session's limit (in whatever form it was given, "80%"
-    included) leaves it as it is."""
-    current = _bytes(conn.execute("select current_setting('memory_limit')").fetchall()[0][0])
-    cap = settings.duckdb_memory_while_python
-    if current is None or cap >= current:
-        yield
-        return
-    conn.execute("set memory_limit = ?", [f"{cap // 2**20}MiB"])
-    try:
-        yield
-    finally:
-        session_memory_limit(conn, settings)
+    included) leaves it as it is. The limit is the database's, shared by every
+    connection, and models run at once: the first to start lowers it, the last to end
+    restores it."""
+
+    def __init__(self, conn: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+        self._conn, self._settings = conn, settings
+        self._lock = Lock()
+        self._running = 0
+        self._lowered = False
+
+    @contextmanager
+    def lowered(self) -> Iterator[None]:
+        with self._lock:
+            self._running += 1
+            if self._running == 1:
+                self._lowered = self._lower()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._running -= 1
+                if self._running == 0 and self._lowered:
+                    session_memory_limit(self._conn, self._settings)
+
+    def _lower(self) -> bool:
+        query = "select current_setting('memory_limit')"
+        current = _bytes(self._conn.execute(query).fetchall()[0][0])
+        cap = self._settings.duckdb_memory_while_python
+        if current is None or cap >= current:
+            return False
+        self._conn.execute("set memory_limit = ?", [f"{cap // 2**20}MiB"])
+        return True
 
 
 def session_memory_limit(conn: duckdb.DuckDBPyConnection, settings: Settings) -> None:

@@ -22,3 +22,6 @@ if [ ! -f "$stamp" ]; then
   rm -f .venv/.installed-*
   touch "$stamp"
 fi
+# our own modules too: an editable install leaves them to be compiled at every start
+# (quick when nothing changed: only files newer than their .pyc are compiled)
+.venv/bin/python -m compileall -q pipelines dashboards >/dev/null

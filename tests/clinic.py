@@ -8,7 +8,8 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.ingest.entities import ENTITIES
+from pipelines.ingest import staging
+from pipelines.ingest.entities import ENTITIES, Entity
 from pipelines.models.graph import build_all
 from pipelines.settings import load_settings
 from pipelines.warehouse import prepare_session
@@ -166,3 +167,14 @@ def returning_patients(n: int, priced: bool) -> tuple[list[tuple], list[tuple]]:
                 (f"V{i}_{k}", f"P{i}", "D1", "B1", f"{at} 11:00:00", "Осмотр", "completed", amount)
             )
     return patients, visits
+
+
+def gate_loading_visits_twice(
+    conn: duckdb.DuckDBPyConnection, entity: Entity
+) -> staging.GateCounts:
+    """The staging gate with a bug that loads the visits twice: for
+    `pipelines.models.graph.run_staging_model`, so that the visits' unique_key check fails."""
+    counts = staging.run_staging_model(conn, entity)
+    if entity.name == "visits":
+        conn.execute("insert into stg_mis__visits select * from stg_mis__visits")
+    return counts

@@ -1,15 +1,17 @@
 """The model graph as Dagster assets: one multi-asset for every model, as dagster-dbt
 does with a whole dbt project. Every model stays its own asset in the graph (grouped by
 layer: raw, staging, intermediate, marts), with its dependencies and its blocking
-checks, but the build runs as one step on one DuckDB connection, so a clinic's build
-pays Dagster's per-step cost and the session's set-up once, not once per layer.
+checks, but the build runs as one step on one DuckDB database, so a clinic's build
+pays Dagster's per-step cost and the session's set-up once, not once per layer; inside
+the step the models run a core's worth at a time (pipelines/models/graph.py `build`).
 
-The checks of a layer run as soon as its last selected model is built; a failed one
-stops the step there, before anything downstream reads the table it found wrong, and
-Dagster fails the run, so nothing is published. A subset (assets picked in the UI)
-builds only what was selected, in the same order. A raw asset's data version is the
-digest of its files and of what shaped their rows (pipelines/ingest/ledger.py), so the
-graph shows which exports changed since the last build.
+A check runs as soon as the tables it reads are built, and a model only after the
+checks on the tables it reads passed; a failed one starts nothing more, the step ends
+when what was running has finished, and Dagster fails the run, so nothing is
+published. A subset (assets picked in the UI) builds only what was selected. A raw
+asset's data version is the digest of its files and of what shaped their rows
+(pipelines/ingest/ledger.py), so the graph shows which exports changed since the last
+build.
 """
 
 from collections.abc import Iterator
@@ -18,14 +20,13 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from pipelines.defs.resources import warehouse_session
-from pipelines.models.checks import checks_on
-from pipelines.models.graph import LAYERS, build, models
+from pipelines.models.checks import Check, checks
+from pipelines.models.graph import build, models
 from pipelines.settings import Settings
 
 
 def models_asset() -> dg.AssetsDefinition:
     every = list(models().values())
-    checks = {layer: checks_on({m.name for m in every if m.layer == layer}) for layer in LAYERS}
 
     @dg.multi_asset(
         name="models",
@@ -42,8 +43,7 @@ def models_asset() -> dg.AssetsDefinition:
         ],
         check_specs=[
             dg.AssetCheckSpec(c.name, asset=c.table, blocking=True, description=c.description)
-            for layer in LAYERS
-            for c in checks[layer]
+            for c in checks()
         ],
         can_subset=True,
     )
@@ -53,27 +53,24 @@ def models_asset() -> dg.AssetsDefinition:
         duckdb: DuckDBResource,
     ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
         selected = {key.to_user_string() for key in context.selected_asset_keys}
-        wanted_checks = context.selected_asset_check_keys
+        wanted = context.selected_asset_check_keys
+        chosen = [c for c in checks() if dg.AssetCheckKey(dg.AssetKey(c.table), c.name) in wanted]
         with warehouse_session(duckdb, settings) as conn:
-            for layer in LAYERS:
-                members = {m.name for m in every if m.layer == layer} & selected
-                for model, metadata in build(conn, settings, members):
-                    version = metadata.pop("data_version", None)
-                    yield dg.MaterializeResult(
-                        asset_key=model.name,
-                        metadata=metadata,
-                        data_version=dg.DataVersion(version) if version else None,
+            for done in build(conn, settings, selected, chosen):
+                if isinstance(done.step, Check):
+                    yield dg.AssetCheckResult(
+                        asset_key=done.step.table,
+                        check_name=done.step.name,
+                        passed=done.passed,
+                        metadata=done.metadata,
                     )
-                passed = True
-                for check in checks[layer]:
-                    if dg.AssetCheckKey(dg.AssetKey(check.table), check.name) in wanted_checks:
-                        ok, found = check.evaluate(conn)
-                        passed &= ok
-                        yield dg.AssetCheckResult(
-                            asset_key=check.table, check_name=check.name, passed=ok, metadata=found
-                        )
-                if not passed:
-                    return
+                    continue
+                version = done.metadata.pop("data_version", None)
+                yield dg.MaterializeResult(
+                    asset_key=done.step.name,
+                    metadata=done.metadata,
+                    data_version=dg.DataVersion(version) if version else None,
+                )
 
     return _models
 

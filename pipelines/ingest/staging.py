@@ -50,6 +50,13 @@ create table if not exists load_reconciliation (
 _ORDER = "source_file desc, line desc"
 
 
+def create_gate_tables(conn: duckdb.DuckDBPyConnection) -> None:
+    """The tables every staging model writes its own entity's rows in, created once
+    before the models run at once: two transactions creating one table conflict."""
+    conn.execute(QUARANTINE_DDL)
+    conn.execute(RECONCILIATION_DDL)
+
+
 @dataclass(frozen=True)
 class GateCounts:
     rows_read: int

@@ -274,7 +274,3 @@ def checks() -> tuple[Check, ...]:
         FORECAST,
         BUDGET,
     )
-
-
-def checks_on(tables: set[str]) -> list[Check]:
-    return [c for c in checks() if c.table in tables]

@@ -15,7 +15,6 @@ whose visits carry no amounts (exported without fees) is unknown, not worth 0.
 
 from __future__ import annotations
 
-import os
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -164,12 +163,6 @@ def fit_segments(
     return fits
 
 
-def cores(settings: Settings) -> int:
-    """The threads a forecast's segments run on: the build's cores (`duckdb_threads`,
-    else all); DuckDB is idle meanwhile."""
-    return settings.duckdb_threads or os.cpu_count() or 1
-
-
 def _history(frame: pl.DataFrame) -> History:
     return History(*(frame[c].to_numpy() for c in ("x", "t_x", "big_t", "x_spend", "m")))
 
@@ -258,7 +251,7 @@ def forecast(
     # NumPy draws its random numbers and SciPy its special functions without the GIL:
     # the segments run on the build's cores
     names = sorted(set(segment))
-    with ThreadPoolExecutor(max_workers=min(len(names), cores(settings))) as pool:
+    with ThreadPoolExecutor(max_workers=min(len(names), settings.cores)) as pool:
         for own in pool.map(one_segment, names):  # in order of `names`, whatever finished first
             for d in DIMENSIONS:
                 sums[d] += own[d]
@@ -454,7 +447,7 @@ def materialize_clv_forecast(conn: duckdb.DuckDBPyConnection, settings: Settings
     horizons = tuple(settings.forecast_horizons_weeks)
     frame = load_history(conn, as_of(conn))
     fits = fit_segments(
-        frame, settings.forecast_visit_model, settings.forecast_min_repeaters, cores(settings)
+        frame, settings.forecast_visit_model, settings.forecast_min_repeaters, settings.cores
     )
     result = forecast(frame, fits, horizons, settings)
     if result is None:
@@ -478,7 +471,7 @@ def materialize_clv_holdout(conn: duckdb.DuckDBPyConnection, settings: Settings)
     cutoff = end - timedelta(weeks=settings.holdout_weeks) if end else None
     frame = load_history(conn, cutoff)
     fits = fit_segments(
-        frame, settings.forecast_visit_model, settings.forecast_min_repeaters, cores(settings)
+        frame, settings.forecast_visit_model, settings.forecast_min_repeaters, settings.cores
     )
     horizon = (settings.holdout_weeks,)
     result = forecast(frame, fits, horizon, settings, patient_intervals=False)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from functools import cache
 from graphlib import TopologicalSorter
@@ -29,17 +30,17 @@ import duckdb
 
 from pipelines.ingest.entities import ENTITIES, Entity
 from pipelines.ingest.loader import load_entity
-from pipelines.ingest.staging import run_staging_model
+from pipelines.ingest.staging import create_gate_tables, run_staging_model
 from pipelines.models.admin_conversion import materialize_admin_conversion
+from pipelines.models.checks import Check
 from pipelines.models.clv_forecast import materialize_clv_forecast, materialize_clv_holdout
 from pipelines.models.doctor_intervals import materialize_doctor_intervals
 from pipelines.models.poisson_limits import materialize_poisson_limits
 from pipelines.models.source_freshness import materialize_source_freshness
 from pipelines.models.spend_response import materialize_spend_response
 from pipelines.settings import Settings
-from pipelines.warehouse import SQL_DIR, python_model_memory
+from pipelines.warehouse import SQL_DIR, PythonModelMemory, session_cursors
 
-LAYERS = ("raw", "staging", "intermediate", "marts")
 SQL_LAYERS = ("intermediate", "marts")
 Metadata = dict[str, Any]
 Runner = Callable[[duckdb.DuckDBPyConnection, Settings], Metadata]
@@ -191,10 +192,8 @@ def models() -> dict[str, Model]:
     known = {e.staging_model for e in ENTITIES} | {p.stem for _, p in files} | set(PYTHON_MODELS)
     for layer, path in files:
         sql = path.read_text(encoding="utf-8")
-        code = _COMMENT.sub("", sql)
-        names = {n for n in known | set(SIDE_TABLES) if re.search(rf"\b{n}\b", code)}
-        deps = {SIDE_TABLES.get(n, (n,)) for n in names - {path.stem}}
-        found.append(_sql(path.stem, layer, sql, tuple(sorted({d for g in deps for d in g}))))
+        deps = tables_named(sql, known) - {path.stem}
+        found.append(_sql(path.stem, layer, sql, tuple(sorted(deps))))
     for name, (layer, deps, run, description) in PYTHON_MODELS.items():
         found.append(Model(name, layer, deps, description, run))
     by_name = {m.name: m for m in found}
@@ -202,21 +201,143 @@ def models() -> dict[str, Model]:
     return {name: by_name[name] for name in order}
 
 
+@dataclass(frozen=True)
+class Done:
+    """A model built (its metadata: row counts, seconds) or a check evaluated (what it
+    found, and whether it passed)."""
+
+    step: Model | Check
+    metadata: Metadata
+    passed: bool = True
+
+
+def tables_named(sql: str, known: Iterable[str]) -> set[str]:
+    """The models a piece of SQL reads: every known table it names (word match, comments
+    left out), a side table standing for every model that writes it."""
+    names = set(_names_pattern(frozenset({*known, *SIDE_TABLES})).findall(_COMMENT.sub("", sql)))
+    return {model for n in names for model in SIDE_TABLES.get(n, (n,))}
+
+
+@cache
+def _names_pattern(names: frozenset[str]) -> re.Pattern[str]:
+    """Any of `names` as a whole word, in one pattern (the longest first, so a name that
+    begins another is not taken for it): one scan of a model's SQL, not one per name."""
+    return re.compile(rf"\b({'|'.join(sorted(names, key=lambda n: (-len(n), n)))})\b")
+
+
 def build(
-    conn: duckdb.DuckDBPyConnection, settings: Settings, names: Iterable[str] | None = None
-) -> Iterator[tuple[Model, Metadata]]:
-    """Run the named models (all by default) in dependency order; yields each with what
-    it reports (row counts, seconds). The models a selection reads must already be built."""
-    wanted = None if names is None else set(names)
-    for model in models().values():
-        if wanted is None or model.name in wanted:
-            started = time.perf_counter()
-            if model.name in PYTHON_MODELS:
-                with python_model_memory(conn, settings):
-                    metadata = model.run(conn, settings)
-            else:
-                metadata = model.run(conn, settings)
-            yield model, metadata | {"seconds": round(time.perf_counter() - started, 3)}
+    conn: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    names: Iterable[str] | None = None,
+    checks: Iterable[Check] = (),
+) -> Iterator[Done]:
+    """Run the named models (all by default) and the `checks` on them, as they finish.
+
+    A model starts once the models it reads are built and every check on them passed, so
+    nothing reads a table a check found wrong; a failed check starts nothing more, and
+    the build ends when what was running has finished (so does one that raised, and then
+    it raises). Models and checks run `settings.cores` at a time, each on a connection
+    of its own to `conn`'s database (DuckDB runs their queries at once, each writing its
+    own table): a clinic's sixty small models do not wait in a line for one core. The
+    models a selection reads but leaves out must already be built."""
+    steps, after = _plan(set(models()) if names is None else set(names), checks)
+    memory = PythonModelMemory(conn, settings)
+
+    def run(step: Model | Check, cursor: duckdb.DuckDBPyConnection) -> Done:
+        started = time.perf_counter()
+        if isinstance(step, Check):
+            passed, found = step.evaluate(cursor)
+            return Done(step, dict(found), passed)
+        if step.name in PYTHON_MODELS:
+            with memory.lowered():
+                metadata = step.run(cursor, settings)
+        else:
+            metadata = step.run(cursor, settings)
+        return Done(step, metadata | {"seconds": round(time.perf_counter() - started, 3)})
+
+    if any(step.layer == "staging" for step in steps.values() if isinstance(step, Model)):
+        create_gate_tables(conn)
+    workers = settings.cores
+    finished: set[str] = set()
+    failed = False
+    with session_cursors(conn, settings, workers) as idle, ThreadPoolExecutor(workers) as pool:
+
+        def on_a_cursor(step: Model | Check) -> Done:
+            cursor = idle.get()
+            try:
+                return run(step, cursor)
+            finally:
+                idle.put(cursor)
+
+        running: dict[Future[Done], str] = {}
+        loading = False
+        while True:
+            for key in [] if failed else [k for k in steps if after[k] <= finished]:
+                if len(running) == workers:
+                    break
+                if _loader(steps[key]):
+                    if loading:
+                        continue
+                    loading = True
+                running[pool.submit(on_a_cursor, steps.pop(key))] = key
+            if not running:
+                return
+            ended, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in sorted(ended, key=running.__getitem__):
+                key = running.pop(future)
+                done = future.result()  # one that raised: the pool waits for the rest
+                finished.add(key)
+                failed |= not done.passed
+                loading &= not _loader(done.step)
+                yield done
+
+
+def _plan(
+    wanted: set[str], checks: Iterable[Check]
+) -> tuple[dict[str, Model | Check], dict[str, set[str]]]:
+    """The steps (in the order those ready start: checks, then models in dependency
+    order) and what each waits for. A check waits for its table and every selected table
+    its SQL names; a model for the models it reads and the checks on them."""
+    every = models()
+    on_table: dict[str, list[str]] = {}
+    after: dict[str, set[str]] = {}
+    steps: dict[str, Model | Check] = {}
+    for check in (c for c in checks if c.table in wanted):
+        key = f"{check.table}:{check.name}"
+        steps[key] = check
+        after[key] = ({check.table} | tables_named(check.sql, every)) & wanted
+        on_table.setdefault(check.table, []).append(key)
+    chosen = [n for n in every if n in wanted]
+    for name in chosen:
+        steps[name] = every[name]
+        after[name] = set(every[name].deps) & wanted
+    for name in chosen:
+        for key in (k for dep in sorted(after[name]) for k in on_table.get(dep, ())):
+            # a check that reads what this model feeds cannot gate it (it would wait for
+            # itself): it runs when that exists, and a failure still stops the build
+            if not _waits_on(after, key, name):
+                after[name].add(key)
+    return steps, after
+
+
+def _loader(step: Model | Check) -> bool:
+    """Whether a step reads export files. The loaders run one at a time: each attaches
+    the previous build's warehouse (pipelines/ingest/ledger.py) under one name and
+    detaches it when done, and they create the side tables they write."""
+    return isinstance(step, Model) and step.layer == "raw"
+
+
+def _waits_on(after: dict[str, set[str]], start: str, target: str) -> bool:
+    """Whether `start` waits, directly or through what it waits on, for `target`."""
+    seen, stack = set(), [start]
+    while stack:
+        key = stack.pop()
+        if key == target:
+            return True
+        if key not in seen:
+            seen.add(key)
+            stack.extend(after.get(key, ()))
+    return False
 
 
 def build_all(conn: duckdb.DuckDBPyConnection, settings: Settings) -> None:

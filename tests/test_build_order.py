@@ -1,0 +1,190 @@
+"""The build runs its models several at a time (pipelines/models/graph.py `build`): what
+may run at once does, what must wait does, and the tables come out as they would one at
+a time.
+
+No test here depends on timing: the stamps recorded are only compared for order (one
+monotonic clock for every thread), and concurrency is proved by a barrier that two
+models can only pass together."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import threading
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.models.checks import Check, checks
+from pipelines.models.graph import PYTHON_MODELS, Model, build, models, tables_named
+from pipelines.settings import Settings, load_settings
+from pipelines.warehouse import prepare_session
+from tests.clinic import SECRET, gate_loading_visits_twice, minimal_input
+from tests.golden.fingerprints import fingerprint
+
+TWO_CORES = {"duckdb_threads": 2}
+"""Two models at a time whatever the machine (`Settings.cores`)."""
+
+
+@pytest.fixture
+def two_cores(tmp_path: Path) -> Settings:
+    return load_settings(
+        None,
+        input_dir=minimal_input(tmp_path / "input"),
+        warehouse_path=tmp_path / "out" / "warehouse.duckdb",
+        hash_secret=SECRET,
+        **TWO_CORES,
+    )
+
+
+def record_spans(monkeypatch: pytest.MonkeyPatch) -> dict[str, tuple[float, float]]:
+    """Every model's and check's (start, end) on the one monotonic clock, by step name
+    (a check as `table:name`)."""
+    spans: dict[str, tuple[float, float]] = {}
+
+    def timed(name: str, work):
+        def run(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return work(*args, **kwargs)
+            finally:
+                spans[name] = (started, time.perf_counter())
+
+        return run
+
+    for name, model in list(models().items()):
+        monkeypatch.setitem(models(), name, dataclasses.replace(model, run=timed(name, model.run)))
+    evaluate = Check.evaluate
+
+    def check_evaluate(self: Check, conn: duckdb.DuckDBPyConnection):
+        return timed(f"{self.table}:{self.name}", evaluate)(self, conn)
+
+    monkeypatch.setattr(Check, "evaluate", check_evaluate)
+    return spans
+
+
+def test_a_model_waits_for_what_it_reads_and_the_checks_on_it(
+    two_cores: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every model starts after the models it reads and every check on them ended; every
+    check after the tables its SQL names; the loaders one at a time (they share the
+    previous build's attachment)."""
+    spans = record_spans(monkeypatch)
+    with duckdb.connect(str(tmp_path / "build.duckdb")) as conn:
+        prepare_session(conn, two_cores)
+        done = list(build(conn, two_cores, None, checks()))
+    assert all(d.passed for d in done) and len(done) == len(models()) + len(checks())
+    for name, model in models().items():
+        start = spans[name][0]
+        for dep in model.deps:
+            assert spans[dep][1] <= start, (dep, name)
+            for check in (c for c in checks() if c.table == dep):
+                reads = tables_named(check.sql, models())
+                if name not in reads:  # a check reading this model cannot wait for it
+                    assert spans[f"{dep}:{check.name}"][1] <= start, (check.name, dep, name)
+    for check in checks():
+        start = spans[f"{check.table}:{check.name}"][0]
+        for table in {check.table} | tables_named(check.sql, models()):
+            assert spans[table][1] <= start, (table, check.name)
+    loads = sorted(spans[m.name] for m in models().values() if m.layer == "raw")
+    assert all(first[1] <= second[0] for first, second in itertools.pairwise(loads))
+
+
+def test_two_python_models_run_at_once_under_one_memory_cap(
+    two_cores: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two models computed in Python, neither reading the other, run together: each waits
+    at a barrier for the other, which only a second thread can bring. DuckDB's memory
+    limit (the database's, shared) stays capped until the last of them ends, then is
+    the session's again."""
+    settings = two_cores.model_copy(
+        update={"duckdb_memory_limit": "3GiB", "duckdb_memory_while_python": 256 * 2**20}
+    )
+    pair = ("mart_source_freshness", "int_poisson_limits")
+    assert all(name in PYTHON_MODELS for name in pair)
+    meet = threading.Barrier(len(pair), timeout=120)  # broken (and failing) if run in turn
+    seen: dict[str, list[str]] = {}
+
+    def limit(conn: duckdb.DuckDBPyConnection) -> str:
+        return conn.execute("select current_setting('memory_limit')").fetchall()[0][0]
+
+    def together(model: Model):
+        def run(conn: duckdb.DuckDBPyConnection, settings: Settings) -> dict:
+            before = limit(conn)
+            meet.wait()  # both running now
+            result = model.run(conn, settings)
+            meet.wait()  # neither has ended yet
+            seen[model.name] = [before, limit(conn)]
+            return result
+
+        return run
+
+    for name in pair:
+        model = models()[name]
+        monkeypatch.setitem(models(), name, dataclasses.replace(model, run=together(model)))
+    with duckdb.connect(str(tmp_path / "build.duckdb")) as conn:
+        prepare_session(conn, settings)
+        upstream = {"int_parameters", "int_primary_patients"}
+        upstream |= {d for n in upstream for d in _ancestors(n)}
+        list(build(conn, settings, upstream))
+        session = limit(conn)
+        list(build(conn, settings, pair))
+        after = limit(conn)
+    assert session == "3.0 GiB" and after == session
+    assert seen == {key: ["256.0 MiB", "256.0 MiB"] for key in pair}
+
+
+def _ancestors(name: str) -> set[str]:
+    found: set[str] = set()
+    stack = list(models()[name].deps)
+    while stack:
+        dep = stack.pop()
+        if dep not in found:
+            found.add(dep)
+            stack.extend(models()[dep].deps)
+    return found
+
+
+def test_a_failed_check_starts_nothing_more(
+    two_cores: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A check that fails on a staging table stops the build: no model reading that
+    table starts, and the build ends without error once what was running has ended."""
+
+    monkeypatch.setattr("pipelines.models.graph.run_staging_model", gate_loading_visits_twice)
+    with duckdb.connect(str(tmp_path / "build.duckdb")) as conn:
+        prepare_session(conn, two_cores)
+        done = list(build(conn, two_cores, None, checks()))
+    failed = [d.step for d in done if not d.passed]
+    assert [(c.table, c.name) for c in failed] == [("stg_mis__visits", "unique_key")]
+    built = {d.step.name for d in done if isinstance(d.step, Model)}
+    readers = {n for n, m in models().items() if "stg_mis__visits" in m.deps}
+    assert readers and not built & readers
+    assert {"raw_visits", "stg_mis__visits"} <= built
+
+
+def test_the_tables_are_those_of_one_model_at_a_time(tmp_path: Path) -> None:
+    """The demo built with two models at a time and with one: every mart of the golden
+    fingerprints (tests/golden) row for row, the forecast's tables too."""
+    from pipelines.demo import write_demo  # noqa: PLC0415
+
+    input_dir = tmp_path / "input"
+    base = load_settings(None, input_dir=input_dir, hash_secret=SECRET)
+    write_demo(input_dir, seed=3, scale=0.3, settings=base)
+    prints = []
+    for threads in (1, 2):
+        run = base.model_copy(update={"duckdb_threads": threads})
+        path = tmp_path / f"cores-{threads}.duckdb"
+        with duckdb.connect(str(path)) as conn:
+            prepare_session(conn, run)
+            list(build(conn, run, None, checks()))
+            forecast = [
+                conn.sql(f"select * from {t} order by all").pl()
+                for t in ("mart_clv_forecast", "fct_patient_forecast", "mart_clv_holdout")
+            ]
+        prints.append((fingerprint(path), forecast))
+    (one, one_forecast), (two, two_forecast) = prints
+    assert one == two
+    assert all(a.equals(b) for a, b in zip(one_forecast, two_forecast, strict=True))
