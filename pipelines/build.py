@@ -268,6 +268,11 @@ def _failure(result: dg.ExecuteInProcessResult, log: Path) -> Exception:
                 break
             first = error.message.strip().splitlines()[0] if error.message.strip() else ""
             prefix = f"{error.cls_name}: "
+            if error.cls_name == "DagsterExecutionInterruptedError":
+                return BuildError(
+                    f"interrupted (Ctrl-C or a stop signal); the warehouse was not replaced "
+                    f"(full log: {log})"
+                )
             if error.cls_name in _INPUT_ERRORS and prefix in first:
                 return InputError(f"{first.split(prefix, 1)[1]} (full log: {log})")
             return BuildError(f"{first or error.cls_name} (full log: {log})")

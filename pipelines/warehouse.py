@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
-from queue import SimpleQueue
 from threading import Lock
 from zoneinfo import ZoneInfo
 
@@ -78,19 +77,16 @@ def connection_settings(conn: duckdb.DuckDBPyConnection, settings: Settings) -> 
 @contextmanager
 def session_cursors(
     conn: duckdb.DuckDBPyConnection, settings: Settings, count: int
-) -> Iterator[SimpleQueue[duckdb.DuckDBPyConnection]]:
+) -> Iterator[list[duckdb.DuckDBPyConnection]]:
     """`count` more connections to `conn`'s database (one per thread: a DuckDB connection
     runs one query at a time), each speaking the clinic's settings as `conn` does; closed
     after."""
-    idle: SimpleQueue[duckdb.DuckDBPyConnection] = SimpleQueue()
-    made = []
+    made: list[duckdb.DuckDBPyConnection] = []
     try:
         for _ in range(count):
-            cursor = conn.cursor()
-            made.append(cursor)
-            connection_settings(cursor, settings)
-            idle.put(cursor)
-        yield idle
+            made.append(conn.cursor())
+            connection_settings(made[-1], settings)
+        yield made
     finally:
         for cursor in made:
             cursor.close()

@@ -188,3 +188,42 @@ def test_the_tables_are_those_of_one_model_at_a_time(tmp_path: Path) -> None:
     (one, one_forecast), (two, two_forecast) = prints
     assert one == two
     assert all(a.equals(b) for a, b in zip(one_forecast, two_forecast, strict=True))
+
+
+def test_a_model_that_raises_interrupts_the_queries_of_the_others(
+    two_cores: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One model fails while another's query runs: that query is interrupted rather than
+    left to run its course (about a minute here, a Python function called on every one
+    of 100 million rows), and the build raises the first model's error. The failing
+    model raises only once the other's query has called that function: it is running."""
+    slow, failing = "mart_source_freshness", "int_poisson_limits"
+    running = threading.Event()
+    seen: list[str] = []
+
+    def long_query(conn: duckdb.DuckDBPyConnection, settings: Settings) -> dict:
+        def started(value: int) -> int:
+            running.set()
+            return value
+
+        conn.create_function("started", started, ["BIGINT"], "BIGINT")
+        try:
+            conn.execute("select count(*) from range(100000000) where started(range) % 7 = 0")
+        except duckdb.InterruptException:
+            seen.append("interrupted")
+            raise
+        return {}
+
+    def raises(conn: duckdb.DuckDBPyConnection, settings: Settings) -> dict:
+        assert running.wait(timeout=120)
+        raise RuntimeError("disk full")
+
+    for name, run in ((slow, long_query), (failing, raises)):
+        monkeypatch.setitem(models(), name, dataclasses.replace(models()[name], run=run))
+    with duckdb.connect(str(tmp_path / "build.duckdb")) as conn:
+        prepare_session(conn, two_cores)
+        upstream = {"int_parameters", "int_primary_patients"}
+        list(build(conn, two_cores, upstream | {d for n in upstream for d in _ancestors(n)}))
+        with pytest.raises(RuntimeError, match="disk full"):
+            list(build(conn, two_cores, [slow, failing]))
+    assert seen == ["interrupted"]

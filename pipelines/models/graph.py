@@ -24,6 +24,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from functools import cache
 from graphlib import TopologicalSorter
+from queue import SimpleQueue
 from typing import Any
 
 import duckdb
@@ -260,7 +261,10 @@ def build(
     workers = settings.cores
     finished: set[str] = set()
     failed = False
-    with session_cursors(conn, settings, workers) as idle, ThreadPoolExecutor(workers) as pool:
+    with session_cursors(conn, settings, workers) as cursors, ThreadPoolExecutor(workers) as pool:
+        idle: SimpleQueue[duckdb.DuckDBPyConnection] = SimpleQueue()
+        for cursor in cursors:
+            idle.put(cursor)
 
         def on_a_cursor(step: Model | Check) -> Done:
             cursor = idle.get()
@@ -282,14 +286,22 @@ def build(
                 running[pool.submit(on_a_cursor, steps.pop(key))] = key
             if not running:
                 return
-            ended, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in sorted(ended, key=running.__getitem__):
-                key = running.pop(future)
-                done = future.result()  # one that raised: the pool waits for the rest
-                finished.add(key)
-                failed |= not done.passed
-                loading &= not _loader(done.step)
-                yield done
+            try:
+                ended, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in sorted(ended, key=running.__getitem__):
+                    key = running.pop(future)
+                    done = future.result()
+                    finished.add(key)
+                    failed |= not done.passed
+                    loading &= not _loader(done.step)
+                    yield done
+            except BaseException:
+                # a model that raised, Ctrl-C, a run stopped: the others' queries end now,
+                # not minutes later (one computing in Python ends at its next query), and
+                # the pool waits for them
+                for cursor in cursors:
+                    cursor.interrupt()
+                raise
 
 
 def _plan(
