@@ -1,6 +1,6 @@
 """The build runs its models several at a time (pipelines/models/graph.py `build`): what
-may run at once does, what must wait does, and the tables come out as they would one at
-a time.
+may run at once does, what must wait does, the tables come out as they would one at a
+time, and a failure stops the others at once.
 
 No test here depends on timing: the stamps recorded are only compared for order (one
 monotonic clock for every thread), and concurrency is proved by a barrier that two
@@ -18,7 +18,9 @@ import duckdb
 import pytest
 
 from pipelines.models.checks import Check, checks
+from pipelines.models.clv_forecast import materialize_clv_forecast
 from pipelines.models.graph import PYTHON_MODELS, Model, build, models, tables_named
+from pipelines.models.stopping import BuildStoppedError, checkpoint, under
 from pipelines.settings import Settings, load_settings
 from pipelines.warehouse import prepare_session
 from tests.clinic import SECRET, gate_loading_visits_twice, minimal_input
@@ -227,3 +229,44 @@ def test_a_model_that_raises_interrupts_the_queries_of_the_others(
         with pytest.raises(RuntimeError, match="disk full"):
             list(build(conn, two_cores, [slow, failing]))
     assert seen == ["interrupted"]
+
+
+def test_a_model_computing_in_python_stops_at_its_next_checkpoint(
+    two_cores: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A model with no query running (NumPy work) ends at its next `checkpoint()` once
+    another has failed, instead of running its course (here a minute of steps); the
+    forecast checks between its fits and its chunks of patients."""
+    slow, failing = "mart_source_freshness", "int_poisson_limits"
+    running = threading.Event()
+    seen: list[str] = []
+
+    def steps_of_work(conn: duckdb.DuckDBPyConnection, settings: Settings) -> dict:
+        running.set()
+        try:
+            for _ in range(600):
+                checkpoint()
+                threading.Event().wait(0.1)  # a step of work
+        except BuildStoppedError:
+            seen.append("stopped")
+            raise
+        seen.append("ran its course")
+        return {}
+
+    def raises(conn: duckdb.DuckDBPyConnection, settings: Settings) -> dict:
+        assert running.wait(timeout=120)
+        raise RuntimeError("disk full")
+
+    for name, run in ((slow, steps_of_work), (failing, raises)):
+        monkeypatch.setitem(models(), name, dataclasses.replace(models()[name], run=run))
+    with duckdb.connect(str(tmp_path / "build.duckdb")) as conn:
+        prepare_session(conn, two_cores)
+        upstream = {"int_parameters", "int_primary_patients", "int_completed_visits"}
+        list(build(conn, two_cores, upstream | {d for n in upstream for d in _ancestors(n)}))
+        with pytest.raises(RuntimeError, match="disk full"):
+            list(build(conn, two_cores, [slow, failing]))
+        stopped = threading.Event()
+        stopped.set()
+        with pytest.raises(BuildStoppedError):
+            under(stopped, materialize_clv_forecast, conn, two_cores)
+    assert seen == ["stopped"]

@@ -36,6 +36,7 @@ from pipelines.models.btyd import (
     p_alive,
     simulate,
 )
+from pipelines.models.stopping import carried, checkpoint
 from pipelines.settings import Settings
 from pipelines.warehouse import write_table
 
@@ -117,6 +118,7 @@ def fit_models(
     """Both models, or None for a model the data cannot support: fewer than
     `min_repeaters` patients who came back (visits) or whose returns paid (spend), a
     likelihood too flat to bound the parameters, or a spend with no finite mean."""
+    checkpoint()
     if near is None and frame.height > PILOT_PATIENTS:
         # a fit on a sample starts the search near the optimum: fewer gradient steps over
         # hundreds of thousands of patients then
@@ -152,7 +154,8 @@ def fit_segments(
         key=lambda item: item[0],
     )
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(parts)))) as pool:
-        owns = pool.map(lambda item: fit_models(item[1], model, min_repeaters, near=pooled), parts)
+        fit = carried(lambda item: fit_models(item[1], model, min_repeaters, near=pooled))
+        owns = pool.map(fit, parts)
         fits = {POOLED: pooled}
         for (doctor, _), own in zip(parts, owns, strict=True):
             fits[doctor] = Fits(
@@ -218,6 +221,7 @@ def forecast(
         own = {d: np.zeros((2, draws, width, len(keys[d]))) for d in DIMENSIONS}
         members = np.flatnonzero(segment == name)
         for part in np.array_split(members, -(-members.size // PATIENT_CHUNK)):
+            checkpoint()  # a failed or interrupted build: the rest is not drawn
             visits, revenue = simulate(
                 visit_draws,
                 spend_draws,
@@ -252,7 +256,7 @@ def forecast(
     # the segments run on the build's cores
     names = sorted(set(segment))
     with ThreadPoolExecutor(max_workers=min(len(names), settings.cores)) as pool:
-        for own in pool.map(one_segment, names):  # in order of `names`, whatever finished first
+        for own in pool.map(carried(one_segment), names):  # in `names`' order, whatever ended first
             for d in DIMENSIONS:
                 sums[d] += own[d]
     base = frame.select(

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from functools import cache
 from graphlib import TopologicalSorter
 from queue import SimpleQueue
+from threading import Event
 from typing import Any
 
 import duckdb
@@ -39,6 +40,7 @@ from pipelines.models.doctor_intervals import materialize_doctor_intervals
 from pipelines.models.poisson_limits import materialize_poisson_limits
 from pipelines.models.source_freshness import materialize_source_freshness
 from pipelines.models.spend_response import materialize_spend_response
+from pipelines.models.stopping import under
 from pipelines.settings import Settings
 from pipelines.warehouse import SQL_DIR, PythonModelMemory, session_cursors
 
@@ -259,6 +261,7 @@ def build(
     if any(step.layer == "staging" for step in steps.values() if isinstance(step, Model)):
         create_gate_tables(conn)
     workers = settings.cores
+    stop = Event()
     finished: set[str] = set()
     failed = False
     with session_cursors(conn, settings, workers) as cursors, ThreadPoolExecutor(workers) as pool:
@@ -283,7 +286,7 @@ def build(
                     if loading:
                         continue
                     loading = True
-                running[pool.submit(on_a_cursor, steps.pop(key))] = key
+                running[pool.submit(under, stop, on_a_cursor, steps.pop(key))] = key
             if not running:
                 return
             try:
@@ -296,9 +299,10 @@ def build(
                     loading &= not _loader(done.step)
                     yield done
             except BaseException:
-                # a model that raised, Ctrl-C, a run stopped: the others' queries end now,
-                # not minutes later (one computing in Python ends at its next query), and
-                # the pool waits for them
+                # a model that raised, Ctrl-C, a run stopped: the others end now, not
+                # minutes later (their queries interrupted, one computing in Python at its
+                # next checkpoint: pipelines/models/stopping.py), and the pool waits
+                stop.set()
                 for cursor in cursors:
                     cursor.interrupt()
                 raise
