@@ -19,7 +19,7 @@ import pytest
 
 from pipelines.models.checks import Check, checks
 from pipelines.models.clv_forecast import materialize_clv_forecast
-from pipelines.models.graph import PYTHON_MODELS, Model, build, models, tables_named
+from pipelines.models.graph import PYTHON_MODELS, Model, Runner, build, models, tables_named
 from pipelines.models.stopping import BuildStoppedError, checkpoint, under
 from pipelines.settings import Settings, load_settings
 from pipelines.warehouse import prepare_session
@@ -192,6 +192,37 @@ def test_the_tables_are_those_of_one_model_at_a_time(tmp_path: Path) -> None:
     assert all(a.equals(b) for a, b in zip(one_forecast, two_forecast, strict=True))
 
 
+SLOW = "mart_source_freshness"
+STARTED = threading.Event()
+
+
+@pytest.fixture(autouse=True)
+def _not_started() -> None:
+    STARTED.clear()
+
+
+def fail_beside(
+    settings: Settings, path: Path, monkeypatch: pytest.MonkeyPatch, slow: Runner
+) -> duckdb.DuckDBPyConnection:
+    """Build `slow` (in place of `SLOW`) beside a model that raises once `slow` has set
+    `STARTED`; the build must raise that error. Returns the open build connection."""
+    failing = "int_poisson_limits"
+
+    def raises(conn: duckdb.DuckDBPyConnection, settings: Settings) -> dict:
+        assert STARTED.wait(timeout=120)
+        raise RuntimeError("disk full")
+
+    for name, run in ((SLOW, slow), (failing, raises)):
+        monkeypatch.setitem(models(), name, dataclasses.replace(models()[name], run=run))
+    conn = duckdb.connect(str(path))
+    prepare_session(conn, settings)
+    upstream = {"int_parameters", "int_primary_patients", "int_completed_visits"}
+    list(build(conn, settings, upstream | {d for n in upstream for d in _ancestors(n)}))
+    with pytest.raises(RuntimeError, match="disk full"):
+        list(build(conn, settings, [SLOW, failing]))
+    return conn
+
+
 def test_a_model_that_raises_interrupts_the_queries_of_the_others(
     two_cores: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -199,13 +230,11 @@ def test_a_model_that_raises_interrupts_the_queries_of_the_others(
     left to run its course (about a minute here, a Python function called on every one
     of 100 million rows), and the build raises the first model's error. The failing
     model raises only once the other's query has called that function: it is running."""
-    slow, failing = "mart_source_freshness", "int_poisson_limits"
-    running = threading.Event()
     seen: list[str] = []
 
     def long_query(conn: duckdb.DuckDBPyConnection, settings: Settings) -> dict:
         def started(value: int) -> int:
-            running.set()
+            STARTED.set()
             return value
 
         conn.create_function("started", started, ["BIGINT"], "BIGINT")
@@ -216,18 +245,7 @@ def test_a_model_that_raises_interrupts_the_queries_of_the_others(
             raise
         return {}
 
-    def raises(conn: duckdb.DuckDBPyConnection, settings: Settings) -> dict:
-        assert running.wait(timeout=120)
-        raise RuntimeError("disk full")
-
-    for name, run in ((slow, long_query), (failing, raises)):
-        monkeypatch.setitem(models(), name, dataclasses.replace(models()[name], run=run))
-    with duckdb.connect(str(tmp_path / "build.duckdb")) as conn:
-        prepare_session(conn, two_cores)
-        upstream = {"int_parameters", "int_primary_patients"}
-        list(build(conn, two_cores, upstream | {d for n in upstream for d in _ancestors(n)}))
-        with pytest.raises(RuntimeError, match="disk full"):
-            list(build(conn, two_cores, [slow, failing]))
+    fail_beside(two_cores, tmp_path / "build.duckdb", monkeypatch, long_query).close()
     assert seen == ["interrupted"]
 
 
@@ -237,12 +255,10 @@ def test_a_model_computing_in_python_stops_at_its_next_checkpoint(
     """A model with no query running (NumPy work) ends at its next `checkpoint()` once
     another has failed, instead of running its course (here a minute of steps); the
     forecast checks between its fits and its chunks of patients."""
-    slow, failing = "mart_source_freshness", "int_poisson_limits"
-    running = threading.Event()
     seen: list[str] = []
 
     def steps_of_work(conn: duckdb.DuckDBPyConnection, settings: Settings) -> dict:
-        running.set()
+        STARTED.set()
         try:
             for _ in range(600):
                 checkpoint()
@@ -253,18 +269,7 @@ def test_a_model_computing_in_python_stops_at_its_next_checkpoint(
         seen.append("ran its course")
         return {}
 
-    def raises(conn: duckdb.DuckDBPyConnection, settings: Settings) -> dict:
-        assert running.wait(timeout=120)
-        raise RuntimeError("disk full")
-
-    for name, run in ((slow, steps_of_work), (failing, raises)):
-        monkeypatch.setitem(models(), name, dataclasses.replace(models()[name], run=run))
-    with duckdb.connect(str(tmp_path / "build.duckdb")) as conn:
-        prepare_session(conn, two_cores)
-        upstream = {"int_parameters", "int_primary_patients", "int_completed_visits"}
-        list(build(conn, two_cores, upstream | {d for n in upstream for d in _ancestors(n)}))
-        with pytest.raises(RuntimeError, match="disk full"):
-            list(build(conn, two_cores, [slow, failing]))
+    with fail_beside(two_cores, tmp_path / "build.duckdb", monkeypatch, steps_of_work) as conn:
         stopped = threading.Event()
         stopped.set()
         with pytest.raises(BuildStoppedError):
