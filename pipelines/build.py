@@ -255,9 +255,10 @@ def _failure(result: dg.ExecuteInProcessResult, log: Path) -> Exception:
         if event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
             data = event.event_specific_data  # type: ignore[union-attr]
             if not data.passed:
+                found = {name: value.value for name, value in data.metadata.items()}
                 return BuildError(
                     f"check {data.check_name} failed on {data.asset_key.to_user_string()} "
-                    f"({dict(data.metadata)}); the warehouse was not replaced (full log: {log})"
+                    f"({found}); the warehouse was not replaced (full log: {log})"
                 )
     for event in result.all_events:
         if event.is_step_failure:

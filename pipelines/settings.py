@@ -25,6 +25,7 @@ from pydantic import (
     ByteSize,
     ConfigDict,
     Field,
+    PositiveInt,
     SecretStr,
     TypeAdapter,
     ValidationError,
@@ -379,7 +380,7 @@ class Settings(BaseSettings):
     """Seeds every random draw (intervals, bootstraps): one input, one answer."""
 
     # --- forecasts (pipelines/models/clv_forecast.py) ------------------------------
-    forecast_horizons_weeks: tuple[int, ...] = Field((52, 156), min_length=1)
+    forecast_horizons_weeks: tuple[PositiveInt, ...] = Field((52, 156), min_length=1)
     """Horizons of the predicted visits and revenue per patient (1 and 3 years)."""
     holdout_weeks: int = sql_field(26, ge=1, le=520)
     """The forecast's own test: fitted up to `as_of` minus this, it predicts these weeks."""

@@ -93,29 +93,35 @@ def session_cursors(
 
 
 class PythonModelMemory:
-    """DuckDB's memory limit lowered to `duckdb_memory_while_python` while a model
-    computed in Python runs, and restored after. Such a model reads its input in a query
-    or two and writes a table or three; the rest of its time DuckDB is idle, but its
-    cache of table pages, up to `duckdb_memory_limit`, would stay beside the model's
-    arrays (at scale 700 the forecast's 2 GB on top of a 5 GB cache: 7.0 GiB). A lower
-    limit makes DuckDB let go of pages it can read again from the file. Never raised:
-    a cap at or above the session's limit (in whatever form it was given, "80%"
-    included) leaves it as it is. The limit is the database's, shared by every
-    connection, and models run at once: the first to start lowers it, the last to end
-    restores it."""
+    """DuckDB's memory limit lowered to `duckdb_memory_while_python` while models computed
+    in Python run, and restored after. Such a model reads its input in a query or two and
+    writes a table or three; the rest of its time DuckDB is idle, but its cache of table
+    pages, up to `duckdb_memory_limit`, would stay beside the model's arrays (at scale 700
+    the forecast's 2 GB on top of a 5 GB cache: 7.0 GiB). A lower limit makes DuckDB let
+    go of pages it can read again from the file. Never raised: a cap at or above the
+    session's limit (in whatever form it was given, "80%" included) leaves it as it is
+    (`caps` is then false).
+
+    The limit is the database's, shared by every connection, so while it is lowered the
+    build runs no query of another model beside these (pipelines/models/graph.py keeps
+    them apart: a query under another's cap runs out of memory). Several such models may
+    run together: the first to start lowers the limit, the last to end restores it."""
 
     def __init__(self, conn: duckdb.DuckDBPyConnection, settings: Settings) -> None:
         self._conn, self._settings = conn, settings
         self._lock = Lock()
         self._running = 0
         self._lowered = False
+        query = "select current_setting('memory_limit')"
+        current = _bytes(conn.execute(query).fetchall()[0][0])
+        self.caps = current is not None and settings.duckdb_memory_while_python < current
 
     @contextmanager
     def lowered(self) -> Iterator[None]:
         with self._lock:
-            self._running += 1
-            if self._running == 1:
+            if self._running == 0 and self.caps:
                 self._lowered = self._lower()
+            self._running += 1
         try:
             yield
         finally:
@@ -123,14 +129,14 @@ class PythonModelMemory:
                 self._running -= 1
                 if self._running == 0 and self._lowered:
                     session_memory_limit(self._conn, self._settings)
+                    self._lowered = False
 
     def _lower(self) -> bool:
-        query = "select current_setting('memory_limit')"
-        current = _bytes(self._conn.execute(query).fetchall()[0][0])
         cap = self._settings.duckdb_memory_while_python
-        if current is None or cap >= current:
-            return False
-        self._conn.execute("set memory_limit = ?", [f"{cap // 2**20}MiB"])
+        try:
+            self._conn.execute("set memory_limit = ?", [f"{cap // 2**20}MiB"])
+        except duckdb.OutOfMemoryException:
+            return False  # DuckDB cannot free enough of what it holds: the limit stays
         return True
 
 

@@ -72,7 +72,8 @@ def test_a_model_waits_for_what_it_reads_and_the_checks_on_it(
 ) -> None:
     """Every model starts after the models it reads and every check on them ended; every
     check after the tables its SQL names; the loaders one at a time (they share the
-    previous build's attachment)."""
+    previous build's attachment); and, under the memory cap, no other step beside a
+    model computed in Python (a query beside it would run under its cap)."""
     spans = record_spans(monkeypatch)
     with duckdb.connect(str(tmp_path / "build.duckdb")) as conn:
         prepare_session(conn, two_cores)
@@ -92,6 +93,10 @@ def test_a_model_waits_for_what_it_reads_and_the_checks_on_it(
             assert spans[table][1] <= start, (table, check.name)
     loads = sorted(spans[m.name] for m in models().values() if m.layer == "raw")
     assert all(first[1] <= second[0] for first, second in itertools.pairwise(loads))
+    # under the memory cap (the default), no query beside a model computed in Python
+    computed = [spans[name] for name in PYTHON_MODELS]
+    others = [span for name, span in spans.items() if name not in PYTHON_MODELS]
+    assert not [(a, b) for a in computed for b in others if a[0] < b[1] and b[0] < a[1]]
 
 
 def test_two_python_models_run_at_once_under_one_memory_cap(
@@ -274,4 +279,44 @@ def test_a_model_computing_in_python_stops_at_its_next_checkpoint(
         stopped.set()
         with pytest.raises(BuildStoppedError):
             under(stopped, materialize_clv_forecast, conn, two_cores)
+    assert seen == ["stopped"]
+
+
+def test_a_failed_check_stops_what_runs(
+    two_cores: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A check fails while a model computed in Python runs beside it (no memory cap, so
+    they may): that model ends at its next checkpoint, and the build ends without error,
+    with the failed check as its last word rather than the stopped model's."""
+    settings = two_cores.model_copy(update={"duckdb_memory_while_python": 8 * 2**30})
+    seen: list[str] = []
+
+    def steps_of_work(conn: duckdb.DuckDBPyConnection, settings: Settings) -> dict:
+        STARTED.set()
+        try:
+            for _ in range(600):
+                checkpoint()
+                threading.Event().wait(0.1)  # a step of work
+        except BuildStoppedError:
+            seen.append("stopped")
+            raise
+        seen.append("ran its course")
+        return {}
+
+    class FailsOnceStarted(Check):
+        def evaluate(self, conn: duckdb.DuckDBPyConnection) -> tuple[bool, dict[str, int]]:
+            assert STARTED.wait(timeout=120)
+            return False, {"offending": 1}
+
+    failing = FailsOnceStarted("int_poisson_limits", "fails", "", "select 1", ("offending",))
+    monkeypatch.setitem(models(), SLOW, dataclasses.replace(models()[SLOW], run=steps_of_work))
+    with duckdb.connect(str(tmp_path / "build.duckdb")) as conn:
+        prepare_session(conn, settings)
+        upstream = {"int_parameters", "int_primary_patients"}
+        list(build(conn, settings, upstream | {d for n in upstream for d in _ancestors(n)}))
+        done = list(build(conn, settings, [SLOW, "int_poisson_limits"], [failing]))
+    assert [(d.step.name, d.passed) for d in done] == [
+        ("int_poisson_limits", True),
+        ("fails", False),
+    ]
     assert seen == ["stopped"]

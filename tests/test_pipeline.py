@@ -494,6 +494,10 @@ def test_an_entity_entirely_quarantined_is_not_published(
     before = settings.warehouse_path.read_bytes()
     calls = settings.input_dir / "calls" / "calls.csv"
     calls.write_text(calls.read_text().replace("started_at", "start_time"))
-    with pytest.raises(BuildError, match="check some_rows_load failed on stg_calltracking__calls"):
+    with pytest.raises(
+        BuildError, match="check some_rows_load failed on stg_calltracking__calls"
+    ) as failed:
         run_build(settings)
+    # what the check found, as numbers
+    assert "({'everything_quarantined': 1, 'rows_read': 1, 'rows_loaded': 0});" in str(failed.value)
     assert settings.warehouse_path.read_bytes() == before

@@ -40,7 +40,7 @@ from pipelines.models.doctor_intervals import materialize_doctor_intervals
 from pipelines.models.poisson_limits import materialize_poisson_limits
 from pipelines.models.source_freshness import materialize_source_freshness
 from pipelines.models.spend_response import materialize_spend_response
-from pipelines.models.stopping import under
+from pipelines.models.stopping import BuildStoppedError, under
 from pipelines.settings import Settings
 from pipelines.warehouse import SQL_DIR, PythonModelMemory, session_cursors
 
@@ -237,75 +237,118 @@ def build(
     """Run the named models (all by default) and the `checks` on them, as they finish.
 
     A model starts once the models it reads are built and every check on them passed, so
-    nothing reads a table a check found wrong; a failed check starts nothing more, and
-    the build ends when what was running has finished (so does one that raised, and then
-    it raises). Models and checks run `settings.cores` at a time, each on a connection
-    of its own to `conn`'s database (DuckDB runs their queries at once, each writing its
-    own table): a clinic's sixty small models do not wait in a line for one core. The
+    nothing reads a table a check found wrong. Models and checks run `settings.cores` at
+    a time, each on a connection of its own to `conn`'s database (DuckDB runs their
+    queries at once, each writing its own table): a clinic's sixty small models do not
+    wait in a line for one core. A failed check starts nothing more and stops what runs
+    (their queries interrupted, a model computing in Python at its next checkpoint), and
+    the build ends; so does a model that raised, and the build raises its error. The
     models a selection reads but leaves out must already be built."""
     steps, after = _plan(set(models()) if names is None else set(names), checks)
-    memory = PythonModelMemory(conn, settings)
-
-    def run(step: Model | Check, cursor: duckdb.DuckDBPyConnection) -> Done:
-        started = time.perf_counter()
-        if isinstance(step, Check):
-            passed, found = step.evaluate(cursor)
-            return Done(step, dict(found), passed)
-        if step.name in PYTHON_MODELS:
-            with memory.lowered():
-                metadata = step.run(cursor, settings)
-        else:
-            metadata = step.run(cursor, settings)
-        return Done(step, metadata | {"seconds": round(time.perf_counter() - started, 3)})
-
     if any(step.layer == "staging" for step in steps.values() if isinstance(step, Model)):
         create_gate_tables(conn)
-    workers = settings.cores
-    stop = Event()
-    finished: set[str] = set()
-    failed = False
-    with session_cursors(conn, settings, workers) as cursors, ThreadPoolExecutor(workers) as pool:
-        idle: SimpleQueue[duckdb.DuckDBPyConnection] = SimpleQueue()
+    memory = PythonModelMemory(conn, settings)
+    with (
+        session_cursors(conn, settings, settings.cores) as cursors,
+        ThreadPoolExecutor(settings.cores) as pool,
+    ):
+        yield from _Schedule(steps, after, settings, memory, cursors, pool).run()
+
+
+class _Schedule:
+    """One build's steps on its threads: which start when, and what stops them."""
+
+    def __init__(
+        self,
+        steps: dict[str, Model | Check],
+        after: dict[str, set[str]],
+        settings: Settings,
+        memory: PythonModelMemory,
+        cursors: list[duckdb.DuckDBPyConnection],
+        pool: ThreadPoolExecutor,
+    ) -> None:
+        self.steps, self.after, self.settings = steps, after, settings
+        self.memory, self.cursors, self.pool = memory, cursors, pool
+        self.idle: SimpleQueue[duckdb.DuckDBPyConnection] = SimpleQueue()
         for cursor in cursors:
-            idle.put(cursor)
+            self.idle.put(cursor)
+        self.stop = Event()
+        self.running: dict[Future[Done], str] = {}
+        self.finished: set[str] = set()
+        self.failed = False
+        self.computing = 0  # models computed in Python among those running
+        self.loading = False  # a loader among them
 
-        def on_a_cursor(step: Model | Check) -> Done:
-            cursor = idle.get()
-            try:
-                return run(step, cursor)
-            finally:
-                idle.put(cursor)
-
-        running: dict[Future[Done], str] = {}
-        loading = False
+    def run(self) -> Iterator[Done]:
         while True:
-            for key in [] if failed else [k for k in steps if after[k] <= finished]:
-                if len(running) == workers:
-                    break
-                if _loader(steps[key]):
-                    if loading:
-                        continue
-                    loading = True
-                running[pool.submit(under, stop, on_a_cursor, steps.pop(key))] = key
-            if not running:
+            if not self.failed:
+                self._start_ready()
+            if not self.running:
                 return
             try:
-                ended, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in sorted(ended, key=running.__getitem__):
-                    key = running.pop(future)
-                    done = future.result()
-                    finished.add(key)
-                    failed |= not done.passed
-                    loading &= not _loader(done.step)
-                    yield done
-            except BaseException:
-                # a model that raised, Ctrl-C, a run stopped: the others end now, not
-                # minutes later (their queries interrupted, one computing in Python at its
-                # next checkpoint: pipelines/models/stopping.py), and the pool waits
-                stop.set()
-                for cursor in cursors:
-                    cursor.interrupt()
+                yield from self._collect()
+            except BaseException:  # a model that raised, Ctrl-C, a run stopped
+                self._halt()
                 raise
+
+    def _start_ready(self) -> None:
+        """Start the ready steps, in their order, as far as threads allow. While a model
+        computed in Python runs under the memory cap, no query of another kind runs
+        beside it (it would run out of memory under the cap), nor the reverse; the
+        loaders run one at a time (`_loader`)."""
+        for key in [k for k in self.steps if self.after[k] <= self.finished]:
+            if len(self.running) == self.settings.cores:
+                return
+            step = self.steps[key]
+            python = key in PYTHON_MODELS
+            alike = self.computing == (len(self.running) if python else 0)
+            if (self.memory.caps and not alike) or (_loader(step) and self.loading):
+                continue
+            self.loading |= _loader(step)
+            self.computing += python
+            self.running[self.pool.submit(under, self.stop, self._on_a_cursor, step)] = key
+            del self.steps[key]
+
+    def _collect(self) -> Iterator[Done]:
+        ended, _ = wait(self.running, return_when=FIRST_COMPLETED)
+        for future in sorted(ended, key=self.running.__getitem__):
+            key = self.running.pop(future)
+            self.computing -= key in PYTHON_MODELS
+            try:
+                done = future.result()
+            except (duckdb.InterruptException, BuildStoppedError):
+                if self.failed:  # stopped by the failed check: the check's failure it is
+                    continue
+                raise
+            self.finished.add(key)
+            self.loading &= not _loader(done.step)
+            if not done.passed and not self.failed:
+                self.failed = True
+                self._halt()
+            yield done
+
+    def _halt(self) -> None:
+        """The steps running end now, not minutes later: their queries interrupted, a
+        model computing in Python at its next checkpoint (pipelines/models/stopping.py)."""
+        self.stop.set()
+        for cursor in self.cursors:
+            cursor.interrupt()
+
+    def _on_a_cursor(self, step: Model | Check) -> Done:
+        cursor = self.idle.get()
+        started = time.perf_counter()
+        try:
+            if isinstance(step, Check):
+                passed, found = step.evaluate(cursor)
+                return Done(step, dict(found), passed)
+            if step.name in PYTHON_MODELS:
+                with self.memory.lowered():
+                    metadata = step.run(cursor, self.settings)
+            else:
+                metadata = step.run(cursor, self.settings)
+        finally:
+            self.idle.put(cursor)
+        return Done(step, metadata | {"seconds": round(time.perf_counter() - started, 3)})
 
 
 def _plan(
