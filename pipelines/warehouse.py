@@ -99,13 +99,15 @@ class PythonModelMemory:
     pages, up to `duckdb_memory_limit`, would stay beside the model's arrays (at scale 700
     the forecast's 2 GB on top of a 5 GB cache: 7.0 GiB). A lower limit makes DuckDB let
     go of pages it can read again from the file. Never raised: a cap at or above the
-    session's limit (in whatever form it was given, "80%" included) leaves it as it is
-    (`caps` is then false).
+    session's limit (in whatever form it was given, "80%" included) leaves it as it is.
 
-    The limit is the database's, shared by every connection, so while it is lowered the
-    build runs no query of another model beside these (pipelines/models/graph.py keeps
-    them apart: a query under another's cap runs out of memory). Several such models may
-    run together: the first to start lowers the limit, the last to end restores it."""
+    The limit is the database's, shared by every connection: while it is lowered the
+    build runs no other query beside these models (pipelines/models/graph.py), since a
+    query under the cap can run out of memory. So the cap is taken only when it is
+    `needed`: when DuckDB holds more than the cap as the first of these models starts
+    (a clinic's build holds a few dozen MB and keeps its models side by side; a chain's
+    year holds gigabytes). Several such models may run together: the first to start
+    lowers the limit (when `active`), the last to end restores it."""
 
     def __init__(self, conn: duckdb.DuckDBPyConnection, settings: Settings) -> None:
         self._conn, self._settings = conn, settings
@@ -114,12 +116,23 @@ class PythonModelMemory:
         self._lowered = False
         query = "select current_setting('memory_limit')"
         current = _bytes(conn.execute(query).fetchall()[0][0])
-        self.caps = current is not None and settings.duckdb_memory_while_python < current
+        self._caps = current is not None and settings.duckdb_memory_while_python < current
+        self.active = False
+        """Whether the models starting now run under the cap (the build decides, by
+        `needed`, when the first of them starts)."""
+
+    def needed(self) -> bool:
+        """Whether the cap lowers the session's limit and DuckDB holds more than it."""
+        if not self._caps:
+            return False
+        query = "select coalesce(sum(memory_usage_bytes), 0) from duckdb_memory()"
+        held = self._conn.execute(query).fetchall()[0][0]
+        return held > self._settings.duckdb_memory_while_python
 
     @contextmanager
     def lowered(self) -> Iterator[None]:
         with self._lock:
-            if self._running == 0 and self.caps:
+            if self._running == 0 and self.active:
                 self._lowered = self._lower()
             self._running += 1
         try:

@@ -22,7 +22,7 @@ from pipelines.models.clv_forecast import materialize_clv_forecast
 from pipelines.models.graph import PYTHON_MODELS, Model, Runner, build, models, tables_named
 from pipelines.models.stopping import BuildStoppedError, checkpoint, under
 from pipelines.settings import Settings, load_settings
-from pipelines.warehouse import prepare_session
+from pipelines.warehouse import PythonModelMemory, prepare_session
 from tests.clinic import SECRET, gate_loading_visits_twice, minimal_input
 from tests.golden.fingerprints import fingerprint
 
@@ -75,6 +75,8 @@ def test_a_model_waits_for_what_it_reads_and_the_checks_on_it(
     previous build's attachment); and, under the memory cap, no other step beside a
     model computed in Python (a query beside it would run under its cap)."""
     spans = record_spans(monkeypatch)
+    # as when DuckDB holds more than the cap (a chain's year), not a few MB as here
+    monkeypatch.setattr(PythonModelMemory, "needed", lambda self: True)
     with duckdb.connect(str(tmp_path / "build.duckdb")) as conn:
         prepare_session(conn, two_cores)
         done = list(build(conn, two_cores, None, checks()))
@@ -93,7 +95,7 @@ def test_a_model_waits_for_what_it_reads_and_the_checks_on_it(
             assert spans[table][1] <= start, (table, check.name)
     loads = sorted(spans[m.name] for m in models().values() if m.layer == "raw")
     assert all(first[1] <= second[0] for first, second in itertools.pairwise(loads))
-    # under the memory cap (the default), no query beside a model computed in Python
+    # under the memory cap, no query beside a model computed in Python
     computed = [spans[name] for name in PYTHON_MODELS]
     others = [span for name, span in spans.items() if name not in PYTHON_MODELS]
     assert not [(a, b) for a in computed for b in others if a[0] < b[1] and b[0] < a[1]]
@@ -111,6 +113,8 @@ def test_two_python_models_run_at_once_under_one_memory_cap(
     )
     pair = ("mart_source_freshness", "int_poisson_limits")
     assert all(name in PYTHON_MODELS for name in pair)
+    # as when DuckDB holds more than the cap (a chain's year), not a few MB as here
+    monkeypatch.setattr(PythonModelMemory, "needed", lambda self: True)
     meet = threading.Barrier(len(pair), timeout=120)  # broken (and failing) if run in turn
     seen: dict[str, list[str]] = {}
 
@@ -285,10 +289,10 @@ def test_a_model_computing_in_python_stops_at_its_next_checkpoint(
 def test_a_failed_check_stops_what_runs(
     two_cores: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A check fails while a model computed in Python runs beside it (no memory cap, so
-    they may): that model ends at its next checkpoint, and the build ends without error,
-    with the failed check as its last word rather than the stopped model's."""
-    settings = two_cores.model_copy(update={"duckdb_memory_while_python": 8 * 2**30})
+    """A check fails while a model computed in Python runs beside it (no memory cap: DuckDB
+    holds a few MB here, so they may): that model ends at its next checkpoint, and the
+    build ends without error, the failed check its last word, not the stopped model's."""
+    settings = two_cores
     seen: list[str] = []
 
     def steps_of_work(conn: duckdb.DuckDBPyConnection, settings: Settings) -> dict:
@@ -320,3 +324,22 @@ def test_a_failed_check_stops_what_runs(
         ("fails", False),
     ]
     assert seen == ["stopped"]
+
+
+def test_the_cap_is_taken_when_duckdb_holds_more_than_it(
+    two_cores: Settings, tmp_path: Path
+) -> None:
+    """`needed`: only when the cap is below the session's limit and DuckDB holds more than
+    the cap (here a temporary table of 40 million numbers, about 360 MB, against 256 MiB)."""
+    capped = two_cores.model_copy(
+        update={"duckdb_memory_limit": "3GiB", "duckdb_memory_while_python": 256 * 2**20}
+    )
+    above = capped.model_copy(update={"duckdb_memory_limit": "200MiB"})
+    with duckdb.connect(str(tmp_path / "build.duckdb")) as conn:
+        prepare_session(conn, capped)
+        before = PythonModelMemory(conn, capped).needed()
+        conn.execute("create temp table held as select * from range(40000000)")
+        after = PythonModelMemory(conn, capped).needed()
+        conn.execute("set memory_limit = '200MiB'")
+        assert not PythonModelMemory(conn, above).needed()  # the cap would be a raise
+    assert (before, after) == (False, True)

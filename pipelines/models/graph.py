@@ -292,17 +292,24 @@ class _Schedule:
                 raise
 
     def _start_ready(self) -> None:
-        """Start the ready steps, in their order, as far as threads allow. While a model
-        computed in Python runs under the memory cap, no query of another kind runs
-        beside it (it would run out of memory under the cap), nor the reverse; the
-        loaders run one at a time (`_loader`)."""
+        """Start the ready steps, in their order, as far as threads allow. Models computed
+        in Python under the memory cap run with no other query beside them (one would
+        run out of memory under the cap), so the first of them waits for the queries
+        running to end, and other steps for them; the loaders run one at a time."""
+        needed: bool | None = None  # asked once a pass, and only when it matters
         for key in [k for k in self.steps if self.after[k] <= self.finished]:
             if len(self.running) == self.settings.cores:
                 return
             step = self.steps[key]
             python = key in PYTHON_MODELS
-            alike = self.computing == (len(self.running) if python else 0)
-            if (self.memory.caps and not alike) or (_loader(step) and self.loading):
+            if python and not self.computing:
+                needed = self.memory.needed() if needed is None else needed
+                if needed and self.running:
+                    continue
+                self.memory.active = needed
+            elif not python and self.computing and self.memory.active:
+                continue
+            if _loader(step) and self.loading:
                 continue
             self.loading |= _loader(step)
             self.computing += python
