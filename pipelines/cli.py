@@ -24,7 +24,7 @@ from pipelines.settings import Settings, SettingsError, ensure_secret_file, load
 DASHBOARD_APP = Path(__file__).resolve().parent.parent / "dashboards" / "streamlit_app.py"
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="clinic-analytics", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -118,12 +118,19 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--no-dashboard", action="store_true")
     run.add_argument("--port", type=int, default=8501)
 
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     try:
         return _run(args)
     except (InputError, SettingsError) as exc:
         print(f"clinic-analytics: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # what read our output has gone (`| head -1`): nothing to say
+        _silence_stdout()
+        return 1
     except Exception as exc:  # a bug: one line here, the trace in a file, never on screen
         trace = _crash_log(exc)
         print(
@@ -422,6 +429,13 @@ def streamlit_command(host: str, port: int) -> list[str]:
     ]
 
 
+def _silence_stdout() -> None:
+    """Standard output to /dev/null: its reader has gone, and Python would otherwise fail
+    again flushing it at exit (the recipe of Python's own signal documentation)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
 def run() -> NoReturn:
     """The console script: `main`, then out of the process without the interpreter's
     teardown of every module and object one by one. After a build that teardown takes
@@ -430,8 +444,12 @@ def run() -> NoReturn:
     (log handlers, temporary folders, file locks) run first. An exception, or an exit
     from within (a usage error), leaves by the ordinary way."""
     code = main()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+        code = code or 1
     atexit._run_exitfuncs()  # what the interpreter itself runs at exit
     os._exit(code)
 

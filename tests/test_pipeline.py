@@ -301,6 +301,25 @@ def test_cli_build_exits_non_zero_with_one_line(
     assert not settings.warehouse_path.exists()
 
 
+def test_output_nobody_reads_is_not_an_internal_error(settings: Settings, tmp_path: Path) -> None:
+    """`clinic-analytics build | head -1`: once what reads the output has gone, the build
+    (published all the same) exits 1 quietly, without an "internal error" or a crash log.
+    The pipe is closed before the command writes a byte, so its first write fails."""
+    minimal_input(settings.input_dir)
+    warehouse = tmp_path / "w.duckdb"
+    command = [sys.executable, "-m", "pipelines.cli", "build", "--timings"]
+    command += ["--input", str(settings.input_dir), "--warehouse", str(warehouse)]
+    crashes = tmp_path / "tmp"  # the child's temp folder, where a crash log would go
+    crashes.mkdir()
+    env = {**os.environ, "CLINIC_HASH_SECRET": SECRET, "TMPDIR": str(crashes)}
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    child.stdout.close()  # type: ignore[union-attr]
+    errors = child.stderr.read().decode()  # type: ignore[union-attr]
+    assert child.wait(timeout=600) == 1
+    assert "internal error" not in errors and not list(crashes.glob("*crash*"))
+    assert warehouse.is_file()
+
+
 def test_cli_build_without_secret_is_refused(
     settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
