@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
-from threading import Lock
 from zoneinfo import ZoneInfo
 
 import duckdb
@@ -106,20 +105,15 @@ class PythonModelMemory:
     query under the cap can run out of memory. So the cap is taken only when it is
     `needed`: when DuckDB holds more than the cap as the first of these models starts
     (a clinic's build holds a few dozen MB and keeps its models side by side; a chain's
-    year holds gigabytes). Several such models may run together: the first to start
-    lowers the limit (when `active`), the last to end restores it."""
+    year holds gigabytes). The build lowers it as the first starts and restores it when
+    the last has ended."""
 
     def __init__(self, conn: duckdb.DuckDBPyConnection, settings: Settings) -> None:
         self._conn, self._settings = conn, settings
-        self._lock = Lock()
-        self._running = 0
-        self._lowered = False
         query = "select current_setting('memory_limit')"
         current = _bytes(conn.execute(query).fetchall()[0][0])
         self._caps = current is not None and settings.duckdb_memory_while_python < current
-        self.active = False
-        """Whether the models starting now run under the cap (the build decides, by
-        `needed`, when the first of them starts)."""
+        self.lowered = False
 
     def needed(self) -> bool:
         """Whether the cap lowers the session's limit and DuckDB holds more than it."""
@@ -129,28 +123,19 @@ class PythonModelMemory:
         held = self._conn.execute(query).fetchall()[0][0]
         return held > self._settings.duckdb_memory_while_python
 
-    @contextmanager
-    def lowered(self) -> Iterator[None]:
-        with self._lock:
-            if self._running == 0 and self.active:
-                self._lowered = self._lower()
-            self._running += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._running -= 1
-                if self._running == 0 and self._lowered:
-                    session_memory_limit(self._conn, self._settings)
-                    self._lowered = False
-
-    def _lower(self) -> bool:
+    def lower(self) -> None:
+        """The cap, if DuckDB can free enough of what it holds (else the limit stays)."""
         cap = self._settings.duckdb_memory_while_python
         try:
             self._conn.execute("set memory_limit = ?", [f"{cap // 2**20}MiB"])
         except duckdb.OutOfMemoryException:
-            return False  # DuckDB cannot free enough of what it holds: the limit stays
-        return True
+            return
+        self.lowered = True
+
+    def restore(self) -> None:
+        if self.lowered:
+            session_memory_limit(self._conn, self._settings)
+            self.lowered = False
 
 
 def session_memory_limit(conn: duckdb.DuckDBPyConnection, settings: Settings) -> None:

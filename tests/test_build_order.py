@@ -12,6 +12,7 @@ import dataclasses
 import itertools
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import duckdb
@@ -137,9 +138,7 @@ def test_two_python_models_run_at_once_under_one_memory_cap(
         monkeypatch.setitem(models(), name, dataclasses.replace(model, run=together(model)))
     with duckdb.connect(str(tmp_path / "build.duckdb")) as conn:
         prepare_session(conn, settings)
-        upstream = {"int_parameters", "int_primary_patients"}
-        upstream |= {d for n in upstream for d in _ancestors(n)}
-        list(build(conn, settings, upstream))
+        build_what_they_read(conn, settings, pair)
         session = limit(conn)
         list(build(conn, settings, pair))
         after = limit(conn)
@@ -147,15 +146,46 @@ def test_two_python_models_run_at_once_under_one_memory_cap(
     assert seen == {key: ["256.0 MiB", "256.0 MiB"] for key in pair}
 
 
-def _ancestors(name: str) -> set[str]:
+SLOW = "mart_source_freshness"
+STARTED = threading.Event()
+
+
+@pytest.fixture(autouse=True)
+def _not_started() -> None:
+    STARTED.clear()
+
+
+def build_what_they_read(
+    conn: duckdb.DuckDBPyConnection, settings: Settings, names: Iterable[str]
+) -> None:
+    """Every model the named ones read, directly or not: what they need built first."""
     found: set[str] = set()
-    stack = list(models()[name].deps)
+    stack = [dep for name in names for dep in models()[name].deps]
     while stack:
         dep = stack.pop()
         if dep not in found:
             found.add(dep)
             stack.extend(models()[dep].deps)
-    return found
+    list(build(conn, settings, found))
+
+
+def checkpointed_work(seen: list[str]) -> Runner:
+    """A model computing in Python (a minute of steps, `STARTED` set first) that asks for
+    the build's stop between steps, and notes in `seen` how it ended."""
+
+    def run(conn: duckdb.DuckDBPyConnection, settings: Settings) -> dict:
+        STARTED.set()
+        try:
+            for _ in range(600):
+                checkpoint()
+                threading.Event().wait(0.1)  # a step of work
+        except BuildStoppedError:
+            seen.append("stopped")
+            raise
+        seen.append("ran its course")
+        return {}
+
+    return run
 
 
 def test_a_failed_check_starts_nothing_more(
@@ -201,15 +231,6 @@ def test_the_tables_are_those_of_one_model_at_a_time(tmp_path: Path) -> None:
     assert all(a.equals(b) for a, b in zip(one_forecast, two_forecast, strict=True))
 
 
-SLOW = "mart_source_freshness"
-STARTED = threading.Event()
-
-
-@pytest.fixture(autouse=True)
-def _not_started() -> None:
-    STARTED.clear()
-
-
 def fail_beside(
     settings: Settings, path: Path, monkeypatch: pytest.MonkeyPatch, slow: Runner
 ) -> duckdb.DuckDBPyConnection:
@@ -225,8 +246,7 @@ def fail_beside(
         monkeypatch.setitem(models(), name, dataclasses.replace(models()[name], run=run))
     conn = duckdb.connect(str(path))
     prepare_session(conn, settings)
-    upstream = {"int_parameters", "int_primary_patients", "int_completed_visits"}
-    list(build(conn, settings, upstream | {d for n in upstream for d in _ancestors(n)}))
+    build_what_they_read(conn, settings, [SLOW, failing, "mart_clv_forecast"])
     with pytest.raises(RuntimeError, match="disk full"):
         list(build(conn, settings, [SLOW, failing]))
     return conn
@@ -265,20 +285,8 @@ def test_a_model_computing_in_python_stops_at_its_next_checkpoint(
     another has failed, instead of running its course (here a minute of steps); the
     forecast checks between its fits and its chunks of patients."""
     seen: list[str] = []
-
-    def steps_of_work(conn: duckdb.DuckDBPyConnection, settings: Settings) -> dict:
-        STARTED.set()
-        try:
-            for _ in range(600):
-                checkpoint()
-                threading.Event().wait(0.1)  # a step of work
-        except BuildStoppedError:
-            seen.append("stopped")
-            raise
-        seen.append("ran its course")
-        return {}
-
-    with fail_beside(two_cores, tmp_path / "build.duckdb", monkeypatch, steps_of_work) as conn:
+    work = checkpointed_work(seen)
+    with fail_beside(two_cores, tmp_path / "build.duckdb", monkeypatch, work) as conn:
         stopped = threading.Event()
         stopped.set()
         with pytest.raises(BuildStoppedError):
@@ -292,20 +300,7 @@ def test_a_failed_check_stops_what_runs(
     """A check fails while a model computed in Python runs beside it (no memory cap: DuckDB
     holds a few MB here, so they may): that model ends at its next checkpoint, and the
     build ends without error, the failed check its last word, not the stopped model's."""
-    settings = two_cores
     seen: list[str] = []
-
-    def steps_of_work(conn: duckdb.DuckDBPyConnection, settings: Settings) -> dict:
-        STARTED.set()
-        try:
-            for _ in range(600):
-                checkpoint()
-                threading.Event().wait(0.1)  # a step of work
-        except BuildStoppedError:
-            seen.append("stopped")
-            raise
-        seen.append("ran its course")
-        return {}
 
     class FailsOnceStarted(Check):
         def evaluate(self, conn: duckdb.DuckDBPyConnection) -> tuple[bool, dict[str, int]]:
@@ -313,12 +308,12 @@ def test_a_failed_check_stops_what_runs(
             return False, {"offending": 1}
 
     failing = FailsOnceStarted("int_poisson_limits", "fails", "", "select 1", ("offending",))
-    monkeypatch.setitem(models(), SLOW, dataclasses.replace(models()[SLOW], run=steps_of_work))
+    work = checkpointed_work(seen)
+    monkeypatch.setitem(models(), SLOW, dataclasses.replace(models()[SLOW], run=work))
     with duckdb.connect(str(tmp_path / "build.duckdb")) as conn:
-        prepare_session(conn, settings)
-        upstream = {"int_parameters", "int_primary_patients"}
-        list(build(conn, settings, upstream | {d for n in upstream for d in _ancestors(n)}))
-        done = list(build(conn, settings, [SLOW, "int_poisson_limits"], [failing]))
+        prepare_session(conn, two_cores)
+        build_what_they_read(conn, two_cores, [SLOW, "int_poisson_limits"])
+        done = list(build(conn, two_cores, [SLOW, "int_poisson_limits"], [failing]))
     assert [(d.step.name, d.passed) for d in done] == [
         ("int_poisson_limits", True),
         ("fails", False),

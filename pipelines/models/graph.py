@@ -280,16 +280,19 @@ class _Schedule:
         self.loading = False  # a loader among them
 
     def run(self) -> Iterator[Done]:
-        while True:
-            if not self.failed:
-                self._start_ready()
-            if not self.running:
-                return
-            try:
-                yield from self._collect()
-            except BaseException:  # a model that raised, Ctrl-C, a run stopped
-                self._halt()
-                raise
+        try:
+            while True:
+                if not self.failed:
+                    self._start_ready()
+                if not self.running:
+                    return
+                try:
+                    yield from self._collect()
+                except BaseException:  # a model that raised, Ctrl-C, a run stopped
+                    self._halt()
+                    raise
+        finally:
+            self.memory.restore()
 
     def _start_ready(self) -> None:
         """Start the ready steps, in their order, as far as threads allow. Models computed
@@ -306,8 +309,9 @@ class _Schedule:
                 needed = self.memory.needed() if needed is None else needed
                 if needed and self.running:
                     continue
-                self.memory.active = needed
-            elif not python and self.computing and self.memory.active:
+                if needed:
+                    self.memory.lower()
+            elif not python and self.computing and self.memory.lowered:
                 continue
             if _loader(step) and self.loading:
                 continue
@@ -321,6 +325,8 @@ class _Schedule:
         for future in sorted(ended, key=self.running.__getitem__):
             key = self.running.pop(future)
             self.computing -= key in PYTHON_MODELS
+            if not self.computing:
+                self.memory.restore()  # the last model computed in Python has ended
             try:
                 done = future.result()
             except (duckdb.InterruptException, BuildStoppedError):
@@ -348,11 +354,7 @@ class _Schedule:
             if isinstance(step, Check):
                 passed, found = step.evaluate(cursor)
                 return Done(step, dict(found), passed)
-            if step.name in PYTHON_MODELS:
-                with self.memory.lowered():
-                    metadata = step.run(cursor, self.settings)
-            else:
-                metadata = step.run(cursor, self.settings)
+            metadata = step.run(cursor, self.settings)
         finally:
             self.idle.put(cursor)
         return Done(step, metadata | {"seconds": round(time.perf_counter() - started, 3)})
