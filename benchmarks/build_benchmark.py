@@ -12,7 +12,8 @@ measured by their own rusage (wall seconds, peak RSS):
   added (calls, visits and new patients of the last 7 days, each new file overlapping the
   previous export by 3 days, as real exports do; older files untouched) and built
   incrementally; then a full build of the same folder, and the two warehouses' marts
-  compared row for row (tests/golden/fingerprints.py).
+  compared row for row, the forecast's tables to the last digit
+  (tests/golden/fingerprints.py).
 
     .venv/bin/python benchmarks/build_benchmark.py --scales 1 10 100 [--repeat 3]
 """
@@ -33,7 +34,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.golden.fingerprints import fingerprint
+from tests.golden import fingerprints
 
 CLI = str(Path(sys.executable).with_name("clinic-analytics"))
 ENV = dict(os.environ, CLINIC_HASH_SECRET="benchmark-secret")
@@ -190,7 +191,10 @@ def bench(scale: float, root: Path, repeat: int, seed: int, weekly_up_to: float)
     shutil.copytree(weekly / "new", weekly / "in", dirs_exist_ok=True)
     incremental, inc_peak, _ = build(weekly / "in", weekly / "incremental.duckdb", full=False)
     full_same, _, _ = build(weekly / "in", weekly / "full.duckdb", full=True)
-    same = fingerprint(weekly / "incremental.duckdb") == fingerprint(weekly / "full.duckdb")
+    same = all(
+        compare(weekly / "incremental.duckdb") == compare(weekly / "full.duckdb")
+        for compare in (fingerprints.fingerprint, fingerprints.rows)
+    )
     print(
         f"  weekly load (week from {cut}, {mib(weekly / 'new') * 1024:,.0f} KiB new): incremental "
         f"{incremental:.1f} s vs full {full_same:.1f} s = {incremental / full_same:.0%}, "

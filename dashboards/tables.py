@@ -193,7 +193,8 @@ COLUMNS: dict[str, Column] = {
     "value_per_patient": Column(
         "Value per patient, {symbol}",
         "money",
-        "Paid to date plus the forecast over its longest horizon.",
+        "Paid up to the forecast's cut-off plus the forecast over its longest horizon from "
+        "there, per patient known by the cut-off.",
     ),
     "value_per_patient_low": Column("Value per patient, {mass} low, {symbol}", "money"),
     "value_per_patient_high": Column("Value per patient, {mass} high, {symbol}", "money"),

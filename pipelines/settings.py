@@ -382,8 +382,14 @@ class Settings(BaseSettings):
     # --- forecasts (pipelines/models/clv_forecast.py) ------------------------------
     forecast_horizons_weeks: tuple[PositiveInt, ...] = Field((52, 156), min_length=1)
     """Horizons of the predicted visits and revenue per patient (1 and 3 years)."""
+    forecast_refit: Literal["monthly", "every_build"] = sql_field("monthly")
+    """`monthly`: the forecast is fitted on complete months (its cut-off the last month's
+    end on or before `as_of`) and carried from the last warehouse while its inputs are
+    unchanged, so weekly loads do not refit and redraw every patient. `every_build`:
+    its cut-off is `as_of`, and every new day refits it."""
     holdout_weeks: int = sql_field(26, ge=1, le=520)
-    """The forecast's own test: fitted up to `as_of` minus this, it predicts these weeks."""
+    """The forecast's own test: fitted up to the forecast's cut-off minus this, it
+    predicts these weeks."""
     forecast_draws: int = sql_field(200, ge=20, le=10_000)
     """Simulated futures per patient behind every forecast interval."""
     forecast_visit_model: Literal["mbg_nbd", "bg_nbd"] = sql_field("mbg_nbd")

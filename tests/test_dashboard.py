@@ -133,8 +133,8 @@ def test_forecast_page_states_the_clinic_forecast_and_its_test(app, demo_warehou
     mart = sql(demo_warehouse[1], "select * from mart_clv_forecast where dimension = 'clinic'")
     longest = mart.sort("horizon_weeks").row(-1, named=True)
     text = at.markdown[0].value
-    assert f"**{fmt.number(longest['patients'])}** primary patients" in text
-    assert f"**{fmt.number(longest['visits'])}** visit days in the next 156 weeks" in text
+    assert f"**{fmt.number(longest['patients'])}** primary patients known by 31 Oct 2026" in text
+    assert f"**{fmt.number(longest['visits'])}** visit days in the 156 weeks after that" in text
     doctors = at.dataframe[0].value
     assert len(doctors) == 10
     expected = sql(
@@ -147,7 +147,7 @@ def test_forecast_page_states_the_clinic_forecast_and_its_test(app, demo_warehou
     made = fmt.number(holdout["actual_visits"][0])
     assert f"the patients made **{made}**" in at.markdown[1].value
     at.segmented_control[0].set_value(52).run()
-    assert "visit days in the next 52 weeks" in at.markdown[0].value
+    assert "visit days in the 52 weeks after that" in at.markdown[0].value
 
 
 def test_budget_page_states_the_shift(app, demo_warehouse) -> None:

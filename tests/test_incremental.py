@@ -16,7 +16,7 @@ from pipelines.build import run_build
 from pipelines.demo import write_demo
 from pipelines.ingest.entities import ENTITIES
 from pipelines.settings import Settings
-from tests.golden.fingerprints import fingerprint
+from tests.golden.fingerprints import fingerprint, rows
 
 SIDE = {
     "ingest_files": "* exclude (loaded_at)",
@@ -159,3 +159,66 @@ def test_files_that_price_each_other_are_read_together(tmp_path: Path) -> None:
             "select amount from stg_mis__visits where visit_id = ?", [appointment]
         ).fetchall()
     assert amount[0][0] >= 99999  # the corrected fee, with any other of its procedures
+
+
+def _add_visit(settings: Settings, name: str, day: str) -> None:
+    """One more completed visit, on `day`, of the patient of the input's last visit."""
+    last = sorted((settings.input_dir / "visits").glob("visits_*.csv"))[-1]
+    header, row = last.read_text(encoding="utf-8").splitlines()[:2]
+    fields = row.split(",")
+    fields[0], fields[4], fields[6], fields[7] = f"V{name}", f"{day} 10:00:00", "completed", "4200"
+    (settings.input_dir / "visits" / f"{name}.csv").write_text(
+        f"{header}\n{','.join(fields)}\n", encoding="utf-8"
+    )
+
+
+def test_the_forecast_is_carried_while_its_history_is_unchanged(
+    weeks: tuple[Path, Settings, Settings], tmp_path: Path
+) -> None:
+    """The forecast is fitted on complete months (cut-off 2026-10-31, as_of 2026-11-15).
+    A week of visits after the cut-off moves as_of, not the history the forecast reads:
+    the next build carries the forecast and its holdout from the last warehouse (a mark
+    planted there comes through), equal, table for table, to a full build's. A visit
+    before the cut-off changes that history, and the forecast is fitted again; so is
+    its holdout, whose weeks hold that day."""
+    _, last_week, _ = weeks
+    shutil.copytree(last_week.input_dir, tmp_path / "input")
+    shutil.copy(last_week.warehouse_path, tmp_path / "weekly.duckdb")
+    weekly = _settings(tmp_path, "weekly")
+    with duckdb.connect(str(weekly.warehouse_path), read_only=True) as conn:
+        assert (
+            conn.execute("select as_of, forecast_cutoff::varchar from int_parameters").fetchall()[
+                0
+            ][1]
+            == "2026-10-31"
+        )
+        before = dict(conn.execute("select * from model_versions").fetchall())
+
+    _add_visit(weekly, "next_week", "18.11.2026")
+    run_build(weekly)
+    full = _settings(tmp_path, "full", incremental=False)
+    run_build(full)
+    assert rows(weekly.warehouse_path) == rows(full.warehouse_path)
+    assert fingerprint(weekly.warehouse_path) == fingerprint(full.warehouse_path)
+    assert dict(rows(weekly.warehouse_path, ("model_versions",))["model_versions"]) == before
+    mark = "update int_forecast_fits set log_likelihood = -12345 where segment = '(pooled)'"
+    with duckdb.connect(str(weekly.warehouse_path)) as conn:
+        conn.execute(mark)
+    run_build(weekly)
+    with duckdb.connect(str(weekly.warehouse_path), read_only=True) as conn:
+        marked = conn.execute(
+            "select count(*) from int_forecast_fits where log_likelihood = -12345"
+        )
+        assert marked.fetchall()[0][0] > 0  # copied, not fitted again
+
+    _add_visit(weekly, "late_entry", "20.10.2026")  # a visit the MIS entered late
+    run_build(weekly)
+    with duckdb.connect(str(weekly.warehouse_path), read_only=True) as conn:
+        versions = dict(conn.execute("select * from model_versions").fetchall())
+        marked = conn.execute(
+            "select count(*) from int_forecast_fits where log_likelihood = -12345"
+        )
+        assert marked.fetchall()[0][0] == 0
+    assert versions["mart_clv_forecast"] != before["mart_clv_forecast"]
+    # the holdout too: the visit falls in the weeks it tests (2026-05-02 to 2026-10-31)
+    assert versions["mart_clv_holdout"] != before["mart_clv_holdout"]

@@ -122,7 +122,9 @@ else:
     weeks = paid["forecast_weeks"].drop_nulls()
     horizon = int(weeks[0]) if len(weeks) else None
     forecast_words = (
-        f"plus the revenue the forecast expects from them over the next {horizon} weeks"
+        f"plus the revenue the forecast expects from them over the {horizon} weeks after "
+        "its cut-off (value per patient: what the patients known by then paid up to it, "
+        "plus the forecast)"
         if horizon
         else "(no forecast: too few returning patients)"
     )

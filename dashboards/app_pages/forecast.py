@@ -12,11 +12,20 @@ words = tables.context(info)
 mass, currency = words["mass"], info["currency"]
 st.title("Forecast")
 
+cutoff = info["forecast_cutoff"]
+known = f"by {cutoff:%d %b %Y}" if cutoff else "yet"
+fitted = (
+    "the forecast is fitted on complete months, up to the last one's end, and refitted when "
+    "the next ends (or when a visit before then changes)"
+    if info["forecast_refit"] == "monthly"
+    else "the forecast is fitted up to the last data day, and refitted at every build"
+)
 forecast = fmt.to_float(data.clv_forecast(version))
 if forecast.is_empty():
     st.info(
-        f"Too thin to tell: fewer than {info['forecast_min_repeaters']} patients have come "
-        "back after their first visit, and a forecast from fewer would be a guess.",
+        f"Too thin to tell: fewer than {info['forecast_min_repeaters']} patients had come "
+        f"back after their first visit {known}, and a forecast from fewer would be a guess "
+        f"({fitted}).",
         icon=":material/hourglass_empty:",
     )
     st.stop()
@@ -35,8 +44,8 @@ revenue = (
     else "unknown (visits with no price)"
 )
 st.markdown(
-    f"The **{fmt.number(clinic['patients'])}** primary patients are expected to make "
-    f"**{fmt.number(clinic['visits'])}** visit days in the next {horizon} weeks "
+    f"The **{fmt.number(clinic['patients'])}** primary patients known {known} are expected "
+    f"to make **{fmt.number(clinic['visits'])}** visit days in the {horizon} weeks after that "
     f"({mass}: {fmt.interval(clinic['visits_low'], clinic['visits_high'])}), paying "
     f"**{revenue}**."
 )
@@ -45,7 +54,8 @@ st.caption(
     "in a buy-till-you-die model fitted per primary doctor: MBG/NBD for the visits (a "
     "patient may leave for good after any visit, the first included), Gamma-Gamma for what "
     f"a visit pays. Ranges are {mass}: they hold both what the model does not know about "
-    "its parameters and the luck of a few patients. Revenue is not discounted."
+    f"its parameters and the luck of a few patients. Revenue is not discounted. As set, "
+    f"{fitted}."
 )
 
 for dimension, noun in (("doctor", "primary doctor"), ("channel", "channel")):

@@ -199,13 +199,19 @@ SIDE_BY_SIDE = Check(
 FORECAST = Check(
     "mart_clv_forecast",
     "forecast_covers_every_patient",
-    "Every primary patient is forecast once per horizon and counted once in each dimension "
-    "(clinic, doctor, channel); every interval is ordered and P(alive) is a probability. "
-    "An empty forecast (too few returning patients to fit) passes: it says so, it does "
-    "not miscount.",
+    "Every primary patient known at the forecast's cut-off is forecast once per horizon and "
+    "counted once in each dimension (clinic, doctor, channel); every interval is ordered "
+    "and P(alive) is a probability. An empty forecast (too few returning patients to fit) "
+    "passes: it says so, it does not miscount.",
     """
     with horizons as (
         select count(distinct horizon_weeks) as n from mart_clv_forecast
+    ),
+
+    known as (
+        select count(*) as n
+        from fct_primary_patients
+        where first_visit_local::date <= (select forecast_cutoff from int_parameters)
     ),
 
     per_dimension as (
@@ -216,12 +222,12 @@ FORECAST = Check(
 
     select
         (select count(*) from per_dimension
-            where patients <> (select count(*) from fct_primary_patients))
+            where patients <> (select n from known))
         + (select count(*) from mart_clv_forecast
             where visits_low > visits_high or revenue_low > revenue_high
                 or p_alive_mean not between 0 and 1)
         + ((select count(*) from fct_patient_forecast)
-            <> (select count(*) from fct_primary_patients) * (select n from horizons))::int,
+            <> (select n from known) * (select n from horizons))::int,
         (select count(*) from fct_patient_forecast)
     """,
     ("mismatches", "patient_rows"),

@@ -19,11 +19,13 @@ import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 
 import duckdb
 import numpy as np
 import polars as pl
 
+from pipelines.models import btyd
 from pipelines.models.btyd import (
     Fit,
     History,
@@ -37,6 +39,7 @@ from pipelines.models.btyd import (
     simulate,
 )
 from pipelines.models.stopping import carried, checkpoint
+from pipelines.models.versions import carry, data_version, record
 from pipelines.settings import Settings
 from pipelines.warehouse import write_table
 
@@ -52,6 +55,20 @@ PILOT_PATIENTS = 5_000
 PATIENT_CHUNK = 5_000
 """Patients simulated at once, every draw together: bounds the draws' memory (at 200 draws,
 a million cells of some twenty temporaries, about 150 MB)."""
+CODE = (Path(__file__), Path(btyd.__file__))
+"""The code that turns a history into a forecast: a change makes every forecast new."""
+SETTINGS_READ = (
+    "credible_mass",
+    "forecast_draws",
+    "forecast_horizons_weeks",
+    "forecast_min_repeaters",
+    "forecast_visit_model",
+    "holdout_weeks",
+    "min_mature_patients",
+    "random_seed",
+)
+"""The settings that shape a forecast beside its history (the cut-off is in the history)."""
+FORECAST_TABLES = ("fct_patient_forecast", "int_forecast_fits", "mart_clv_forecast")
 
 _HISTORY_SQL = """
 with patients as (
@@ -93,7 +110,7 @@ select v.patient_id,
     count(distinct v.visit_local::date)::double as visits,
     sum(v.amount)::double as revenue
 from int_completed_visits as v
-where v.visit_local::date > $cutoff and v.visit_local::date <= $as_of
+where v.visit_local::date > $cutoff and v.visit_local::date <= $end
 group by v.patient_id
 """
 
@@ -402,8 +419,15 @@ HOLDOUT_COLUMNS: dict[str, pl.DataType] = {
 }
 
 
-def as_of(conn: duckdb.DuckDBPyConnection) -> date | None:
-    return conn.execute("select as_of from int_parameters").fetchall()[0][0]
+def forecast_cutoff(conn: duckdb.DuckDBPyConnection) -> date | None:
+    """The last day the forecast knows (setting `forecast_refit`); None without a single
+    data day."""
+    return conn.execute("select forecast_cutoff from int_parameters").fetchall()[0][0]
+
+
+def _version(settings: Settings, cutoff: date | None, *frames: pl.DataFrame) -> str:
+    chosen = {name: getattr(settings, name) for name in SETTINGS_READ} | {"cutoff": cutoff}
+    return data_version(CODE, chosen, frames)
 
 
 def fits_table(fits: dict[str, Fits], frame: pl.DataFrame) -> pl.DataFrame:
@@ -447,47 +471,69 @@ def fits_table(fits: dict[str, Fits], frame: pl.DataFrame) -> pl.DataFrame:
 def materialize_clv_forecast(conn: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str, int]:
     """`mart_clv_forecast` (per clinic, doctor and channel) and, beside it,
     `fct_patient_forecast` (per patient) and `int_forecast_fits` (the parameters), per
-    horizon of `forecast_horizons_weeks`."""
+    horizon of `forecast_horizons_weeks`, from the forecast's cut-off; carried from the
+    last warehouse when it was made from the same history (pipelines/models/versions.py)."""
     horizons = tuple(settings.forecast_horizons_weeks)
-    frame = load_history(conn, as_of(conn))
-    fits = fit_segments(
-        frame, settings.forecast_visit_model, settings.forecast_min_repeaters, settings.cores
-    )
-    result = forecast(frame, fits, horizons, settings)
-    if result is None:
-        patients = pl.DataFrame(schema=PATIENT_COLUMNS)
-        groups = pl.DataFrame(schema=GROUP_COLUMNS)
-    else:
-        patients = result.patients.select(list(PATIENT_COLUMNS)).cast(PATIENT_COLUMNS)
-        groups = group_table(result, horizons, settings.credible_mass, settings.min_mature_patients)
-    write_table(conn, "fct_patient_forecast", patients)
-    write_table(conn, "int_forecast_fits", fits_table(fits, frame))
-    write_table(conn, "mart_clv_forecast", groups)
-    return {"dagster/row_count": groups.height, "patients": frame.height}
+    cutoff = forecast_cutoff(conn)
+    frame = load_history(conn, cutoff)
+    version = _version(settings, cutoff, frame)
+    carried_over = carry(conn, settings, "mart_clv_forecast", version, FORECAST_TABLES)
+    if not carried_over:
+        fits = fit_segments(
+            frame, settings.forecast_visit_model, settings.forecast_min_repeaters, settings.cores
+        )
+        result = forecast(frame, fits, horizons, settings)
+        if result is None:
+            patients = pl.DataFrame(schema=PATIENT_COLUMNS)
+            groups = pl.DataFrame(schema=GROUP_COLUMNS)
+        else:
+            patients = result.patients.select(list(PATIENT_COLUMNS)).cast(PATIENT_COLUMNS)
+            groups = group_table(
+                result, horizons, settings.credible_mass, settings.min_mature_patients
+            )
+        write_table(conn, "fct_patient_forecast", patients)
+        write_table(conn, "int_forecast_fits", fits_table(fits, frame))
+        write_table(conn, "mart_clv_forecast", groups.with_columns(cutoff=pl.lit(cutoff, pl.Date)))
+    record(conn, "mart_clv_forecast", version)
+    rows = conn.execute("select count(*) from mart_clv_forecast").fetchall()[0][0]
+    return {
+        "dagster/row_count": rows,
+        "patients": frame.height,
+        "carried_over": carried_over,
+        "data_version": version,
+    }
 
 
 def materialize_clv_holdout(conn: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str, int]:
-    """`mart_clv_holdout`: the models fitted on everything up to `as_of − holdout_weeks`,
-    their forecast of the next `holdout_weeks` (visit days and revenue of the patients
-    known at the cut-off) against what those patients then did."""
-    end = as_of(conn)
+    """`mart_clv_holdout`: the models fitted on everything up to the forecast's cut-off
+    minus `holdout_weeks`, their forecast of the next `holdout_weeks` (visit days and
+    revenue of the patients known at that cut-off) against what those patients then did;
+    carried like the forecast."""
+    end = forecast_cutoff(conn)
     # no data day at all (no call, no completed visit): nothing to fit, an empty mart
     cutoff = end - timedelta(weeks=settings.holdout_weeks) if end else None
     frame = load_history(conn, cutoff)
+    actual = conn.sql(_ACTUAL_SQL, params={"cutoff": cutoff, "end": end}).pl()
+    version = _version(settings, cutoff, frame, actual.sort("patient_id"))
+    carried_over = carry(conn, settings, "mart_clv_holdout", version, ("mart_clv_holdout",))
+    if not carried_over:
+        write_table(conn, "mart_clv_holdout", _holdout(frame, actual, cutoff, settings))
+    record(conn, "mart_clv_holdout", version)
+    rows = conn.execute("select count(*) from mart_clv_holdout").fetchall()[0][0]
+    return {"dagster/row_count": rows, "carried_over": carried_over, "data_version": version}
+
+
+def _holdout(
+    frame: pl.DataFrame, actual: pl.DataFrame, cutoff: date | None, settings: Settings
+) -> pl.DataFrame:
     fits = fit_segments(
         frame, settings.forecast_visit_model, settings.forecast_min_repeaters, settings.cores
     )
     horizon = (settings.holdout_weeks,)
     result = forecast(frame, fits, horizon, settings, patient_intervals=False)
     if result is None:
-        write_table(
-            conn,
-            "mart_clv_holdout",
-            pl.DataFrame(schema=HOLDOUT_COLUMNS),
-        )
-        return {"dagster/row_count": 0}
+        return pl.DataFrame(schema=HOLDOUT_COLUMNS)
     predicted = group_table(result, horizon, settings.credible_mass, settings.min_mature_patients)
-    actual = conn.sql(_ACTUAL_SQL, params={"cutoff": cutoff, "as_of": end}).pl()
     people = frame.join(actual, on="patient_id", how="left").with_columns(
         pl.col("visits", "revenue").fill_null(0)
     )
@@ -500,7 +546,7 @@ def materialize_clv_holdout(conn: duckdb.DuckDBPyConnection, settings: Settings)
         .with_columns(dimension=pl.lit(d))
         for d in DIMENSIONS
     )
-    table = (
+    return (
         predicted.join(observed, on=["dimension", "key"], how="left")
         .with_columns(
             cutoff=pl.lit(cutoff),
@@ -518,5 +564,3 @@ def materialize_clv_holdout(conn: duckdb.DuckDBPyConnection, settings: Settings)
         .select(list(HOLDOUT_COLUMNS))
         .cast(HOLDOUT_COLUMNS)
     )
-    write_table(conn, "mart_clv_holdout", table)
-    return {"dagster/row_count": table.height}

@@ -41,6 +41,7 @@ from pipelines.models.poisson_limits import materialize_poisson_limits
 from pipelines.models.source_freshness import materialize_source_freshness
 from pipelines.models.spend_response import materialize_spend_response
 from pipelines.models.stopping import BuildStoppedError, under
+from pipelines.models.versions import create_versions_table
 from pipelines.settings import Settings
 from pipelines.warehouse import SQL_DIR, PythonModelMemory, session_cursors
 
@@ -60,16 +61,18 @@ PYTHON_MODELS: dict[str, tuple[str, tuple[str, ...], Runner, str]] = {
         "marts",
         ("int_primary_patients", "int_completed_visits", "int_parameters"),
         materialize_clv_forecast,
-        "Predicted visits and revenue of the primary patients over each horizon, per clinic, "
-        "primary doctor and channel, with intervals (BG/NBD and Gamma-Gamma); per patient in "
-        "`fct_patient_forecast` (pipelines/models/clv_forecast.py).",
+        "Predicted visits and revenue of the primary patients over each horizon from the "
+        "forecast's cut-off, per clinic, primary doctor and channel, with intervals (BG/NBD "
+        "and Gamma-Gamma); per patient in `fct_patient_forecast`; carried from the last "
+        "warehouse while its inputs are unchanged (pipelines/models/clv_forecast.py).",
     ),
     "mart_clv_holdout": (
         "marts",
         ("int_primary_patients", "int_completed_visits", "int_parameters"),
         materialize_clv_holdout,
-        "The forecast's test: fitted up to as_of minus holdout_weeks, its prediction of those "
-        "weeks against what the patients did (pipelines/models/clv_forecast.py).",
+        "The forecast's test: fitted up to the forecast's cut-off minus holdout_weeks, its "
+        "prediction of those weeks against what the patients did "
+        "(pipelines/models/clv_forecast.py).",
     ),
     "mart_spend_response": (
         "marts",
@@ -111,6 +114,7 @@ SIDE_TABLES = {
     "load_reconciliation": tuple(e.staging_model for e in ENTITIES),
     "fct_patient_forecast": ("mart_clv_forecast",),
     "int_forecast_fits": ("mart_clv_forecast",),
+    "model_versions": ("mart_clv_forecast", "mart_clv_holdout"),
     "mart_spend_curve": ("mart_spend_response",),
     "mart_budget_shift": ("mart_spend_response",),
 }
@@ -247,6 +251,7 @@ def build(
     steps, after = _plan(set(models()) if names is None else set(names), checks)
     if any(step.layer == "staging" for step in steps.values() if isinstance(step, Model)):
         create_gate_tables(conn)
+    create_versions_table(conn)
     memory = PythonModelMemory(conn, settings)
     with (
         session_cursors(conn, settings, settings.cores) as cursors,
