@@ -77,17 +77,22 @@ def run_staging_model(conn: duckdb.DuckDBPyConnection, entity: Entity) -> GateCo
         "select source_file, line, reject_reason as reason, 'invalid' as kind from _staged "
         "where reject_reason is not null",
     )
-    conn.execute(
-        "create or replace temp table _valid as "
-        "select *, 1::bigint as _parts from _staged where reject_reason is null"
-    )
     read = conn.execute("select count(*) from _staged").fetchall()[0][0]
-    conn.execute("drop table _staged")
+    valid = "select *, 1::bigint as _parts from _staged where reject_reason is null"
     duplicates = combined = 0
     if entity.part_column:
-        duplicates += _keep_one_version(conn, entity, (*entity.key, entity.part_column), True)
+        # parts of one total (ad spend by ad, hour or device): made one row per file and
+        # key first, in a table of their own (a few thousand rows)
+        conn.execute(f"create or replace temp table _valid as {valid}")
+        repeats, kept = _keep_one_version(conn, entity, (*entity.key, entity.part_column), True)
+        conn.execute(f"create or replace temp table _valid as {kept}")
+        duplicates += repeats
         combined = _sum_parts(conn, entity)
-    duplicates += _keep_one_version(conn, entity, entity.key, False)
+    else:
+        # the typed rows are read where they are: no copy of every valid row
+        conn.execute(f"create or replace temp view _valid as {valid}")
+    repeats, kept = _keep_one_version(conn, entity, entity.key, False)
+    duplicates += repeats
     money = ", ".join(f"round({c}, 2)::decimal(18, 2) as {c}" for c in entity.money_columns)
     dropped = ", ".join((*META, *((entity.part_column,) if entity.part_column else ())))
     conn.execute(
@@ -96,7 +101,7 @@ def run_staging_model(conn: duckdb.DuckDBPyConnection, entity: Entity) -> GateCo
         select * exclude ({dropped})
             {f"replace ({money})" if money else ""},
             source_file, line
-        from _valid
+        from ({kept})
         """
     )
     loaded, quarantined = conn.execute(
@@ -113,7 +118,8 @@ def run_staging_model(conn: duckdb.DuckDBPyConnection, entity: Entity) -> GateCo
         "insert or replace into load_reconciliation values (?, ?, ?, ?, ?, ?)",
         [entity.name, read, loaded, quarantined, duplicates, combined],
     )
-    conn.execute("drop table _valid")
+    conn.execute(f"drop {'table' if entity.part_column else 'view'} _valid")
+    conn.execute("drop table _versions; drop table _repeated; drop table _staged")
     return counts
 
 
@@ -136,10 +142,13 @@ def _quarantine(conn: duckdb.DuckDBPyConnection, entity: Entity, rows: str) -> N
 
 def _keep_one_version(
     conn: duckdb.DuckDBPyConnection, entity: Entity, key: tuple[str, ...], within_file: bool
-) -> int:
-    """Keep one row of `_valid` per key (per file and key `within_file`): repeats of the
-    same facts are dropped and counted; of different versions the later file's (within a
-    file, the later line's) wins and the others are quarantined as superseded.
+) -> tuple[int, str]:
+    """One row of `_valid` per key (per file and key `within_file`): repeats of the same
+    facts are dropped and counted; of different versions the later file's (within a file,
+    the later line's) wins and the others are quarantined as superseded. Returns the
+    repeats dropped and the select of the rows kept, which reads the temporary tables
+    `_repeated` and `_versions` (the caller drops them): the kept rows are written once,
+    where they go, not copied on the way.
 
     Most keys have one row: only the rows of a key seen more than once (overlapping
     exports) go through the window functions; the rest pass as they are."""
@@ -198,19 +207,18 @@ def _keep_one_version(
         "select (select count(*) from _valid semi join _repeated as k on "
         f"{on.replace('v.', '_valid.')}) - (select count(*) from _versions)"
     ).fetchall()[0][0]
-    if duplicates or conn.execute("select count(*) from _versions").fetchall()[0][0]:
-        conn.execute(
-            f"""
-            create or replace temp table _valid as
-            select v.* from _valid as v anti join _repeated as k on {on}
-            union all by name
-            select * exclude (_facts, _repeat, _version, _winner_file, _winner_line)
-            from _versions
-            where _version = 1
-            """
-        )
-    conn.execute("drop table _versions; drop table _repeated")
-    return duplicates
+    if not duplicates and not conn.execute("select count(*) from _versions").fetchall()[0][0]:
+        return 0, "select * from _valid"
+    return (
+        duplicates,
+        f"""
+        select v.* from _valid as v anti join _repeated as k on {on}
+        union all by name
+        select * exclude (_facts, _repeat, _version, _winner_file, _winner_line)
+        from _versions
+        where _version = 1
+        """,
+    )
 
 
 def _sum_parts(conn: duckdb.DuckDBPyConnection, entity: Entity) -> int:
