@@ -277,6 +277,24 @@ def test_open_dental_without_procedurelog_is_refused(conn, settings) -> None:
     )
 
 
+def test_a_clinic_with_nothing_logged_yet_builds_empty(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Calls, visits and surveys exported with their header lines only (a clinic set up,
+    nothing logged yet): the build publishes, with no primary patient and no lead, and the
+    attribution check finds first- and last-touch crediting the same zero patients (it
+    once compared a sum over no rows, NULL, with 0, and failed the build)."""
+    input_dir = minimal_input(tmp_path / "input")
+    for entity in ("calls", "visits", "surveys"):
+        write(input_dir / entity / f"{entity}.csv", HEADERS[entity] + "\n")
+    monkeypatch.setenv("CLINIC_HASH_SECRET", SECRET)
+    warehouse = tmp_path / "warehouse.duckdb"
+    assert main(["build", "--input", str(input_dir), "--warehouse", str(warehouse)]) == 0
+    assert sql(warehouse, "select count(*) from fct_primary_patients") == [(0,)]
+    assert sql(warehouse, "select count(*) from fct_leads") == [(0,)]
+    assert sql(warehouse, "select count(*) from mart_clv_forecast") == [(0,)]
+
+
 def test_settings_are_read_for_the_thresholds(tmp_path: Path) -> None:
     settings = load_settings(
         None, hash_secret=SECRET, max_plausible_amount=5, phone_warning_share=0.5

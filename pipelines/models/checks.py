@@ -182,8 +182,10 @@ SIDE_BY_SIDE = Check(
     totals as (
         select
             (select count(*) from fct_primary_patients) as patients,
-            (select sum(primary_first_touch) from mart_channel_attribution) as first_touch,
-            (select sum(primary_last_touch) from mart_channel_attribution) as last_touch
+            (select coalesce(sum(primary_first_touch), 0) from mart_channel_attribution)
+                as first_touch,
+            (select coalesce(sum(primary_last_touch), 0) from mart_channel_attribution)
+                as last_touch
     )
 
     select

@@ -25,7 +25,8 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from pipelines.models import btyd
+from pipelines import warehouse
+from pipelines.models import btyd, versions
 from pipelines.models.btyd import (
     Fit,
     History,
@@ -55,8 +56,9 @@ PILOT_PATIENTS = 5_000
 PATIENT_CHUNK = 5_000
 """Patients simulated at once, every draw together: bounds the draws' memory (at 200 draws,
 a million cells of some twenty temporaries, about 150 MB)."""
-CODE = (Path(__file__), Path(btyd.__file__))
-"""The code that turns a history into a forecast: a change makes every forecast new."""
+CODE = (Path(__file__), *(Path(str(m.__file__)) for m in (btyd, versions, warehouse)))
+"""The code that turns a history into a forecast's tables (the models, the carrying, the
+writing): a change makes every forecast new."""
 SETTINGS_READ = (
     "credible_mass",
     "forecast_draws",

@@ -2,8 +2,10 @@
 -- reactivation_list), in the order worth calling: by the revenue the forecast expects
 -- from each over its longest horizon (fct_patient_forecast: the chance they are still a
 -- patient times what they would then bring), the likeliest first; p_alive beside it. A
--- patient the forecast could not price (too few returning patients, no fees) follows,
--- longest lapsed first.
+-- patient the forecast could not price (too few returning patients, no fees, or a first
+-- visit after the forecast's cut-off: possible only with reactivation_min_months under a
+-- month) follows, longest lapsed first. The forecast's figures are as of its cut-off
+-- (forecast_refit), the list's months and revenue as of as_of.
 with listed as (
     select * from reactivation_list(0)
 ),
