@@ -198,6 +198,18 @@ def clv_forecast(version: Version) -> pl.DataFrame:
     )
 
 
+def patients_known_to_forecast(version: Version) -> int:
+    """Primary patients whose first visit was by the forecast's cut-off: none means the
+    clinic's first complete month has not ended yet, not that its patients are too few."""
+    return int(
+        query(
+            "select count(*)::bigint as n from fct_primary_patients, int_parameters "
+            "where first_visit_local::date <= forecast_cutoff",
+            version,
+        )["n"][0]
+    )
+
+
 def spend_response(version: Version) -> pl.DataFrame:
     return query("select * from mart_spend_response order by channel", version)
 

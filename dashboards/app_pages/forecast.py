@@ -22,12 +22,19 @@ fitted = (
 )
 forecast = fmt.to_float(data.clv_forecast(version))
 if forecast.is_empty():
-    st.info(
-        f"Too thin to tell: fewer than {info['forecast_min_repeaters']} patients had come "
-        f"back after their first visit {known}, and a forecast from fewer would be a guess "
-        f"({fitted}).",
-        icon=":material/hourglass_empty:",
-    )
+    if not data.patients_known_to_forecast(version):
+        st.info(
+            f"No forecast yet: {fitted}, and no patient had come {known}. The first "
+            "forecast comes once a month of the clinic's visits is complete.",
+            icon=":material/hourglass_empty:",
+        )
+    else:
+        st.info(
+            f"Too thin to tell: fewer than {info['forecast_min_repeaters']} patients had "
+            f"come back after their first visit {known}, and a forecast from fewer would be "
+            f"a guess ({fitted}).",
+            icon=":material/hourglass_empty:",
+        )
     st.stop()
 
 horizons = sorted(forecast["horizon_weeks"].unique().to_list())
