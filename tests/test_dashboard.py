@@ -164,12 +164,17 @@ def test_budget_page_states_the_shift(app, demo_warehouse) -> None:
     assert len(at.get("plotly_chart")) == 1
 
 
-def test_forecast_page_says_too_thin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A warehouse whose forecast is empty (too few returning patients) says so."""
+def _forecast_page_of(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, visits_kept, **settings: object
+) -> str:
+    """The Forecast page's notice for a small clinic of ten patients (tests/clinic.py
+    `returning_patients`), with the visits `visits_kept` keeps, built and published."""
     from tests.clinic import build_clinic, returning_patients  # noqa: PLC0415
 
     patients, visits = returning_patients(10, priced=True)
-    conn = build_clinic(tmp_path, patients=patients, visits=visits, forecast_min_repeaters=50)
+    conn = build_clinic(
+        tmp_path, patients=patients, visits=[v for v in visits if visits_kept(v)], **settings
+    )
     conn.close()
     warehouse = tmp_path / "warehouse.duckdb"
     shutil.copy(tmp_path / "build.duckdb", warehouse)
@@ -177,32 +182,23 @@ def test_forecast_page_says_too_thin(tmp_path: Path, monkeypatch: pytest.MonkeyP
     at = AppTest.from_file(APP, default_timeout=60).run()
     at.switch_page("app_pages/forecast.py").run()
     assert not at.exception
-    assert "Too thin to tell: fewer than 50 patients" in at.info[0].value
+    return at.info[0].value
+
+
+def test_forecast_page_says_too_thin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A warehouse whose forecast is empty (too few returning patients) says so."""
+    text = _forecast_page_of(tmp_path, monkeypatch, lambda v: True, forecast_min_repeaters=50)
+    assert "Too thin to tell: fewer than 50 patients" in text
 
 
 def test_forecast_page_says_it_waits_for_a_complete_month(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A clinic whose visits all fall in its first month (6 to 15 January 2025): the
-    forecast's cut-off, the end of the last complete month, is 31 December 2024, before
-    anyone came. The page says the forecast waits for a complete month, not that the
-    clinic's patients are too few."""
-    from tests.clinic import build_clinic, returning_patients  # noqa: PLC0415
-
-    patients, visits = returning_patients(10, priced=True)
-    first_visits = [v for v in visits if v[0].endswith("_0")]
-    conn = build_clinic(tmp_path, patients=patients, visits=first_visits)
-    assert conn.execute("select forecast_cutoff::varchar from int_parameters").fetchall() == [
-        ("2024-12-31",)
-    ]
-    conn.close()
-    warehouse = tmp_path / "warehouse.duckdb"
-    shutil.copy(tmp_path / "build.duckdb", warehouse)
-    monkeypatch.setenv("CLINIC_WAREHOUSE_PATH", str(warehouse))
-    at = AppTest.from_file(APP, default_timeout=60).run()
-    at.switch_page("app_pages/forecast.py").run()
-    assert not at.exception
-    text = at.info[0].value
+    """A clinic whose visits all fall in its first month (the first visits, 6 to 15
+    January 2025): the forecast's cut-off, the end of the last complete month, is 31
+    December 2024, before anyone came. The page says the forecast waits for a complete
+    month, not that the clinic's patients are too few."""
+    text = _forecast_page_of(tmp_path, monkeypatch, lambda v: v[0].endswith("_0"))
     assert text.startswith("No forecast yet: the forecast is fitted on complete months")
     assert "no patient had come by 31 Dec 2024" in text
 
