@@ -470,7 +470,9 @@ def fits_table(fits: dict[str, Fits], frame: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 
-def materialize_clv_forecast(conn: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str, int]:
+def materialize_clv_forecast(
+    conn: duckdb.DuckDBPyConnection, settings: Settings
+) -> dict[str, object]:
     """`mart_clv_forecast` (per clinic, doctor and channel) and, beside it,
     `fct_patient_forecast` (per patient) and `int_forecast_fits` (the parameters), per
     horizon of `forecast_horizons_weeks`, from the forecast's cut-off; carried from the
@@ -506,7 +508,9 @@ def materialize_clv_forecast(conn: duckdb.DuckDBPyConnection, settings: Settings
     }
 
 
-def materialize_clv_holdout(conn: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str, int]:
+def materialize_clv_holdout(
+    conn: duckdb.DuckDBPyConnection, settings: Settings
+) -> dict[str, object]:
     """`mart_clv_holdout`: the models fitted on everything up to the forecast's cut-off
     minus `holdout_weeks`, their forecast of the next `holdout_weeks` (visit days and
     revenue of the patients known at that cut-off) against what those patients then did;
