@@ -551,12 +551,14 @@ def forecast_per_patient(
     unknown (visits with no price) has no dot."""
     rows = frame.filter(pl.col("revenue_per_patient").is_not_null()).sort("revenue_per_patient")
     names = rows["name"].to_list()
+    # the forecast starts at its cut-off (the end of the last complete month), not today
+    span = f"{horizon_weeks} weeks after {frame['cutoff'][0]:%d %b %Y}"
     fig = go.Figure(
         go.Scatter(
             x=rows["revenue_per_patient"].to_list(),
             y=names,
             mode="markers",
-            name=f"Forecast, next {horizon_weeks} weeks",
+            name=f"Forecast, {span}",
             marker={"color": PALETTE[0], "size": 9},
             error_x=error_bars(
                 rows["revenue_per_patient"].to_list(),
@@ -587,8 +589,7 @@ def forecast_per_patient(
             )
         )
     fig.update_layout(
-        title=f"Predicted value per primary patient by {noun}, next {horizon_weeks} weeks "
-        f"({mass} ranges)",
+        title=f"Predicted value per primary patient by {noun}, {span} ({mass} ranges)",
         xaxis_title=f"Revenue per patient, {money_axis(currency)}",
         yaxis_title=noun.capitalize(),
         height=max(320, 40 * len(names) + 140),
