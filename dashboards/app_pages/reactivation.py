@@ -26,10 +26,12 @@ shown = patients.filter(pl.col("months_since").is_between(*months))
 if chosen:
     shown = shown.filter(pl.col("primary_doctor").is_in(chosen))
 st.metric("Patients to call", fmt.number(shown.height))
+cutoff = info["forecast_cutoff"]
 st.caption(
     "Patients are listed by their MIS id (look the contact up in the MIS), the most "
     "valuable to call first: by the revenue the forecast expects from each, their chance of "
-    "still being a patient times what they would then bring."
+    "still being a patient times what they would then bring"
+    + (f" (as of the forecast's cut-off, {cutoff:%d %b %Y})." if cutoff else ".")
 )
 tables.show(
     shown,
