@@ -40,6 +40,19 @@ def write_table(conn: duckdb.DuckDBPyConnection, name: str, frame: object) -> No
         conn.unregister("_frame")
 
 
+def attach_last_published(conn: duckdb.DuckDBPyConnection, settings: Settings, alias: str) -> bool:
+    """Attach the last published warehouse read-only as `alias`: what an incremental build
+    carries rows and tables from. False, and nothing attached, when there is nothing to
+    carry: incremental loads off (`build --full`), no warehouse yet, or a symbolic link
+    (never followed to a file that is not ours). Raises `duckdb.Error` for a file DuckDB
+    cannot open; the callers fall back to reading or computing everything."""
+    path = settings.warehouse_path
+    if not settings.incremental or not path.is_file() or path.is_symlink():
+        return False
+    conn.execute(f"attach if not exists {sql_literal(path.resolve())} as {alias} (read_only)")
+    return True
+
+
 def sql_file(layer: str, name: str) -> str:
     path = SQL_DIR / layer / f"{name}.sql"
     return path.read_text(encoding="utf-8")

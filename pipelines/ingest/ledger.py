@@ -34,7 +34,7 @@ from pipelines.ingest.entities import Entity
 from pipelines.ingest.files import InputFile
 from pipelines.ingest.formats import INPUT_FORMATS_DIR, MAPPING_SUFFIXES, specs_for
 from pipelines.settings import Settings
-from pipelines.warehouse import SQL_DIR, sql_literal
+from pipelines.warehouse import SQL_DIR, attach_last_published
 
 PREVIOUS = "previous_build"
 """The catalog name of the last published warehouse, attached read-only."""
@@ -97,7 +97,7 @@ def plan_reuse(
     reuse.digests = {
         reuse.names[f.source_file]: d for f, d in zip(readable, digests, strict=True) if d
     }
-    if not settings.incremental or len(set(reuse.names.values())) < len(files):
+    if len(set(reuse.names.values())) < len(files):
         return reuse  # two names alike once masked: no way to tell their rows apart
     previous = _previous_ledger(conn, settings, entity)
     if previous is None:
@@ -164,13 +164,11 @@ def _previous_ledger(
     conn: duckdb.DuckDBPyConnection, settings: Settings, entity: Entity
 ) -> dict[str, tuple[str, str]] | None:
     """The previous build's ledger of this entity (name → digest, context), or None when
-    there is no usable previous warehouse (none yet, not ours, from an older version)."""
-    path = settings.warehouse_path
-    if not path.is_file() or path.is_symlink():
-        return None
+    there is no usable previous warehouse (none yet, `build --full`, not ours, from an
+    older version)."""
     try:
-        previous = sql_literal(path.resolve())
-        conn.execute(f"attach if not exists {previous} as {PREVIOUS} (read_only)")
+        if not attach_last_published(conn, settings, PREVIOUS):
+            return None
         rows = conn.execute(
             f"select source_file, sha256, context from {PREVIOUS}.ingest_ledger where entity = ?",
             [entity.name],

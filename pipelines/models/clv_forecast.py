@@ -40,7 +40,7 @@ from pipelines.models.btyd import (
     simulate,
 )
 from pipelines.models.stopping import carried, checkpoint
-from pipelines.models.versions import carry, data_version, record
+from pipelines.models.versions import data_version, versioned
 from pipelines.settings import Settings
 from pipelines.warehouse import write_table
 
@@ -114,6 +114,7 @@ select v.patient_id,
 from int_completed_visits as v
 where v.visit_local::date > $cutoff and v.visit_local::date <= $end
 group by v.patient_id
+order by v.patient_id
 """
 
 
@@ -480,9 +481,8 @@ def materialize_clv_forecast(
     horizons = tuple(settings.forecast_horizons_weeks)
     cutoff = forecast_cutoff(conn)
     frame = load_history(conn, cutoff)
-    version = _version(settings, cutoff, frame)
-    carried_over = carry(conn, settings, "mart_clv_forecast", version, FORECAST_TABLES)
-    if not carried_over:
+
+    def compute() -> None:
         fits = fit_segments(
             frame, settings.forecast_visit_model, settings.forecast_min_repeaters, settings.cores
         )
@@ -498,14 +498,10 @@ def materialize_clv_forecast(
         write_table(conn, "fct_patient_forecast", patients)
         write_table(conn, "int_forecast_fits", fits_table(fits, frame))
         write_table(conn, "mart_clv_forecast", groups.with_columns(cutoff=pl.lit(cutoff, pl.Date)))
-    record(conn, "mart_clv_forecast", version)
-    rows = conn.execute("select count(*) from mart_clv_forecast").fetchall()[0][0]
-    return {
-        "dagster/row_count": rows,
-        "patients": frame.height,
-        "carried_over": carried_over,
-        "data_version": version,
-    }
+
+    version = _version(settings, cutoff, frame)
+    metadata = versioned(conn, settings, "mart_clv_forecast", version, FORECAST_TABLES, compute)
+    return metadata | {"patients": frame.height}
 
 
 def materialize_clv_holdout(
@@ -520,13 +516,14 @@ def materialize_clv_holdout(
     cutoff = end - timedelta(weeks=settings.holdout_weeks) if end else None
     frame = load_history(conn, cutoff)
     actual = conn.sql(_ACTUAL_SQL, params={"cutoff": cutoff, "end": end}).pl()
-    version = _version(settings, cutoff, frame, actual.sort("patient_id"))
-    carried_over = carry(conn, settings, "mart_clv_holdout", version, ("mart_clv_holdout",))
-    if not carried_over:
-        write_table(conn, "mart_clv_holdout", _holdout(frame, actual, cutoff, settings))
-    record(conn, "mart_clv_holdout", version)
-    rows = conn.execute("select count(*) from mart_clv_holdout").fetchall()[0][0]
-    return {"dagster/row_count": rows, "carried_over": carried_over, "data_version": version}
+    return versioned(
+        conn,
+        settings,
+        "mart_clv_holdout",
+        _version(settings, cutoff, frame, actual),
+        ("mart_clv_holdout",),
+        lambda: write_table(conn, "mart_clv_holdout", _holdout(frame, actual, cutoff, settings)),
+    )
 
 
 def _holdout(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from importlib import metadata
 from pathlib import Path
 
@@ -22,7 +22,7 @@ import duckdb
 import polars as pl
 
 from pipelines.settings import Settings
-from pipelines.warehouse import sql_literal
+from pipelines.warehouse import attach_last_published
 
 VERSIONS_DDL = "create table if not exists model_versions (model varchar, version varchar)"
 _LIBRARIES = ("duckdb", "numpy", "polars", "scipy")
@@ -54,23 +54,42 @@ def data_version(
     return digest.hexdigest()[:16]
 
 
-def carry(
+def versioned(
     conn: duckdb.DuckDBPyConnection,
     settings: Settings,
     model: str,
     version: str,
-    tables: Iterable[str],
+    tables: tuple[str, ...],
+    compute: Callable[[], object],
+) -> dict[str, object]:
+    """`model` and the tables written beside it, at `version`: copied from the last
+    published warehouse when it holds that version, else computed (`compute` writes
+    them); the version recorded either way. Returns the model's Dagster metadata."""
+    carried_over = _carry(conn, settings, model, version, tables)
+    if not carried_over:
+        compute()
+    conn.execute(VERSIONS_DDL)  # a model computed alone, outside a build
+    conn.execute("delete from model_versions where model = ?", [model])
+    conn.execute("insert into model_versions values (?, ?)", [model, version])
+    rows = conn.execute(f"select count(*) from {model}").fetchall()[0][0]
+    return {"dagster/row_count": rows, "carried_over": carried_over, "data_version": version}
+
+
+def _carry(
+    conn: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    model: str,
+    version: str,
+    tables: tuple[str, ...],
 ) -> bool:
     """Copy `tables` from the last published warehouse when it holds `version` of
     `model`; False (nothing copied) when it does not, or cannot say. The warehouse is
     attached under a name of the model's own, so models (and the loaders, which attach
     it too) can do this at once."""
-    path = settings.warehouse_path
-    if not settings.incremental or not path.is_file() or path.is_symlink():
-        return False
     alias = f"previous_{model}"
     try:
-        conn.execute(f"attach if not exists {sql_literal(path.resolve())} as {alias} (read_only)")
+        if not attach_last_published(conn, settings, alias):
+            return False
         found = conn.execute(
             f"select version from {alias}.model_versions where model = ?", [model]
         ).fetchall()
@@ -85,9 +104,3 @@ def carry(
     finally:
         conn.execute(f"detach database if exists {alias}")
     return True
-
-
-def record(conn: duckdb.DuckDBPyConnection, model: str, version: str) -> None:
-    conn.execute(VERSIONS_DDL)  # a model computed alone, outside a build
-    conn.execute("delete from model_versions where model = ?", [model])
-    conn.execute("insert into model_versions values (?, ?)", [model, version])
