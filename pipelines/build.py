@@ -33,7 +33,12 @@ from pipelines.ingest.entities import ENTITIES
 from pipelines.ingest.files import entity_files
 from pipelines.ingest.readers import InputError
 from pipelines.settings import Settings
-from pipelines.warehouse import WarehousePathError, ensure_replaceable, run_build_file
+from pipelines.warehouse import (
+    WarehousePathError,
+    ensure_replaceable,
+    remove_database,
+    run_build_file,
+)
 
 
 class BuildError(Exception):
@@ -115,7 +120,7 @@ def run_build(settings: Settings, defs: dg.Definitions | None = None) -> BuildRe
     with build_lock(warehouse):
         remove_stale_files(warehouse)
         build_path = run_build_file(warehouse)
-        _remove_database(build_path)
+        remove_database(build_path)
         log = new_log_path(settings)
         defs = clinic_graph(defs)
         resources = build_resources(settings, database=str(build_path))
@@ -143,7 +148,7 @@ def run_build(settings: Settings, defs: dg.Definitions | None = None) -> BuildRe
             if "published_warehouse" not in materialized:
                 raise BuildError(f"the build finished without publishing (full log: {log})")
         finally:
-            _remove_database(build_path)
+            remove_database(build_path)
     return BuildResult(
         warehouse,
         time.perf_counter() - started,
@@ -278,8 +283,3 @@ def _failure(result: dg.ExecuteInProcessResult, log: Path) -> Exception:
                 return InputError(f"{first.split(prefix, 1)[1]} (full log: {log})")
             return BuildError(f"{first or error.cls_name} (full log: {log})")
     return BuildError(f"the run failed (full log: {log})")
-
-
-def _remove_database(path: Path) -> None:
-    for candidate in (path, path.with_name(path.name + ".wal")):
-        candidate.unlink(missing_ok=True)

@@ -9,11 +9,13 @@ and never a lock.
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
+from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -40,17 +42,75 @@ def write_table(conn: duckdb.DuckDBPyConnection, name: str, frame: object) -> No
         conn.unregister("_frame")
 
 
-def attach_last_published(conn: duckdb.DuckDBPyConnection, settings: Settings, alias: str) -> bool:
-    """Attach the last published warehouse read-only as `alias`: what an incremental build
-    carries rows and tables from. False, and nothing attached, when there is nothing to
-    carry: incremental loads off (`build --full`), no warehouse yet, or a symbolic link
-    (never followed to a file that is not ours). Raises `duckdb.Error` for a file DuckDB
-    cannot open; the callers fall back to reading or computing everything."""
+BUILD_CODE_TABLE = "build_code"
+"""One row: the version of the code (`code_version`) that built the warehouse's tables."""
+
+
+def start_build_file(settings: Settings, build_path: Path) -> None:
+    """The build file a build changes, before the build stamps it (`stamp_build_file`).
+
+    An incremental build starts as a copy of the last published warehouse and changes it
+    in place: unchanged export files keep their raw rows where they are, and a model
+    whose data version is unchanged keeps its tables (pipelines/ingest/ledger.py,
+    pipelines/ingest/lineage.py, pipelines/models/versions.py), instead of every row
+    being written again into an empty file. The copy is the build's own: the published
+    file is replaced only when the build succeeds, so a failed build leaves it as it was.
+
+    The build starts empty instead when incremental loads are off (`build --full`),
+    there is no warehouse yet, it is a symbolic link (never followed to a file that is
+    not ours), DuckDB cannot open it, or other code built it: a new version of the
+    pipeline rebuilds everything once, so no table of an older shape (or one no model
+    makes any more) is carried. An existing build file (`dagster dev`'s, its own last
+    build) is kept when this code built it."""
+    if build_path.exists() and _built_by(build_path) != code_version():
+        remove_database(build_path)
     path = settings.warehouse_path
-    if not settings.incremental or not path.is_file() or path.is_symlink():
-        return False
-    conn.execute(f"attach if not exists {sql_literal(path.resolve())} as {alias} (read_only)")
-    return True
+    if build_path.exists() or not settings.incremental:
+        return
+    if not path.is_file() or path.is_symlink():
+        return
+    shutil.copyfile(path, build_path)
+    with build_path.open("rb") as handle:
+        # start writing the copy to disk now, while the build starts: its first
+        # checkpoint's fsync would otherwise wait for all of it
+        os.posix_fadvise(handle.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+    if _built_by(build_path) != code_version():
+        remove_database(build_path)
+
+
+def stamp_build_file(conn: duckdb.DuckDBPyConnection) -> None:
+    """Mark the build file as built by this code (what `start_build_file` compares)."""
+    conn.execute(
+        f"create or replace table {BUILD_CODE_TABLE} as select ? as version", [code_version()]
+    )
+
+
+def _built_by(database: Path) -> str | None:
+    """The code version a database file was built by; None when DuckDB cannot open it
+    or it has no stamp."""
+    try:
+        with duckdb.connect(str(database), read_only=True) as conn:
+            return conn.execute(f"select version from {BUILD_CODE_TABLE}").fetchall()[0][0]
+    except (duckdb.Error, IndexError):
+        return None
+
+
+@cache
+def code_version() -> str:
+    """A digest of everything that shapes the warehouse's tables: the pipeline's Python,
+    its SQL and format specs, and the DuckDB library that writes the file."""
+    digest = hashlib.sha256(f"duckdb={duckdb.__version__}\n".encode())
+    package = Path(__file__).resolve().parent
+    files = [*package.rglob("*.py"), *package.rglob("*.yaml"), *SQL_DIR.rglob("*.sql")]
+    for file in sorted(files):
+        digest.update(f"{file.relative_to(package.parent)}\0".encode() + file.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def remove_database(path: Path) -> None:
+    """A DuckDB file and its write-ahead log."""
+    for candidate in (path, path.with_name(path.name + ".wal")):
+        candidate.unlink(missing_ok=True)
 
 
 def sql_file(layer: str, name: str) -> str:

@@ -170,11 +170,11 @@ def returning_patients(n: int, priced: bool) -> tuple[list[tuple], list[tuple]]:
 
 
 def gate_loading_visits_twice(
-    conn: duckdb.DuckDBPyConnection, entity: Entity
+    conn: duckdb.DuckDBPyConnection, entity: Entity, incremental: bool = False
 ) -> staging.GateCounts:
     """The staging gate with a bug that loads the visits twice: for
     `pipelines.models.graph.run_staging_model`, so that the visits' unique_key check fails."""
-    counts = staging.run_staging_model(conn, entity)
+    counts = staging.run_staging_model(conn, entity, incremental)
     if entity.name == "visits":
         conn.execute("insert into stg_mis__visits select * from stg_mis__visits")
     return counts

@@ -222,3 +222,64 @@ def test_the_forecast_is_carried_while_its_history_is_unchanged(
     assert versions["mart_clv_forecast"] != before["mart_clv_forecast"]
     # the holdout too: the visit falls in the weeks it tests (2026-05-02 to 2026-10-31)
     assert versions["mart_clv_holdout"] != before["mart_clv_holdout"]
+
+
+def test_the_gate_passes_only_the_new_rows_and_the_keys_they_touch(tmp_path: Path) -> None:
+    """A week's new calls file that overlaps the last one: a call exported again as it
+    was (a repeat), a call whose answer changed (a new version that supersedes the old
+    file's row), a new call, and a row with an unreadable start. The gate types and
+    compares only those rows and the carried rows of their keys: a mark planted in a
+    carried call's staging row survives the incremental build (it was not gated again),
+    and apart from it staging, quarantine and the reconciliation equal a full build's."""
+    weekly = _settings(tmp_path, "weekly")
+    write_demo(weekly.input_dir, seed=11, scale=0.3, settings=weekly)
+    run_build(weekly)
+    last = sorted((weekly.input_dir / "calls").glob("calls_*.csv"))[-1]
+    header, *old = last.read_text(encoding="utf-8").splitlines()
+    repeated, changed, untouched = old[-1], old[-2].split(","), old[0].split(",")
+    changed[header.split(",").index("answered")] = "false"  # answered → missed, same call_id
+    new_call = old[-3].replace(old[-3].split(",")[0], "CT_NEW_0001", 1)
+    unreadable = old[-4].split(",")
+    unreadable[0], unreadable[1] = "CT_NEW_0002", "32.13.2026 25:00"
+    (weekly.input_dir / "calls" / "calls_week_new.csv").write_text(
+        "\n".join([header, repeated, ",".join(changed), new_call, ",".join(unreadable)]) + "\n",
+        encoding="utf-8",
+    )
+    planted = "update stg_calltracking__calls set tags = 'planted' where call_id = ?"
+    with duckdb.connect(str(weekly.warehouse_path)) as conn:
+        conn.execute(planted, [untouched[0]])
+    run_build(weekly)
+    full = _settings(tmp_path, "full", incremental=False)
+    run_build(full)
+
+    staging = ("stg_calltracking__calls", "quarantine", "load_reconciliation")
+    with duckdb.connect(str(weekly.warehouse_path), read_only=True) as conn:
+        marked = conn.execute(
+            "select count(*) from stg_calltracking__calls where tags = 'planted'"
+        ).fetchall()[0][0]
+    assert marked == 1  # the carried key was not gated again
+    incremental_rows = rows(weekly.warehouse_path, staging)
+    full_rows = rows(full.warehouse_path, staging)
+    tags = header.split(",").index("tags")
+    unmark = {"planted": untouched[tags].strip('"') or None}
+    incremental_rows["stg_calltracking__calls"] = sorted(
+        (
+            tuple(unmark.get(v, v) if isinstance(v, str) else v for v in r)
+            for r in incremental_rows["stg_calltracking__calls"]
+        ),
+        key=repr,
+    )
+    assert incremental_rows == full_rows
+    with duckdb.connect(str(full.warehouse_path), read_only=True) as conn:
+        reasons = dict(
+            conn.execute(
+                "select kind, count(*) from quarantine "
+                "where entity = 'calls' and source_file like '%calls_week_new%' group by kind"
+            ).fetchall()
+        )
+        answered = conn.execute(
+            "select answered, source_file from stg_calltracking__calls where call_id = ?",
+            [changed[0]],
+        ).fetchall()
+    assert reasons == {"invalid": 1}  # the unreadable start; the repeat is counted, not kept
+    assert answered == [(False, "calls/calls_week_new.csv")]  # the new version won

@@ -118,7 +118,7 @@ def test_a_failed_build_leaves_the_last_good_warehouse(
     before = settings.warehouse_path.read_bytes()
     reader = duckdb.connect(str(settings.warehouse_path), read_only=True)
 
-    def broken(conn: duckdb.DuckDBPyConnection, entity) -> None:
+    def broken(conn: duckdb.DuckDBPyConnection, entity, incremental: bool) -> None:
         raise RuntimeError(f"disk full while staging {entity.name}")
 
     monkeypatch.setattr("pipelines.models.graph.run_staging_model", broken)

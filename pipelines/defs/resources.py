@@ -11,17 +11,22 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 
 from pipelines.settings import Settings, load_settings
-from pipelines.warehouse import prepare_session
+from pipelines.warehouse import prepare_session, stamp_build_file, start_build_file
 
 
 @contextmanager
 def warehouse_session(
     duckdb_resource: DuckDBResource, settings: Settings
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A connection to the build file that already speaks the clinic's settings."""
-    Path(duckdb_resource.database).parent.mkdir(parents=True, exist_ok=True)
+    """A connection to the build file that already speaks the clinic's settings; the
+    file started from the last published warehouse when the build is incremental
+    (pipelines/warehouse.py `start_build_file`)."""
+    build_path = Path(duckdb_resource.database)
+    build_path.parent.mkdir(parents=True, exist_ok=True)
+    start_build_file(settings, build_path)
     with duckdb_resource.get_connection() as conn:
         prepare_session(conn, settings)
+        stamp_build_file(conn)
         yield conn
 
 

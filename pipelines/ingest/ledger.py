@@ -7,12 +7,13 @@ its SHA-256 (`ingest_ledger`) under the entity's *context*: a digest of everythi
 that shapes a file's raw rows (the ingest code, macros and format specs, the settings SQL
 reads, the hash secret, the input folder's own specs and the entity's mapping files).
 
-The next build attaches the last published warehouse read-only. A file whose name and
-digest are in its ledger under the same context keeps its raw rows, copied across
-unchanged; every other file is read. A file changed in place (same name, new content) is
-read again and its old rows are not carried; a removed file's rows leave with it. An
-entity whose formats join one file to another (Open Dental's procedurelog prices the
-appointments) is reused only when none of its files changed. Everything downstream
+The next build starts as a copy of the last published warehouse (pipelines/warehouse.py
+`start_build_file`). A file whose name and digest are in its ledger under the same
+context keeps its raw rows where they are; every other file is read and its rows
+added. A file changed in place (same name, new content) is read again and its old rows
+are not carried; a removed file's rows leave with it. An entity whose formats join one
+file to another (Open Dental's procedurelog prices the appointments) is reused only when
+none of its files changed. Everything downstream
 (staging, the marts) is rebuilt from the whole raw layer, so an incremental build and a
 full one make the same warehouse; `incremental = false` (`build --full`) reads every file.
 """
@@ -34,10 +35,8 @@ from pipelines.ingest.entities import Entity
 from pipelines.ingest.files import InputFile
 from pipelines.ingest.formats import INPUT_FORMATS_DIR, MAPPING_SUFFIXES, specs_for
 from pipelines.settings import Settings
-from pipelines.warehouse import SQL_DIR, attach_last_published
+from pipelines.warehouse import SQL_DIR
 
-PREVIOUS = "previous_build"
-"""The catalog name of the last published warehouse, attached read-only."""
 LEDGER_DDL = """
 create table if not exists ingest_ledger (
     entity varchar, source_file varchar, sha256 varchar, context varchar, reused boolean
@@ -116,32 +115,33 @@ def plan_reuse(
     return reuse
 
 
-def carried_rows(entity: Entity, reuse: Reuse) -> str | None:
-    """The select of the reused files' raw rows from the previous build, if any."""
-    if not reuse.reused:
-        return None
-    return (
-        f"select * from {PREVIOUS}.{entity.raw_table} "
-        "where _source_file in (select unnest($reused::varchar[]))"
-    )
+SIDE_TABLES = ("ingest_files", "phone_quality")
+"""The tables the loader writes beside raw, a row per file (which files were read, how
+their phones turned out): a carried file keeps its rows there too."""
 
 
-def carry_side_rows(conn: duckdb.DuckDBPyConnection, entity: Entity, reuse: Reuse) -> None:
-    """The reused files' rows of the tables the loader writes beside raw (which files
-    were read, and how their phones turned out)."""
-    if not reuse.reused:
-        return
-    for table in ("ingest_files", "phone_quality"):
-        exists = conn.execute(
-            "select count(*) from duckdb_tables() where database_name = ? and table_name = ?",
-            [PREVIOUS, table],
-        ).fetchall()[0][0]
-        if exists:
+def keep_reused_rows(conn: duckdb.DuckDBPyConnection, entity: Entity, reuse: Reuse) -> None:
+    """Before the entity's files are read: the rows of files gone or changed leave the
+    raw and side tables, and the reused files' rows stay where they are (the build file
+    started as the last warehouse: pipelines/warehouse.py `start_build_file`). The
+    entity's ledger rows go first, so a build stopped half-way leaves no ledger that
+    promises rows the raw table no longer holds: the next build reads every file."""
+    conn.execute(LEDGER_DDL)
+    conn.execute("delete from ingest_ledger where entity = ?", [entity.name])
+    reused = sorted(reuse.reused)
+    for table in SIDE_TABLES:
+        if _exists(conn, table):
             conn.execute(
-                f"insert into {table} by name select * from {PREVIOUS}.{table} "
-                "where entity = ? and source_file in (select unnest(?::varchar[]))",
-                [entity.name, sorted(reuse.reused)],
+                f"delete from {table} where entity = ? "
+                "and source_file not in (select unnest(?::varchar[]))",
+                [entity.name, reused],
             )
+    if reused:
+        conn.execute(
+            f"delete from {entity.raw_table} "
+            "where _source_file not in (select unnest(?::varchar[]))",
+            [reused],
+        )
 
 
 def record(conn: duckdb.DuckDBPyConnection, entity: Entity, reuse: Reuse) -> None:
@@ -156,28 +156,29 @@ def record(conn: duckdb.DuckDBPyConnection, entity: Entity, reuse: Reuse) -> Non
         conn.executemany("insert into ingest_ledger values (?, ?, ?, ?, ?)", rows)
 
 
-def detach_previous(conn: duckdb.DuckDBPyConnection) -> None:
-    conn.execute(f"detach database if exists {PREVIOUS}")
-
-
 def _previous_ledger(
     conn: duckdb.DuckDBPyConnection, settings: Settings, entity: Entity
 ) -> dict[str, tuple[str, str]] | None:
-    """The previous build's ledger of this entity (name → digest, context), or None when
-    there is no usable previous warehouse (none yet, `build --full`, not ours, from an
-    older version)."""
-    try:
-        if not attach_last_published(conn, settings, PREVIOUS):
-            return None
-        rows = conn.execute(
-            f"select source_file, sha256, context from {PREVIOUS}.ingest_ledger where entity = ?",
-            [entity.name],
-        ).fetchall()
-        conn.execute(f"select * from {PREVIOUS}.{entity.raw_table} limit 0")
-    except duckdb.Error:
-        detach_previous(conn)
+    """The ledger of this entity in the build file (name → digest, context), or None when
+    there is nothing to carry: incremental loads off (`build --full`), or no earlier
+    build in the file."""
+    if not settings.incremental or not _exists(conn, "ingest_ledger"):
         return None
+    if not _exists(conn, entity.raw_table):
+        return None
+    rows = conn.execute(
+        "select source_file, sha256, context from ingest_ledger where entity = ?",
+        [entity.name],
+    ).fetchall()
     return {name: (digest, context) for name, digest, context in rows}
+
+
+def _exists(conn: duckdb.DuckDBPyConnection, table: str) -> bool:
+    query = (
+        "select count(*) from duckdb_tables() "
+        "where database_name = current_database() and table_name = ?"
+    )
+    return conn.execute(query, [table]).fetchall()[0][0] > 0
 
 
 def _joined_formats(conn: duckdb.DuckDBPyConnection, settings: Settings, entity: Entity) -> bool:
@@ -190,7 +191,7 @@ def _joined_formats(conn: duckdb.DuckDBPyConnection, settings: Settings, entity:
     if not joined:
         return False
     formats = conn.execute(
-        f"select distinct format from {PREVIOUS}.ingest_files where entity = ?", [entity.name]
+        "select distinct format from ingest_files where entity = ?", [entity.name]
     ).fetchall()
     return any(name in joined for (name,) in formats)
 

@@ -36,13 +36,8 @@ from pipelines.ingest.formats import (
     specs_for,
     vocabulary,
 )
-from pipelines.ingest.ledger import (
-    carried_rows,
-    carry_side_rows,
-    detach_previous,
-    plan_reuse,
-    record,
-)
+from pipelines.ingest.ledger import keep_reused_rows, plan_reuse, record
+from pipelines.ingest.lineage import load_ended, load_started
 from pipelines.ingest.phones import e164_map, phone_table
 from pipelines.ingest.readers import (
     FileRead,
@@ -101,6 +96,8 @@ def load_entity(conn: duckdb.DuckDBPyConnection, settings: Settings, entity: Ent
     reuse = plan_reuse(conn, settings, entity, files)
     report.reused, report.removed = len(reuse.reused), reuse.removed
     report.data_version = reuse.data_version
+    previous = load_started(conn, entity)
+    keep_reused_rows(conn, entity, reuse)
     selects = _read_files(conn, settings, entity, report, reuse.to_read(files))
     if (
         entity.required
@@ -150,21 +147,19 @@ def load_entity(conn: duckdb.DuckDBPyConnection, settings: Settings, entity: Ent
         "r._parse_error",
         "mask_phones(r._raw) as _raw",
     ]
-    carried = carried_rows(entity, reuse)
-    conn.execute(
-        f"create or replace table {entity.raw_table} as "
-        f"select {', '.join(select)} from {_READ} r "
-        f"{' '.join(joins)}" + (f" union all by name {carried}" if carried else ""),
-        {"reused": sorted(reuse.reused)} if carried else None,
-    )
+    rows = f"select {', '.join(select)} from {_READ} r {' '.join(joins)}"
+    if reuse.reused:  # the reused files' rows are in the table already
+        conn.execute(f"insert into {entity.raw_table} by name {rows}")
+    else:
+        conn.execute(f"create or replace table {entity.raw_table} as {rows}")
     conn.execute(f"drop view {_READ}")
     for name in maps:
         conn.execute(f"drop table {name}")
     _drop_temp_tables(conn)
     _record_files(conn, report)
-    carry_side_rows(conn, entity, reuse)
     record(conn, entity, reuse)
-    detach_previous(conn)
+    only_added = bool(reuse.reused) and not reuse.removed
+    load_ended(conn, entity, reuse.data_version, previous if only_added else None)
     return report
 
 
@@ -385,7 +380,6 @@ def _record_phone_quality(conn: duckdb.DuckDBPyConnection, entity: str, statuses
         "create table if not exists phone_quality "
         "(entity varchar, source_file varchar, status varchar, region varchar, phones bigint)"
     )
-    conn.execute("delete from phone_quality where entity = ?", [entity])
     conn.execute(
         "insert into phone_quality select ?, mask_phones(_source_file), status, region, phones "
         f"from (select _source_file, status, region, sum(n) as phones from ({statuses}) "
@@ -405,7 +399,6 @@ def _record_files(conn: duckdb.DuckDBPyConnection, report: LoadReport) -> None:
             ignored_columns varchar[], rejected varchar, loaded_at timestamptz)
         """
     )
-    conn.execute("delete from ingest_files where entity = ?", [report.entity])
     if not report.files:
         return
     frame = pl.DataFrame(

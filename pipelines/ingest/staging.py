@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import duckdb
 
 from pipelines.ingest.entities import Entity
+from pipelines.ingest.lineage import gate_ended, gate_started
 from pipelines.warehouse import sql_file
 
 META = ("source_file", "line", "reject_reason", "_parts")
@@ -64,20 +65,32 @@ class GateCounts:
     rows_quarantined: int
     rows_duplicate: int
     rows_combined: int = 0
+    only_new_rows: bool = False
+    """Whether only the rows the load added (and the keys they touch) went through the gate."""
 
 
-def run_staging_model(conn: duckdb.DuckDBPyConnection, entity: Entity) -> GateCounts:
+def run_staging_model(
+    conn: duckdb.DuckDBPyConnection, entity: Entity, incremental: bool = False
+) -> GateCounts:
+    """The entity's staging table, quarantine rows and reconciliation. `incremental`:
+    when the load only added files to the raw rows this table was gated from
+    (pipelines/ingest/lineage.py), only the new rows and the keys they touch are gated
+    again; the result is the same as gating every row."""
     model = entity.staging_model
-    conn.execute(f"create or replace temp table _staged as {sql_file('staging', model)}")
     conn.execute(QUARANTINE_DDL)
-    conn.execute("delete from quarantine where entity = ?", [entity.name])
+    conn.execute(RECONCILIATION_DDL)
+    delta = gate_started(conn, entity) and incremental and not entity.part_column
+    if delta:
+        _stage_added_rows(conn, entity)
+    else:
+        conn.execute(f"create or replace temp table _staged as {sql_file('staging', model)}")
+        conn.execute("delete from quarantine where entity = ?", [entity.name])
     _quarantine(
         conn,
         entity,
         "select source_file, line, reject_reason as reason, 'invalid' as kind from _staged "
         "where reject_reason is not null",
     )
-    read = conn.execute("select count(*) from _staged").fetchall()[0][0]
     valid = "select *, 1::bigint as _parts from _staged where reject_reason is null"
     duplicates = combined = 0
     if entity.part_column:
@@ -97,30 +110,87 @@ def run_staging_model(conn: duckdb.DuckDBPyConnection, entity: Entity) -> GateCo
     dropped = ", ".join((*META, *((entity.part_column,) if entity.part_column else ())))
     conn.execute(
         f"""
-        create or replace table {model} as
+        {f"insert into {model} by name" if delta else f"create or replace table {model} as"}
         select * exclude ({dropped})
             {f"replace ({money})" if money else ""},
             source_file, line
         from ({kept})
         """
     )
-    loaded, quarantined = conn.execute(
+    read, loaded, quarantined = conn.execute(
         f"""
         select
+            (select count(*) from {entity.raw_table}),
             (select count(*) from {model}),
             (select count(*) from quarantine where entity = $entity)
         """,
         {"entity": entity.name},
     ).fetchall()[0]
-    counts = GateCounts(read, loaded, quarantined, duplicates, combined)
-    conn.execute(RECONCILIATION_DDL)
+    if delta:  # every row read is loaded, quarantined or a repeat (no parts here)
+        duplicates = read - loaded - quarantined
+    counts = GateCounts(read, loaded, quarantined, duplicates, combined, delta)
     conn.execute(
         "insert or replace into load_reconciliation values (?, ?, ?, ?, ?, ?)",
         [entity.name, read, loaded, quarantined, duplicates, combined],
     )
     conn.execute(f"drop {'table' if entity.part_column else 'view'} _valid")
     conn.execute("drop table _versions; drop table _repeated; drop table _staged")
+    gate_ended(conn, entity)
     return counts
+
+
+def _stage_added_rows(conn: duckdb.DuckDBPyConnection, entity: Entity) -> None:
+    """`_staged`: the typed rows to gate again, their earlier outcome withdrawn.
+
+    The load only added files, so a key none of the new rows holds has the same rows as
+    when it was gated: its staging row and quarantine rows stand. The rows gated again
+    are the new files' and, of the files carried, those holding a key a new valid row
+    holds (a later file's version supersedes them, or theirs stays the winner: the gate
+    must see them all); their staging rows and quarantine rows leave first."""
+    model, raw = entity.staging_model, entity.raw_table
+    sql = sql_file("staging", model)
+    subset = sql.replace(f"raw_records('{raw}')", "raw_records('_raw_subset')")
+    key = ", ".join(entity.key)
+    carried = "(select source_file from ingest_ledger where entity = $entity and reused)"
+    conn.execute(
+        f"create or replace temp table _raw_subset as "
+        f"select * from {raw} where _source_file not in {carried}",
+        {"entity": entity.name},
+    )
+    conn.execute(f"create or replace temp table _staged as {subset}")
+    conn.execute(
+        f"create or replace temp table _keys as "
+        f"select distinct {key} from _staged where reject_reason is null"
+    )
+    # the carried rows of those keys: typed for their key alone (DuckDB computes only the
+    # columns a query uses), then typed whole
+    conn.execute(
+        f"""
+        insert into _raw_subset
+        select r.* from {raw} as r
+        semi join (
+            select source_file, line from ({sql}) semi join _keys using ({key})
+            where source_file in {carried}
+        ) as k on r._source_file = k.source_file and r._line = k.line
+        """,
+        {"entity": entity.name},
+    )
+    conn.execute(f"create or replace temp table _staged as {subset}")
+    conn.execute(
+        f"""
+        delete from quarantine where entity = $entity and (
+            source_file not in {carried}
+            or (source_file, line) in (select (source_file, line) from _staged)
+        )
+        """,
+        {"entity": entity.name},
+    )
+    conn.execute(
+        f"delete from {model} where source_file not in {carried} "
+        f"or ({key}) in (select ({key}) from _keys)",
+        {"entity": entity.name},
+    )
+    conn.execute("drop table _keys; drop table _raw_subset")
 
 
 def _quarantine(conn: duckdb.DuckDBPyConnection, entity: Entity, rows: str) -> None:

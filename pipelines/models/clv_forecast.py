@@ -40,7 +40,7 @@ from pipelines.models.btyd import (
     simulate,
 )
 from pipelines.models.stopping import carried, checkpoint
-from pipelines.models.versions import data_version, versioned
+from pipelines.models.versions import data_version, rows_digest, versioned
 from pipelines.settings import Settings
 from pipelines.warehouse import write_table
 
@@ -106,6 +106,15 @@ from patients as p
 left join repeats as r on p.patient_id = r.patient_id
 order by p.patient_id
 """
+
+_INPUT_ROWS = (
+    "select patient_id, primary_doctor_id, channel, first_visit_local from int_primary_patients "
+    "where first_visit_local::date <= $end",
+    "select patient_id, visit_local, amount from int_completed_visits "
+    "where visit_local::date <= $end",
+)
+"""Every column of every row `_HISTORY_SQL` and `_ACTUAL_SQL` read, up to the last day
+either reads: a forecast's data version digests these (pipelines/models/versions.py)."""
 
 _ACTUAL_SQL = """
 select v.patient_id,
@@ -428,9 +437,15 @@ def forecast_cutoff(conn: duckdb.DuckDBPyConnection) -> date | None:
     return conn.execute("select forecast_cutoff from int_parameters").fetchall()[0][0]
 
 
-def _version(settings: Settings, cutoff: date | None, *frames: pl.DataFrame) -> str:
+def _version(
+    conn: duckdb.DuckDBPyConnection, settings: Settings, cutoff: date | None, end: date | None
+) -> tuple[str, int]:
+    """The data version of a forecast fitted up to `cutoff` and tested up to `end`: the
+    rows its history and the visits after it are computed from, up to `end`, with the
+    settings and code. Also how many patients the history holds."""
     chosen = {name: getattr(settings, name) for name in SETTINGS_READ} | {"cutoff": cutoff}
-    return data_version(CODE, chosen, frames)
+    inputs = tuple(rows_digest(conn, query, {"end": end}) for query in _INPUT_ROWS)
+    return data_version(CODE, chosen, inputs), inputs[0][0]
 
 
 def fits_table(fits: dict[str, Fits], frame: pl.DataFrame) -> pl.DataFrame:
@@ -480,9 +495,9 @@ def materialize_clv_forecast(
     last warehouse when it was made from the same history (pipelines/models/versions.py)."""
     horizons = tuple(settings.forecast_horizons_weeks)
     cutoff = forecast_cutoff(conn)
-    frame = load_history(conn, cutoff)
 
     def compute() -> None:
+        frame = load_history(conn, cutoff)
         fits = fit_segments(
             frame, settings.forecast_visit_model, settings.forecast_min_repeaters, settings.cores
         )
@@ -499,9 +514,9 @@ def materialize_clv_forecast(
         write_table(conn, "int_forecast_fits", fits_table(fits, frame))
         write_table(conn, "mart_clv_forecast", groups.with_columns(cutoff=pl.lit(cutoff, pl.Date)))
 
-    version = _version(settings, cutoff, frame)
+    version, patients = _version(conn, settings, cutoff, cutoff)
     metadata = versioned(conn, settings, "mart_clv_forecast", version, FORECAST_TABLES, compute)
-    return metadata | {"patients": frame.height}
+    return metadata | {"patients": patients}
 
 
 def materialize_clv_holdout(
@@ -514,16 +529,14 @@ def materialize_clv_holdout(
     end = forecast_cutoff(conn)
     # no data day at all (no call, no completed visit): nothing to fit, an empty mart
     cutoff = end - timedelta(weeks=settings.holdout_weeks) if end else None
-    frame = load_history(conn, cutoff)
-    actual = conn.sql(_ACTUAL_SQL, params={"cutoff": cutoff, "end": end}).pl()
-    return versioned(
-        conn,
-        settings,
-        "mart_clv_holdout",
-        _version(settings, cutoff, frame, actual),
-        ("mart_clv_holdout",),
-        lambda: write_table(conn, "mart_clv_holdout", _holdout(frame, actual, cutoff, settings)),
-    )
+
+    def compute() -> None:
+        frame = load_history(conn, cutoff)
+        actual = conn.sql(_ACTUAL_SQL, params={"cutoff": cutoff, "end": end}).pl()
+        write_table(conn, "mart_clv_holdout", _holdout(frame, actual, cutoff, settings))
+
+    version, _ = _version(conn, settings, cutoff, end)
+    return versioned(conn, settings, "mart_clv_holdout", version, ("mart_clv_holdout",), compute)
 
 
 def _holdout(

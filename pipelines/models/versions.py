@@ -2,27 +2,25 @@
 
 The forecast refits and redraws every patient: most of a weekly build at a chain's
 scale, for a result fixed by its inputs. So such a model digests everything that shapes
-its tables (the input frames it reads from the warehouse, the settings it reads, its own
-code and the libraries' versions) into a *data version*, kept in `model_versions`. When
-the last published warehouse holds the same version of the model, its tables are copied
-across unchanged instead of computed again: the same tables, row for row, that computing
-them would give. A different version, no previous warehouse, or `incremental = false`
-(`build --full`) computes them. Dagster shows the version as the asset's data version.
+its tables (a digest of the rows it reads from the warehouse, the settings it reads, its own
+code and the libraries' versions) into a *data version*, kept in `model_versions`. An
+incremental build starts as a copy of the last published warehouse; when it holds the
+same version of the model, its tables are kept as they are instead of computed again:
+the same tables, row for row, that computing them would give. A different version, no
+previous warehouse, or `incremental = false` (`build --full`) computes them. Dagster
+shows the version as the asset's data version.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 from collections.abc import Callable, Iterable
 from importlib import metadata
 from pathlib import Path
 
 import duckdb
-import polars as pl
 
 from pipelines.settings import Settings
-from pipelines.warehouse import attach_last_published
 
 VERSIONS_DDL = "create table if not exists model_versions (model varchar, version varchar)"
 _LIBRARIES = ("duckdb", "numpy", "polars", "scipy")
@@ -34,24 +32,29 @@ def create_versions_table(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(VERSIONS_DDL)
 
 
-def data_version(
-    code: Iterable[Path], settings: dict[str, object], frames: Iterable[pl.DataFrame]
-) -> str:
+def data_version(code: Iterable[Path], settings: dict[str, object], inputs: object) -> str:
     """One digest of a model's inputs: its code (source files and the libraries'
-    versions), the settings it reads, and the frames it computes from (their exact
-    bytes: a single changed cell, row or column type makes another version)."""
+    versions), the settings it reads, and a digest of the rows it computes from
+    (`rows_digest`)."""
     digest = hashlib.sha256()
     for path in code:
         digest.update(path.read_bytes())
     for library in _LIBRARIES:
         digest.update(f"{library}={metadata.version(library)}\n".encode())
     digest.update(repr(sorted(settings.items())).encode())
-    for frame in frames:
-        buffer = io.BytesIO()
-        # one chunk, no compression: the bytes depend on the values alone
-        frame.rechunk().write_ipc(buffer, compression="uncompressed")
-        digest.update(buffer.getvalue())
+    digest.update(repr(inputs).encode())
     return digest.hexdigest()[:16]
+
+
+def rows_digest(conn: duckdb.DuckDBPyConnection, query: str, params: dict) -> tuple:
+    """How many rows `query` gives and the sum of their hashes: the same rows in any
+    order give the same digest, a changed cell, row or type another (but for a 64-bit
+    coincidence). DuckDB computes it where the rows are, without handing them to Python."""
+    return tuple(
+        conn.execute(
+            f"select count(*), sum(hash(columns(*)))::varchar from ({query})", params
+        ).fetchall()[0]
+    )
 
 
 def versioned(
@@ -62,45 +65,30 @@ def versioned(
     tables: tuple[str, ...],
     compute: Callable[[], object],
 ) -> dict[str, object]:
-    """`model` and the tables written beside it, at `version`: copied from the last
-    published warehouse when it holds that version, else computed (`compute` writes
-    them); the version recorded either way. Returns the model's Dagster metadata."""
-    carried_over = _carry(conn, settings, model, version, tables)
-    if not carried_over:
-        compute()
+    """`model` and the tables written beside it, at `version`: kept as they are when the
+    build file (a copy of the last published warehouse: pipelines/warehouse.py
+    `start_build_file`) holds that version, else computed (`compute` writes them) and the
+    version recorded. The old version is withdrawn before computing, so a build stopped
+    half-way never leaves a version that promises tables it did not finish. Returns the
+    model's Dagster metadata."""
     conn.execute(VERSIONS_DDL)  # a model computed alone, outside a build
-    conn.execute("delete from model_versions where model = ?", [model])
-    conn.execute("insert into model_versions values (?, ?)", [model, version])
+    carried_over = settings.incremental and _holds(conn, model, version, tables)
+    if not carried_over:
+        conn.execute("delete from model_versions where model = ?", [model])
+        compute()
+        conn.execute("insert into model_versions values (?, ?)", [model, version])
     rows = conn.execute(f"select count(*) from {model}").fetchall()[0][0]
     return {"dagster/row_count": rows, "carried_over": carried_over, "data_version": version}
 
 
-def _carry(
-    conn: duckdb.DuckDBPyConnection,
-    settings: Settings,
-    model: str,
-    version: str,
-    tables: tuple[str, ...],
+def _holds(
+    conn: duckdb.DuckDBPyConnection, model: str, version: str, tables: tuple[str, ...]
 ) -> bool:
-    """Copy `tables` from the last published warehouse when it holds `version` of
-    `model`; False (nothing copied) when it does not, or cannot say. The warehouse is
-    attached under a name of the model's own, so models (and the loaders, which attach
-    it too) can do this at once."""
-    alias = f"previous_{model}"
-    try:
-        if not attach_last_published(conn, settings, alias):
-            return False
-        found = conn.execute(
-            f"select version from {alias}.model_versions where model = ?", [model]
-        ).fetchall()
-        if found != [(version,)]:
-            return False
-        for table in tables:
-            conn.execute(f"create or replace table {table} as select * from {alias}.{table}")
-    except duckdb.InterruptException:
-        raise  # the build is stopping
-    except duckdb.Error:
-        return False  # not ours, or from a version without these tables: computed anew
-    finally:
-        conn.execute(f"detach database if exists {alias}")
-    return True
+    """Whether the build file holds `version` of `model` and every table written with it."""
+    found = conn.execute("select version from model_versions where model = ?", [model]).fetchall()
+    present = conn.execute(
+        "select count(*) from duckdb_tables() "
+        "where database_name = current_database() and table_name in (select unnest(?))",
+        [list(tables)],
+    ).fetchall()[0][0]
+    return found == [(version,)] and present == len(set(tables))

@@ -1,5 +1,6 @@
 -- One row per lead (definition 5) with its conversion (definition 6): the columns of
 -- METRICS.md, then the lead's local time and branch for filtering.
+-- materialized: view
 with lead_conversions as (
     select * from int_lead_conversions
 ),
