@@ -70,10 +70,11 @@ def start_build_file(settings: Settings, build_path: Path) -> None:
     if not path.is_file() or path.is_symlink():
         return
     shutil.copyfile(path, build_path)
-    with build_path.open("rb") as handle:
-        # start writing the copy to disk now, while the build starts: its first
-        # checkpoint's fsync would otherwise wait for all of it
-        os.posix_fadvise(handle.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+    if hasattr(os, "posix_fadvise"):  # Linux: not on macOS or Windows
+        with build_path.open("rb") as handle:
+            # start writing the copy to disk now, while the build starts: its first
+            # checkpoint's fsync would otherwise wait for all of it
+            os.posix_fadvise(handle.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
     if _built_by(build_path) != code_version():
         remove_database(build_path)
 

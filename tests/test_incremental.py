@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -283,3 +284,62 @@ def test_the_gate_passes_only_the_new_rows_and_the_keys_they_touch(tmp_path: Pat
         ).fetchall()
     assert reasons == {"invalid": 1}  # the unreadable start; the repeat is counted, not kept
     assert answered == [(False, "calls/calls_week_new.csv")]  # the new version won
+
+
+def test_a_row_held_back_by_the_build_day_is_let_in_on_a_later_day(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Definition 16 refuses a call after the build's day plus one, and names that day.
+    A weekly build on a later day, with no new file, gates again the rows a date held
+    back (only those: a planted mark in a carried row survives): the call dated 25 Nov,
+    refused on 20 Nov, is let in on 27 Nov, as a full build on 27 Nov lets it in."""
+    day = {"today": date(2026, 11, 20)}
+    monkeypatch.setattr("pipelines.warehouse.clinic_today", lambda _settings: day["today"])
+    weekly = _settings(tmp_path, "weekly")
+    write_demo(weekly.input_dir, seed=13, scale=0.3, settings=weekly)
+    run_build(weekly)
+    last = sorted((weekly.input_dir / "calls").glob("calls_*.csv"))[-1]
+    header, *old = last.read_text(encoding="utf-8").splitlines()
+    columns = header.split(",")
+    ahead = old[-1].split(",")
+    ahead[0], ahead[columns.index("started_at")] = "CT_AHEAD_1", "2026-11-25T10:00:00+03:00"
+    (weekly.input_dir / "calls" / "calls_week_ahead.csv").write_text(
+        "\n".join([header, ",".join(ahead)]) + "\n", encoding="utf-8"
+    )
+    run_build(weekly)  # the same day: the call is refused, 25 Nov is after 21 Nov
+    assert _quarantined(weekly.warehouse_path, "CT_AHEAD_1") == [
+        (
+            "invalid",
+            "started_at '2026-11-25T10:00:00+03:00' is after 2026-11-21, "
+            "the build's date plus one day",
+        )
+    ]
+    with duckdb.connect(str(weekly.warehouse_path)) as conn:
+        conn.execute(
+            "update stg_calltracking__calls set tags = 'planted' where call_id = ?",
+            [old[0].split(",")[0]],
+        )
+    day["today"] = date(2026, 11, 27)
+    run_build(weekly)  # a week later, the same files
+    full = _settings(tmp_path, "full", incremental=False)
+    run_build(full)
+
+    assert _quarantined(weekly.warehouse_path, "CT_AHEAD_1") == []
+    staging = ("stg_calltracking__calls", "quarantine", "load_reconciliation")
+    kept, whole = rows(weekly.warehouse_path, staging), rows(full.warehouse_path, staging)
+    planted = [r for r in kept["stg_calltracking__calls"] if "planted" in r]
+    assert len(planted) == 1  # a carried row the date did not hold back: not gated again
+    assert [r for r in kept["stg_calltracking__calls"] if "planted" not in r] == [
+        r for r in whole["stg_calltracking__calls"] if r[0] != planted[0][0]
+    ]
+    assert kept["quarantine"] == whole["quarantine"]
+    assert kept["load_reconciliation"] == whole["load_reconciliation"]
+
+
+def _quarantined(warehouse: Path, call_id: str) -> list[tuple]:
+    """The quarantine rows (kind, reason) of the calls row holding `call_id`."""
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        return conn.execute(
+            "select kind, reason from quarantine where entity = 'calls' and raw like ?",
+            [f"%{call_id}%"],
+        ).fetchall()

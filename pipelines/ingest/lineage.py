@@ -7,20 +7,23 @@ One row per entity in `staging_lineage`:
   while a load is changing the table;
 * `raw_previous`: the version the load started from, when the load only *added* files
   (every file of the last build carried, none gone or changed); else NULL;
-* `staged_from`: a digest of the raw version the staging table, its quarantine rows and
-  its reconciliation were gated from and of the build day (the gate refuses dates after
-  it), NULL while the gate is writing them.
+* `staged_from`: the raw version the staging table, its quarantine rows and its
+  reconciliation were gated from, NULL while the gate is writing them;
+* `staged_on`: the build day they were gated on. The gate refuses a date after the
+  build day plus one (definition 16) and a birth date after it, and names that day in
+  the reason: only those rows can fare otherwise on a later day, never a row let in.
 
-The staging table may be brought up to date with only the new rows when it was gated
-from exactly the rows the load started from, on the same day: `staged_from` equals the
-digest of `raw_previous`. Every step clears its own column first, so a build stopped
-half-way (the build file of `dagster dev` is kept) leaves a lineage that sends the next
-gate through every row, never one that promises what the tables do not hold.
+The staging table may be brought up to date with only the new rows (and the rows held
+back by a date, gated again) when it was gated from exactly the rows the load started
+from (`staged_from` = `raw_previous`), on this build's day or an earlier one. Every step
+clears its own column first, so a build stopped half-way (the build file of `dagster
+dev` is kept) leaves a lineage that sends the next gate through every row, never one
+that promises what the tables do not hold.
 """
 
 from __future__ import annotations
 
-import hashlib
+from datetime import date
 
 import duckdb
 
@@ -29,7 +32,7 @@ from pipelines.ingest.entities import Entity
 LINEAGE_DDL = """
 create table if not exists staging_lineage (
     entity varchar primary key, raw_version varchar, raw_previous varchar,
-    staged_from varchar
+    staged_from varchar, staged_on date
 )
 """
 
@@ -67,29 +70,29 @@ def load_ended(
 
 def gate_started(conn: duckdb.DuckDBPyConnection, entity: Entity) -> bool:
     """Whether the staging table in the file was gated from the raw rows this build's
-    load started from, today (so only the rows added since need the gate); the staging
-    table is marked as changing either way."""
+    load started from, on this build's day or before (so only the rows added since, and
+    those a date held back, need the gate); the staging table is marked as changing
+    either way."""
     found = conn.execute(
-        "select raw_version, raw_previous, staged_from from staging_lineage where entity = ?",
+        """
+        select raw_version, raw_previous, staged_from, staged_on
+        from staging_lineage where entity = ?
+        """,
         [entity.name],
     ).fetchall()
     conn.execute("update staging_lineage set staged_from = null where entity = ?", [entity.name])
     if not found or None in found[0]:
         return False
-    return found[0][2] == _staged_digest(conn, found[0][1])
+    _, previous, staged_from, staged_on = found[0]
+    return staged_from == previous and staged_on <= _build_date(conn)
 
 
 def gate_ended(conn: duckdb.DuckDBPyConnection, entity: Entity) -> None:
-    found = conn.execute(
-        "select raw_version from staging_lineage where entity = ?", [entity.name]
-    ).fetchall()
-    if found and found[0][0] is not None:
-        conn.execute(
-            "update staging_lineage set staged_from = ? where entity = ?",
-            [_staged_digest(conn, found[0][0]), entity.name],
-        )
+    conn.execute(
+        "update staging_lineage set staged_from = raw_version, staged_on = ? where entity = ?",
+        [_build_date(conn), entity.name],
+    )
 
 
-def _staged_digest(conn: duckdb.DuckDBPyConnection, raw_version: str) -> str:
-    build_date = conn.execute("select getvariable('build_date')::varchar").fetchall()[0][0]
-    return hashlib.sha256(f"{raw_version}\0{build_date}".encode()).hexdigest()[:16]
+def _build_date(conn: duckdb.DuckDBPyConnection) -> date:
+    return conn.execute("select getvariable('build_date')::date").fetchall()[0][0]

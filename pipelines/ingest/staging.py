@@ -144,17 +144,26 @@ def _stage_added_rows(conn: duckdb.DuckDBPyConnection, entity: Entity) -> None:
 
     The load only added files, so a key none of the new rows holds has the same rows as
     when it was gated: its staging row and quarantine rows stand. The rows gated again
-    are the new files' and, of the files carried, those holding a key a new valid row
-    holds (a later file's version supersedes them, or theirs stays the winner: the gate
-    must see them all); their staging rows and quarantine rows leave first."""
+    are the new files', the carried rows quarantined as invalid (a date after the last
+    build's day may be none after today's, and the reason names the day), and of the
+    carried files the rows holding a key one of those holds as a valid row (a later
+    file's version supersedes them, or theirs stays the winner: the gate must see them
+    all); their staging rows and quarantine rows leave first."""
     model, raw = entity.staging_model, entity.raw_table
     sql = sql_file("staging", model)
     subset = sql.replace(f"raw_records('{raw}')", "raw_records('_raw_subset')")
     key = ", ".join(entity.key)
     carried = "(select source_file from ingest_ledger where entity = $entity and reused)"
+    held_back = (
+        "(select source_file, line from quarantine where entity = $entity and kind = 'invalid')"
+    )
     conn.execute(
-        f"create or replace temp table _raw_subset as "
-        f"select * from {raw} where _source_file not in {carried}",
+        f"""
+        create or replace temp table _raw_subset as
+        select * from {raw}
+        where _source_file not in {carried}
+            or (_source_file, _line) in (select (source_file, line) from {held_back})
+        """,
         {"entity": entity.name},
     )
     conn.execute(f"create or replace temp table _staged as {subset}")
@@ -172,6 +181,7 @@ def _stage_added_rows(conn: duckdb.DuckDBPyConnection, entity: Entity) -> None:
             select source_file, line from ({sql}) semi join _keys using ({key})
             where source_file in {carried}
         ) as k on r._source_file = k.source_file and r._line = k.line
+        anti join _raw_subset as s on r._source_file = s._source_file and r._line = s._line
         """,
         {"entity": entity.name},
     )

@@ -1,23 +1,16 @@
 -- Each primary patient credited two ways (definitions 14 and 15): first-touch, the
 -- contract's rule (the converting lead of definition 6, or 'No call'), and last-touch,
--- the last target call of a phone the patient holds before their first visit and within
--- attribution_window_days of it (ties: the larger call_id), or 'No call'. As for leads
--- (definition 5), a call from a phone whose holder was already a patient is service, not
--- acquisition, and credits nobody (a parent phoning about their own treatment does not
--- bring the child who later books on that phone). One call may credit two patients: a
--- parent books themself and a child in one call. Each credit
--- counts on its call's clinic-local day and branch ('No call' on the first visit's), and
--- carries the patient's revenue of the first visit and of every later visit.
+-- the last target call of a phone the patient holds before their first visit, within
+-- attribution_window_days and not a service call (int_last_touches), or 'No call'. One
+-- call may credit two patients: a parent books themself and a child in one call. Each
+-- credit counts on its call's clinic-local day and branch ('No call' on the first
+-- visit's), and carries the patient's revenue of the first visit and of every later visit.
 with primary_patients as (
     select * from int_primary_patients
 ),
 
 patient_values as (
     select * from int_patient_values
-),
-
-parameters as (
-    select * from int_parameters
 ),
 
 lead_calls as (
@@ -28,36 +21,8 @@ lead_calls as (
     from int_calls
 ),
 
-service_calls as (
-    select distinct int_calls.call_id
-    from int_calls
-    inner join int_patient_phones using (phone_hash)
-    inner join int_first_visits using (patient_id)
-    where int_first_visits.first_visit_at < int_calls.started_at
-),
-
 last_touches as (
-    select
-        primary_patients.patient_id,
-        int_calls.call_id,
-        int_calls.channel,
-        int_calls.admin_id,
-        int_calls.started_local,
-        int_calls.branch_id
-    from primary_patients
-    cross join parameters
-    inner join int_patient_phones using (patient_id)
-    inner join int_calls using (phone_hash)
-    anti join service_calls using (call_id)
-    where
-        int_calls.is_target
-        and int_calls.started_at < primary_patients.first_visit_at
-        and primary_patients.first_visit_at
-        <= int_calls.started_at + to_days(parameters.attribution_window_days)
-    qualify row_number() over (
-        partition by primary_patients.patient_id
-        order by int_calls.started_at desc, int_calls.call_id desc
-    ) = 1
+    select * from int_last_touches
 ),
 
 final as (
