@@ -137,7 +137,7 @@ def run_build(settings: Settings, defs: dg.Definitions | None = None) -> BuildRe
                 )
             models_seconds = write_log(log, instance, result.run_id)
             if not result.success:
-                raise _failure(result, log)
+                raise _failure(result, log, incremental=settings.incremental)
             events = result.get_asset_materialization_events()
             materialized = [e.asset_key.to_user_string() for e in events if e.asset_key]
             seconds = {
@@ -251,11 +251,15 @@ def write_log(path: Path, instance: dg.DagsterInstance, run_id: str) -> float:
 
 
 _INPUT_ERRORS = {"InputError", "FileRejectedError", "SettingsError"}
+_DUCKDB_ERRORS = {name for name in dir(duckdb) if name.endswith(("Error", "Exception"))}
 
 
-def _failure(result: dg.ExecuteInProcessResult, log: Path) -> Exception:
+def _failure(result: dg.ExecuteInProcessResult, log: Path, *, incremental: bool) -> Exception:
     """One line on why the run failed: an `InputError` when the input or settings are at
-    fault (the CLI exits 2), else a `BuildError` (a failed check or step, exit 1)."""
+    fault (the CLI exits 2), else a `BuildError` (a failed check or step, exit 1). An
+    incremental build that DuckDB failed may have started from a damaged warehouse (a
+    block that fails its checksum, a table dropped by hand): the line says how to build
+    from nothing."""
     for event in result.all_events:
         if event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
             data = event.event_specific_data  # type: ignore[union-attr]
@@ -281,5 +285,11 @@ def _failure(result: dg.ExecuteInProcessResult, log: Path) -> Exception:
                 )
             if error.cls_name in _INPUT_ERRORS and prefix in first:
                 return InputError(f"{first.split(prefix, 1)[1]} (full log: {log})")
-            return BuildError(f"{first or error.cls_name} (full log: {log})")
+            hint = ""
+            if incremental and error.cls_name in _DUCKDB_ERRORS:
+                hint = (
+                    "; the build started from the last warehouse: if that is damaged, "
+                    "`build --full` builds from nothing"
+                )
+            return BuildError(f"{first or error.cls_name}{hint} (full log: {log})")
     return BuildError(f"the run failed (full log: {log})")

@@ -11,11 +11,13 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from functools import cache
+from importlib import metadata
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -99,13 +101,28 @@ def _built_by(database: Path) -> str | None:
 @cache
 def code_version() -> str:
     """A digest of everything that shapes the warehouse's tables: the pipeline's Python,
-    its SQL and format specs, and the DuckDB library that writes the file."""
-    digest = hashlib.sha256(f"duckdb={duckdb.__version__}\n".encode())
+    its SQL and format specs, and the versions of the libraries it runs on (DuckDB writes
+    the file, phonenumbers' metadata decides which numbers are identified, Polars and
+    fastexcel read the exports): an upgrade of any of them is a new version too."""
+    digest = hashlib.sha256()
+    for library, version in _library_versions():
+        digest.update(f"{library}={version}\n".encode())
     package = Path(__file__).resolve().parent
     files = [*package.rglob("*.py"), *package.rglob("*.yaml"), *SQL_DIR.rglob("*.sql")]
     for file in sorted(files):
         digest.update(f"{file.relative_to(package.parent)}\0".encode() + file.read_bytes())
     return digest.hexdigest()[:16]
+
+
+def _library_versions() -> list[tuple[str, str]]:
+    """The installed versions of the project's own dependencies; of every installed
+    distribution when the project itself is not installed (run from a source tree)."""
+    try:
+        required = metadata.requires("clinic-analytics") or []
+    except metadata.PackageNotFoundError:
+        return sorted((d.metadata["Name"], d.version) for d in metadata.distributions())
+    names = {re.split(r"[ ;<>=!~\[]", r, maxsplit=1)[0] for r in required if "extra ==" not in r}
+    return [(name, metadata.version(name)) for name in sorted(names)]
 
 
 def remove_database(path: Path) -> None:

@@ -123,8 +123,9 @@ SIDE_TABLES = {
 depends on every model that writes it."""
 _COMMENT = re.compile(r"--[^\n]*")
 _VIEW = re.compile(r"^-- materialized: view$", re.MULTILINE)
-"""A model that only renames or selects from one table (a `fct_` of an `int_`) says so in
-this line, as dbt's `materialized='view'`: a view, not a second copy of its rows to write."""
+"""A model that only selects from another (a `fct_` of an `int_`), or that one model alone
+reads, says so in this line, as dbt's `materialized='view'`: a view, not a copy of its
+rows written to disk and read back once (some 1 CPU-second per million rows)."""
 
 
 @dataclass(frozen=True)

@@ -47,12 +47,13 @@ def data_version(code: Iterable[Path], settings: dict[str, object], inputs: obje
 
 
 def rows_digest(conn: duckdb.DuckDBPyConnection, query: str, params: dict) -> tuple:
-    """How many rows `query` gives and the sum of their hashes: the same rows in any
+    """How many rows `query` gives and the sum of their rows' hashes (each row's columns
+    hashed together, so values swapped between rows change it): the same rows in any
     order give the same digest, a changed cell, row or type another (but for a 64-bit
     coincidence). DuckDB computes it where the rows are, without handing them to Python."""
     return tuple(
         conn.execute(
-            f"select count(*), sum(hash(columns(*)))::varchar from ({query})", params
+            f"select count(*), sum(hash(*columns(*)))::varchar from ({query})", params
         ).fetchall()[0]
     )
 

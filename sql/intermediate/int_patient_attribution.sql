@@ -5,6 +5,7 @@
 -- call may credit two patients: a parent books themself and a child in one call. Each
 -- credit counts on its call's clinic-local day and branch ('No call' on the first
 -- visit's), and carries the patient's revenue of the first visit and of every later visit.
+-- materialized: view
 with primary_patients as (
     select * from int_primary_patients
 ),
