@@ -131,6 +131,15 @@ def remove_database(path: Path) -> None:
         candidate.unlink(missing_ok=True)
 
 
+def table_exists(conn: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """Whether the connection's own database (the build file) holds `table`."""
+    query = (
+        "select count(*) from duckdb_tables() "
+        "where database_name = current_database() and table_name = ?"
+    )
+    return conn.execute(query, [table]).fetchall()[0][0] > 0
+
+
 def sql_file(layer: str, name: str) -> str:
     path = SQL_DIR / layer / f"{name}.sql"
     return path.read_text(encoding="utf-8")

@@ -35,7 +35,7 @@ from pipelines.ingest.entities import Entity
 from pipelines.ingest.files import InputFile
 from pipelines.ingest.formats import INPUT_FORMATS_DIR, MAPPING_SUFFIXES, specs_for
 from pipelines.settings import Settings
-from pipelines.warehouse import SQL_DIR
+from pipelines.warehouse import SQL_DIR, table_exists
 
 LEDGER_DDL = """
 create table if not exists ingest_ledger (
@@ -130,7 +130,7 @@ def keep_reused_rows(conn: duckdb.DuckDBPyConnection, entity: Entity, reuse: Reu
     conn.execute("delete from ingest_ledger where entity = ?", [entity.name])
     reused = sorted(reuse.reused)
     for table in SIDE_TABLES:
-        if _exists(conn, table):
+        if table_exists(conn, table):
             conn.execute(
                 f"delete from {table} where entity = ? "
                 "and source_file not in (select unnest(?::varchar[]))",
@@ -162,23 +162,15 @@ def _previous_ledger(
     """The ledger of this entity in the build file (name → digest, context), or None when
     there is nothing to carry: incremental loads off (`build --full`), or no earlier
     build in the file."""
-    if not settings.incremental or not _exists(conn, "ingest_ledger"):
+    if not settings.incremental or not table_exists(conn, "ingest_ledger"):
         return None
-    if not _exists(conn, entity.raw_table):
+    if not table_exists(conn, entity.raw_table):
         return None
     rows = conn.execute(
         "select source_file, sha256, context from ingest_ledger where entity = ?",
         [entity.name],
     ).fetchall()
     return {name: (digest, context) for name, digest, context in rows}
-
-
-def _exists(conn: duckdb.DuckDBPyConnection, table: str) -> bool:
-    query = (
-        "select count(*) from duckdb_tables() "
-        "where database_name = current_database() and table_name = ?"
-    )
-    return conn.execute(query, [table]).fetchall()[0][0] > 0
 
 
 def _joined_formats(conn: duckdb.DuckDBPyConnection, settings: Settings, entity: Entity) -> bool:

@@ -171,21 +171,21 @@ def _stage_added_rows(conn: duckdb.DuckDBPyConnection, entity: Entity) -> None:
         f"create or replace temp table _keys as "
         f"select distinct {key} from _staged where reject_reason is null"
     )
-    # the carried rows of those keys: typed for their key alone (DuckDB computes only the
-    # columns a query uses), then typed whole
+    # the carried rows of those keys not typed yet: typed for their key alone (DuckDB
+    # computes only the columns a query uses), then typed whole beside the others
     conn.execute(
         f"""
-        insert into _raw_subset
+        create or replace temp table _raw_subset as
         select r.* from {raw} as r
         semi join (
             select source_file, line from ({sql}) semi join _keys using ({key})
             where source_file in {carried}
         ) as k on r._source_file = k.source_file and r._line = k.line
-        anti join _raw_subset as s on r._source_file = s._source_file and r._line = s._line
+        anti join _staged as s on r._source_file = s.source_file and r._line = s.line
         """,
         {"entity": entity.name},
     )
-    conn.execute(f"create or replace temp table _staged as {subset}")
+    conn.execute(f"insert into _staged {subset}")
     conn.execute(
         f"""
         delete from quarantine where entity = $entity and (

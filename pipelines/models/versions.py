@@ -21,6 +21,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.settings import Settings
+from pipelines.warehouse import table_exists
 
 VERSIONS_DDL = "create table if not exists model_versions (model varchar, version varchar)"
 _LIBRARIES = ("duckdb", "numpy", "polars", "scipy")
@@ -87,9 +88,4 @@ def _holds(
 ) -> bool:
     """Whether the build file holds `version` of `model` and every table written with it."""
     found = conn.execute("select version from model_versions where model = ?", [model]).fetchall()
-    present = conn.execute(
-        "select count(*) from duckdb_tables() "
-        "where database_name = current_database() and table_name in (select unnest(?))",
-        [list(tables)],
-    ).fetchall()[0][0]
-    return found == [(version,)] and present == len(set(tables))
+    return found == [(version,)] and all(table_exists(conn, table) for table in tables)
