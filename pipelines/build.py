@@ -190,7 +190,7 @@ def build_lock(warehouse: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-_LEFTOVER = re.compile(r"^\.(?P<name>.+)\.(?:build-(?P<b>\d+)(?:\.wal)?|(?P<t>\d+)\.tmp)$")
+_LEFTOVER = re.compile(r"^\.(?P<name>.+)\.(?:build-(?P<b>\d+)(?:-\d+)?(?:\.wal)?|(?P<t>\d+)\.tmp)$")
 
 
 def remove_stale_files(warehouse: Path) -> list[Path]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import itertools
 import os
 import re
 import shutil
@@ -133,11 +134,51 @@ def remove_database(path: Path) -> None:
 
 def table_exists(conn: duckdb.DuckDBPyConnection, table: str) -> bool:
     """Whether the connection's own database (the build file) holds `table`."""
-    query = (
-        "select count(*) from duckdb_tables() "
-        "where database_name = current_database() and table_name = ?"
-    )
-    return conn.execute(query, [table]).fetchall()[0][0] > 0
+    return relation_kind(conn, table) == "table"
+
+
+def relation_kind(
+    conn: duckdb.DuckDBPyConnection, name: str, database: str | None = None
+) -> str | None:
+    """'table', 'view' or None: what `name` is in the main schema of `database` (the
+    connection's own, the build file, by default)."""
+    query = """
+        select 'table' from duckdb_tables()
+        where database_name = coalesce($db, current_database()) and schema_name = 'main'
+            and table_name = $name
+        union all
+        select 'view' from duckdb_views()
+        where database_name = coalesce($db, current_database()) and schema_name = 'main'
+            and view_name = $name
+    """
+    found = conn.execute(query, {"db": database, "name": name}).fetchall()
+    return found[0][0] if found else None
+
+
+def drop_relation(conn: duckdb.DuckDBPyConnection, name: str) -> None:
+    """`name`, table or view, out of the build file's main schema, if there."""
+    kind = relation_kind(conn, name)
+    if kind is not None:
+        database = conn.execute("select current_database()").fetchall()[0][0]
+        conn.execute(f'drop {kind} "{database}".main.{name}')
+
+
+BUILD_MEMORY = "build_memory"
+"""The in-memory database a build attaches for its `memory` models
+(pipelines/models/graph.py): tables the later models read, never written to the file.
+DuckDB counts it within its memory limit and spills it to its temporary folder beyond."""
+
+
+def attach_build_memory(conn: duckdb.DuckDBPyConnection) -> None:
+    conn.execute(f"attach if not exists ':memory:' as {BUILD_MEMORY}")
+
+
+def read_build_memory(conn: duckdb.DuckDBPyConnection) -> None:
+    """Names the file does not hold are looked up in the build's memory next: a model
+    reads a `memory` model by its plain name, as it reads any table, and creates its own
+    tables in the file as before (the first schema of the path is the file's)."""
+    database = conn.execute("select current_database()").fetchall()[0][0]
+    conn.execute(f"set search_path = '\"{database}\".main,{BUILD_MEMORY}.main'")
 
 
 def sql_file(layer: str, name: str) -> str:
@@ -321,11 +362,18 @@ def publish(build_path: Path, warehouse_path: Path, *, move: bool = False) -> No
     fsync_directory(warehouse_path.parent)
 
 
+_RUNS = itertools.count(1)
+
+
 def run_build_file(target: Path) -> Path:
-    """The build file of this process's run for `target` (a warehouse, the chain view):
-    its own, beside the target (so publishing can rename it), removed after the run, and
-    recognised by its process id when a killed run left it."""
-    return target.with_name(f".{target.name}.build-{os.getpid()}")
+    """A new build file for a run on `target` (a warehouse, the chain view): the run's
+    own, beside the target (so publishing can rename it), removed after the run, and
+    recognised by its process id when a killed run left it. Numbered per run, never
+    reused within a process: DuckDB keeps one database per path open in a process while
+    anything still refers to it, and a later run given the same path would be handed
+    that database (whose file an earlier run renamed onto the warehouse) instead of a
+    new file; seen once, in the test suite on a busy machine."""
+    return target.with_name(f".{target.name}.build-{os.getpid()}-{next(_RUNS)}")
 
 
 def fsync_directory(folder: Path) -> None:

@@ -17,6 +17,7 @@ from pipelines import warehouse
 from pipelines.build import BuildError, run_build
 from pipelines.demo import write_demo
 from pipelines.ingest.entities import ENTITIES
+from pipelines.models.graph import models
 from pipelines.models.versions import rows_digest
 from pipelines.settings import Settings
 from tests.golden.fingerprints import fingerprint, rows
@@ -117,6 +118,32 @@ def test_only_new_and_changed_files_are_read(weeks: tuple[Path, Settings, Settin
             [corrected],
         ).fetchall()
     assert amounts in ([(123456.00,)], [])  # [] when a later export superseded it
+
+
+def test_memory_models_are_views_that_read_as_their_tables_did(
+    weeks: tuple[Path, Settings, Settings],
+) -> None:
+    """A `memory` model (pipelines/models/graph.py) lives in the build's memory and is
+    published as a view of its SQL: in the warehouse it is a view, never a table, also
+    after an incremental build that started from a warehouse holding that view, and the
+    view, read in a session of its own (a UTC one, not the clinic's zone), gives the rows
+    the tables built from it were built from."""
+    _, incremental, _ = weeks
+    memory = [m.name for m in models().values() if m.published_view is not None]
+    assert {"int_calls", "int_completed_visits", "int_first_visits", "int_leads"} <= set(memory)
+    with duckdb.connect(str(incremental.warehouse_path), read_only=True) as conn:
+        conn.execute("set TimeZone = 'UTC'")
+        for name in memory:
+            assert warehouse.relation_kind(conn, name) == "view", name
+        # int_primary_patients holds one row per first visit, int_lead_conversions one
+        # per lead: tables both, built from the views' tables in memory
+        for view, table, columns in (
+            ("int_first_visits", "int_primary_patients", "patient_id, first_visit_id"),
+            ("int_leads", "int_lead_conversions", "call_id, week_start, channel"),
+        ):
+            seen = conn.execute(f"select {columns} from {view} order by all").fetchall()
+            built = conn.execute(f"select {columns} from {table} order by all").fetchall()
+            assert len(seen) > 100 and seen == built, view
 
 
 def test_a_changed_setting_reads_every_file(weeks: tuple[Path, Settings, Settings]) -> None:

@@ -419,7 +419,8 @@ def test_files_of_a_killed_build_are_removed_by_the_next(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    build_file = warehouse.with_name(f".warehouse.duckdb.build-{child.pid}")
+    # the child's first (and only) run's build file
+    build_file = warehouse.with_name(f".warehouse.duckdb.build-{child.pid}-1")
     deadline = time.monotonic() + 120
     while not build_file.exists() and child.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)  # polling for the file the kill must catch, not a fixed wait

@@ -10,7 +10,7 @@ from dagster_duckdb import DuckDBResource
 from pipelines.build import BuildError
 from pipelines.models.graph import models
 from pipelines.settings import Settings
-from pipelines.warehouse import checkpoint, publish, run_build_file
+from pipelines.warehouse import checkpoint, publish
 
 
 @dg.asset(group_name="publish", kinds={"duckdb"}, deps=list(models()))
@@ -29,9 +29,9 @@ def published_warehouse(
             f"no build file {build} to publish: materialize the models first, then publish"
         )
     checkpoint(build)
-    # the CLI's build file is its run's own (deleted after the run anyway): renamed; a
-    # shared build file (`dagster dev`) stays, for a later run of a few selected assets
-    publish(build, settings.warehouse_path, move=build == run_build_file(settings.warehouse_path))
+    # the CLI's build file is its run's own (deleted after the run anyway): renamed; the
+    # settings' build file (`dagster dev`'s) stays, for a later run of a few selected assets
+    publish(build, settings.warehouse_path, move=build != settings.resolved_build_path)
     return dg.MaterializeResult(
         metadata={
             "path": str(settings.warehouse_path),

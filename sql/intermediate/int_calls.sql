@@ -1,6 +1,7 @@
 -- Calls up to as_of with everything the metrics ask of them: clinic-local time and ISO
 -- week, channel, the administrator resolved from the tracker's operator, and whether the
 -- call is a target call (answered and at least target_call_min_duration_s long).
+-- materialized: memory
 with calls as (
     select * from stg_calltracking__calls
 ),

@@ -1,5 +1,6 @@
 -- Completed visits up to as_of: the only visits that count for revenue, first visits and
 -- CLV (definition 2), with their clinic-local time.
+-- materialized: memory
 with visits as (
     select * from stg_mis__visits
 ),

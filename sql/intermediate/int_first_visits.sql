@@ -1,5 +1,6 @@
 -- Each patient's first visit: the earliest completed visit (ties: smallest visit_id).
 -- Its doctor is the patient's primary doctor; its ISO week is the week the patient is primary.
+-- materialized: memory
 with completed_visits as (
     select * from int_completed_visits
 ),

@@ -2,10 +2,12 @@
 -- patient holds before their first visit and within attribution_window_days of it
 -- (ties: the larger call_id); no row when there is none. As for leads (definition 5), a
 -- call from a phone whose holder was already a patient is service, not acquisition, and
--- credits nobody. A model of its own so that it runs beside int_patient_values instead
--- of after it: int_patient_attribution joins the two.
+-- credits nobody. A model of its own that reads the first visits, not the primary
+-- patients (the same patients: each first visit's patient is a primary patient), so that
+-- it runs beside the leads, their conversions and the patients' values instead of after
+-- them: int_patient_attribution joins it to them.
 with primary_patients as (
-    select * from int_primary_patients
+    select * from int_first_visits
 ),
 
 parameters as (

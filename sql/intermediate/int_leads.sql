@@ -1,6 +1,7 @@
 -- Leads (definition 5): per identified phone its earliest target call (ties: smallest
 -- call_id), unless a patient holding that phone had a completed visit before the call:
 -- an existing patient's call is service, not acquisition.
+-- materialized: memory
 with target_calls as (
     select * from int_calls
     where is_target and phone_hash is not null

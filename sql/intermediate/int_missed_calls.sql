@@ -3,6 +3,7 @@
 -- (an unidentified caller cannot be recognised, so theirs is lost). The one home of the
 -- rule: mart_missed_calls counts it by hour of week, fct_channel_daily by channel and day
 -- (the Overview's and the digest's lost calls).
+-- materialized: memory
 with calls as (
     select * from int_calls
 ),

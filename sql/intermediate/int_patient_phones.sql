@@ -1,5 +1,6 @@
 -- Patient ↔ phone (keyed hash), one row per pair: a family shares a phone, and a patient
 -- may have several.
+-- materialized: memory
 with patients as (
     select * from stg_mis__patients
 ),
