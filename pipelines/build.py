@@ -17,6 +17,7 @@ import fcntl
 import logging
 import os
 import re
+import shutil
 import tempfile
 import time
 import warnings
@@ -190,7 +191,11 @@ def build_lock(warehouse: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-_LEFTOVER = re.compile(r"^\.(?P<name>.+)\.(?:build-(?P<b>\d+)(?:-\d+)?(?:\.wal)?|(?P<t>\d+)\.tmp)$")
+_LEFTOVER = re.compile(
+    r"^\.(?P<name>.+)\.(?:build-(?P<b>\d+)(?:-\d+)?(?:\.wal|\.tmp)?|(?P<t>\d+)\.tmp)$"
+)
+"""A build file (with its log and spill folder) or a half-copied warehouse, named after
+the warehouse and the process that made it."""
 
 
 def remove_stale_files(warehouse: Path) -> list[Path]:
@@ -202,7 +207,10 @@ def remove_stale_files(warehouse: Path) -> list[Path]:
             continue
         pid = int(match["b"] or match["t"])
         if pid != os.getpid() and not _alive(pid):
-            path.unlink(missing_ok=True)
+            if path.is_dir() and not path.is_symlink():  # a build file's spill folder
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
             removed.append(path)
     return removed
 

@@ -127,9 +127,11 @@ def _library_versions() -> list[tuple[str, str]]:
 
 
 def remove_database(path: Path) -> None:
-    """A DuckDB file and its write-ahead log."""
+    """A DuckDB file, its write-ahead log and its spill folder (DuckDB's temporary
+    folder beside it, which a build that failed may leave)."""
     for candidate in (path, path.with_name(path.name + ".wal")):
         candidate.unlink(missing_ok=True)
+    shutil.rmtree(path.with_name(path.name + ".tmp"), ignore_errors=True)
 
 
 def table_exists(conn: duckdb.DuckDBPyConnection, table: str) -> bool:
@@ -159,26 +161,36 @@ def drop_relation(conn: duckdb.DuckDBPyConnection, name: str) -> None:
     """`name`, table or view, out of the build file's main schema, if there."""
     kind = relation_kind(conn, name)
     if kind is not None:
-        database = conn.execute("select current_database()").fetchall()[0][0]
-        conn.execute(f'drop {kind} "{database}".main.{name}')
+        conn.execute(f"drop {kind} {_file_database(conn)}.main.{name}")
 
 
-BUILD_MEMORY = "build_memory"
-"""The in-memory database a build attaches for its `memory` models
-(pipelines/models/graph.py): tables the later models read, never written to the file.
-DuckDB counts it within its memory limit and spills it to its temporary folder beyond."""
+def _file_database(conn: duckdb.DuckDBPyConnection) -> str:
+    """The connection's own database (the build file), as a quoted identifier: DuckDB
+    names it after the file, and a clinic's file name may hold a quote."""
+    database = conn.execute("select current_database()").fetchall()[0][0]
+    return '"' + database.replace('"', '""') + '"'
+
+
+def build_memory(conn: duckdb.DuckDBPyConnection) -> str:
+    """The in-memory database a build attaches for its `memory` models
+    (pipelines/models/graph.py): tables the later models read, never written to the
+    file. DuckDB counts it within its memory limit and spills it to its temporary folder
+    beyond. `build_memory`, unless the build file itself is called that (DuckDB names a
+    file's database after the file: a warehouse `build_memory.duckdb`)."""
+    database = conn.execute("select current_database()").fetchall()[0][0]
+    return "build_memory_" if database == "build_memory" else "build_memory"
 
 
 def attach_build_memory(conn: duckdb.DuckDBPyConnection) -> None:
-    conn.execute(f"attach if not exists ':memory:' as {BUILD_MEMORY}")
+    conn.execute(f"attach if not exists ':memory:' as {build_memory(conn)}")
 
 
 def read_build_memory(conn: duckdb.DuckDBPyConnection) -> None:
     """Names the file does not hold are looked up in the build's memory next: a model
     reads a `memory` model by its plain name, as it reads any table, and creates its own
     tables in the file as before (the first schema of the path is the file's)."""
-    database = conn.execute("select current_database()").fetchall()[0][0]
-    conn.execute(f"set search_path = '\"{database}\".main,{BUILD_MEMORY}.main'")
+    path = f"{_file_database(conn)}.main,{build_memory(conn)}.main".replace("'", "''")
+    conn.execute(f"set search_path = '{path}'")
 
 
 def sql_file(layer: str, name: str) -> str:

@@ -36,9 +36,15 @@ from pipelines.cli import main
 from pipelines.defs.resources import build_resources
 from pipelines.defs.sensors import input_folder_sensor
 from pipelines.ingest.readers import InputError
-from pipelines.models.graph import build, models
+from pipelines.models.graph import _sql, build, models
 from pipelines.settings import Settings, SettingsError, load_settings
-from pipelines.warehouse import PythonModelMemory, prepare_session, publish
+from pipelines.warehouse import (
+    PythonModelMemory,
+    attach_build_memory,
+    prepare_session,
+    publish,
+    read_build_memory,
+)
 from tests.clinic import SECRET, gate_loading_visits_twice, minimal_input, write
 
 STAGING = [
@@ -134,6 +140,41 @@ def test_a_failed_build_leaves_the_last_good_warehouse(
     assert reader.execute("select count(*) from stg_calltracking__calls").fetchall() == [(1,)]
     reader.close()
     assert leftovers(settings.warehouse_path.parent) == ["warehouse.duckdb"]
+
+
+@pytest.mark.parametrize("name", ["St Mary's.duckdb", 'a"b.duckdb', "build_memory.duckdb"])
+def test_a_warehouse_named_with_quotes_or_like_the_build_memory_builds(
+    built: tuple[Settings, Path], tmp_path: Path, name: str
+) -> None:
+    """DuckDB names a file's database after the file: the build quotes that name where it
+    writes it in SQL, and its in-memory database for the `memory` models takes another
+    name when the file's is `build_memory` (both broke every build, found by the hostile
+    tester)."""
+    good, _ = built
+    settings = good.model_copy(update={"warehouse_path": tmp_path / name})
+    run_build(settings)
+    assert counts(settings.warehouse_path) == counts(good.warehouse_path)
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as conn:
+        assert conn.execute("select count(*) from int_calls").fetchall() == [(1,)]
+
+
+def test_a_memory_model_that_fails_leaves_the_files_view(tmp_path: Path) -> None:
+    """`dagster dev` keeps its build file between runs: a `memory` model whose query
+    fails must leave the file's view of it (from the last run) for the models that read
+    it, as a table's `create or replace` leaves the old table (hostile tester)."""
+    conn = duckdb.connect(str(tmp_path / "build.duckdb"))
+    conn.execute("create table calls as select 1 as call_id")
+    conn.execute("create view int_calls as select call_id from calls")
+    attach_build_memory(conn)
+    read_build_memory(conn)
+    broken = _sql("int_calls", "intermediate", "-- materialized: memory\nselect error('boom')", ())
+    with pytest.raises(duckdb.Error, match="boom"):
+        broken.run(conn, Settings(hash_secret=SECRET))
+    assert conn.execute("select * from int_calls").fetchall() == [(1,)]
+    working = _sql("int_calls", "intermediate", "-- materialized: memory\nselect 2 as id", ())
+    assert working.run(conn, Settings(hash_secret=SECRET))["dagster/row_count"] == 1
+    assert conn.execute("select * from int_calls").fetchall() == [(2,)]  # the memory table
+    conn.close()
 
 
 def test_a_crash_while_publishing_leaves_the_old_file(
@@ -428,6 +469,9 @@ def test_files_of_a_killed_build_are_removed_by_the_next(
     child.send_signal(signal.SIGKILL)
     child.wait()
     assert warehouse.read_bytes() == before
+    # and DuckDB's spill folder, which a build killed while it spilled leaves too
+    (warehouse.parent / f"{build_file.name}.tmp").mkdir(exist_ok=True)
+    (warehouse.parent / f"{build_file.name}.tmp" / "duckdb_temp_block-1.block").write_bytes(b"x")
     stale = [p.name for p in warehouse.parent.iterdir() if str(child.pid) in p.name]
     assert stale  # what kill -9 leaves behind
     removed = remove_stale_files(warehouse)

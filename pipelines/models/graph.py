@@ -46,10 +46,10 @@ from pipelines.models.stopping import BuildStoppedError, under
 from pipelines.models.versions import create_versions_table
 from pipelines.settings import Settings
 from pipelines.warehouse import (
-    BUILD_MEMORY,
     SQL_DIR,
     PythonModelMemory,
     attach_build_memory,
+    build_memory,
     drop_relation,
     read_build_memory,
     relation_kind,
@@ -140,7 +140,7 @@ _MATERIALIZED = re.compile(r"^-- materialized: (view|memory)$", re.MULTILINE)
   model alone reads: a view, not a copy of its rows written to disk and read back once
   (some 1 CPU-second per million rows);
 * `memory`: a large intermediate step that only later models read: a table in the
-  build's memory (`warehouse.BUILD_MEMORY`), which they read as they read any table,
+  build's memory (`warehouse.build_memory`), which they read as they read any table,
   and in the warehouse a view of the same SQL (`publish_memory_models`), so an analyst
   still finds it. Its rows are not compressed and written to the file only to be read
   back by the next model: at scale 100, six such steps cost 3 CPU-seconds of writing.
@@ -215,11 +215,12 @@ def _sql(name: str, layer: str, sql: str, deps: tuple[str, ...]) -> Model:
             conn.execute(sql)
             return {}
         if kind == "memory":
-            # the last warehouse's view of it goes first: the models after it read the
-            # table in memory, which the file's own name would hide
-            drop_relation(conn, name)
-            target = f"{BUILD_MEMORY}.main.{name}"
+            target = f"{build_memory(conn)}.main.{name}"
             conn.execute(f"create or replace table {target} as\n{sql}")
+            # then the last warehouse's view of it goes (the models after it read the
+            # table in memory, which the file's own name would hide); not before: a
+            # failed query leaves the view, and the file (`dagster dev`'s) stays whole
+            drop_relation(conn, name)
         else:
             target = name
             conn.execute(f"create or replace {kind} {name} as\n{sql}")
@@ -317,10 +318,11 @@ def publish_memory_models(conn: duckdb.DuckDBPyConnection) -> None:
     in dependency order (a view is checked against what it reads when it is made), and
     its table in memory is let go. Also after a failed run: under `dagster dev` the
     build file stays, and a later run reads the view."""
+    memory = build_memory(conn)
     for model in models().values():
-        if model.published_view is not None and relation_kind(conn, model.name, BUILD_MEMORY):
+        if model.published_view is not None and relation_kind(conn, model.name, memory):
             conn.execute(f"create or replace view {model.name} as\n{model.published_view}")
-            conn.execute(f"drop table {BUILD_MEMORY}.main.{model.name}")
+            conn.execute(f"drop table {memory}.main.{model.name}")
 
 
 class _Schedule:
