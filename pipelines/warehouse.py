@@ -106,7 +106,7 @@ def code_version() -> str:
     the file, phonenumbers' metadata decides which numbers are identified, Polars and
     fastexcel read the exports): an upgrade of any of them is a new version too."""
     digest = hashlib.sha256()
-    for library, version in _library_versions():
+    for library, version in library_versions():
         digest.update(f"{library}={version}\n".encode())
     package = Path(__file__).resolve().parent
     files = [*package.rglob("*.py"), *package.rglob("*.yaml"), *SQL_DIR.rglob("*.sql")]
@@ -115,7 +115,7 @@ def code_version() -> str:
     return digest.hexdigest()[:16]
 
 
-def _library_versions() -> list[tuple[str, str]]:
+def library_versions() -> list[tuple[str, str]]:
     """The installed versions of the project's own dependencies; of every installed
     distribution when the project itself is not installed (run from a source tree)."""
     try:
@@ -164,11 +164,15 @@ def drop_relation(conn: duckdb.DuckDBPyConnection, name: str) -> None:
         conn.execute(f"drop {kind} {_file_database(conn)}.main.{name}")
 
 
+def _database_name(conn: duckdb.DuckDBPyConnection) -> str:
+    """The connection's own database (the build file): DuckDB names it after the file."""
+    return conn.execute("select current_database()").fetchall()[0][0]
+
+
 def _file_database(conn: duckdb.DuckDBPyConnection) -> str:
-    """The connection's own database (the build file), as a quoted identifier: DuckDB
-    names it after the file, and a clinic's file name may hold a quote."""
-    database = conn.execute("select current_database()").fetchall()[0][0]
-    return '"' + database.replace('"', '""') + '"'
+    """The build file's database as a quoted identifier: a clinic's file name, and so the
+    database's, may hold a quote."""
+    return '"' + _database_name(conn).replace('"', '""') + '"'
 
 
 def build_memory(conn: duckdb.DuckDBPyConnection) -> str:
@@ -177,8 +181,7 @@ def build_memory(conn: duckdb.DuckDBPyConnection) -> str:
     file. DuckDB counts it within its memory limit and spills it to its temporary folder
     beyond. `build_memory`, unless the build file itself is called that (DuckDB names a
     file's database after the file: a warehouse `build_memory.duckdb`)."""
-    database = conn.execute("select current_database()").fetchall()[0][0]
-    return "build_memory_" if database == "build_memory" else "build_memory"
+    return "build_memory_" if _database_name(conn) == "build_memory" else "build_memory"
 
 
 def attach_build_memory(conn: duckdb.DuckDBPyConnection) -> None:

@@ -394,10 +394,10 @@ def test_a_new_library_version_starts_from_nothing(
     settings = _settings(tmp_path, "upgraded")
     write_demo(settings.input_dir, seed=17, scale=0.1, settings=settings)
     run_build(settings)
-    versions = warehouse._library_versions()
+    versions = warehouse.library_versions()
     monkeypatch.setattr(
         warehouse,
-        "_library_versions",
+        "library_versions",
         lambda: [(n, "99.0" if n == "phonenumbers" else v) for n, v in versions],
     )
     warehouse.code_version.cache_clear()

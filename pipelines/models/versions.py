@@ -15,16 +15,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable
-from importlib import metadata
 from pathlib import Path
 
 import duckdb
 
 from pipelines.settings import Settings
-from pipelines.warehouse import table_exists
+from pipelines.warehouse import library_versions, table_exists
 
 VERSIONS_DDL = "create table if not exists model_versions (model varchar, version varchar)"
-_LIBRARIES = ("duckdb", "numpy", "polars", "scipy")
 
 
 def create_versions_table(conn: duckdb.DuckDBPyConnection) -> None:
@@ -40,8 +38,8 @@ def data_version(code: Iterable[Path], settings: dict[str, object], inputs: obje
     digest = hashlib.sha256()
     for path in code:
         digest.update(path.read_bytes())
-    for library in _LIBRARIES:
-        digest.update(f"{library}={metadata.version(library)}\n".encode())
+    for library, version in library_versions():
+        digest.update(f"{library}={version}\n".encode())
     digest.update(repr(sorted(settings.items())).encode())
     digest.update(repr(inputs).encode())
     return digest.hexdigest()[:16]
