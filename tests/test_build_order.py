@@ -18,9 +18,18 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from pipelines.ingest.entities import ENTITIES
 from pipelines.models.checks import Check, checks
 from pipelines.models.clv_forecast import materialize_clv_forecast
-from pipelines.models.graph import PYTHON_MODELS, Model, Runner, build, models, tables_named
+from pipelines.models.graph import (
+    PYTHON_MODELS,
+    Model,
+    Runner,
+    _plan,
+    build,
+    models,
+    tables_named,
+)
 from pipelines.models.stopping import BuildStoppedError, checkpoint, under
 from pipelines.settings import Settings, load_settings
 from pipelines.warehouse import PythonModelMemory, prepare_session
@@ -87,12 +96,12 @@ def test_a_model_waits_for_what_it_reads_and_the_checks_on_it(
         for dep in model.deps:
             assert spans[dep][1] <= start, (dep, name)
             for check in (c for c in checks() if c.table == dep):
-                reads = tables_named(check.sql, models())
+                reads = tables_named(check.sql, models(), check.table)
                 if name not in reads:  # a check reading this model cannot wait for it
                     assert spans[f"{dep}:{check.name}"][1] <= start, (check.name, dep, name)
     for check in checks():
         start = spans[f"{check.table}:{check.name}"][0]
-        for table in {check.table} | tables_named(check.sql, models()):
+        for table in {check.table} | tables_named(check.sql, models(), check.table):
             assert spans[table][1] <= start, (table, check.name)
     loads = sorted(spans[m.name] for m in models().values() if m.layer == "raw")
     assert all(first[1] <= second[0] for first, second in itertools.pairwise(loads))
@@ -100,6 +109,23 @@ def test_a_model_waits_for_what_it_reads_and_the_checks_on_it(
     computed = [spans[name] for name in PYTHON_MODELS]
     others = [span for name, span in spans.items() if name not in PYTHON_MODELS]
     assert not [(a, b) for a in computed for b in others if a[0] < b[1] and b[0] < a[1]]
+
+
+def test_a_gate_check_waits_for_its_own_entity_alone() -> None:
+    """`rows_reconcile` and `some_rows_load` read `quarantine` and `load_reconciliation`,
+    which every staging model writes, but only their own entity's rows there: the
+    checks on the calls wait for the calls' load and gate, not for the visits' (which
+    held the calls' models back by a second at scale 100), while a model reading the
+    quarantine still waits for every gate."""
+    _, after = _plan(set(models()), checks())
+    assert after["stg_calltracking__calls:rows_reconcile"] == {
+        "raw_calls",
+        "stg_calltracking__calls",
+    }
+    assert after["stg_calltracking__calls:some_rows_load"] == {"stg_calltracking__calls"}
+    gates = {e.staging_model for e in ENTITIES}
+    assert gates <= after["mart_build_warnings"]
+    assert "stg_mis__visits" not in after["int_calls"]
 
 
 def test_two_python_models_run_at_once_under_one_memory_cap(

@@ -277,9 +277,11 @@ def interval(draws: np.ndarray, tail: float) -> tuple[np.ndarray, np.ndarray]:
     return bounds[0], bounds[1]
 
 
-BATCH_CELLS = 4_000_000
-"""Parameter vectors × distinct patients evaluated at once: bounds a batch's memory (about
-32 MB a temporary)."""
+BATCH_CELLS = 250_000
+"""Parameter vectors × distinct patients evaluated at once. A batch's temporaries (2 MB
+each) stay in the core's cache through the likelihood's dozen array operations: at scale
+100 the fits took 4.3 s against 6.4 s with batches of 4 million cells, which went out to
+memory and back at every operation."""
 
 
 @dataclass(frozen=True)

@@ -261,11 +261,18 @@ class Done:
     passed: bool = True
 
 
-def tables_named(sql: str, known: Iterable[str]) -> set[str]:
+def tables_named(sql: str, known: Iterable[str], own: str | None = None) -> set[str]:
     """The models a piece of SQL reads: every known table it names (word match, comments
-    left out), a side table standing for every model that writes it."""
+    left out), a side table standing for every model that writes it; but for the SQL of
+    a check on `own`, a side table `own` writes stands for `own` alone: a check reads
+    only its own table's rows there (a staging model's rows of `quarantine`, `where
+    entity = ...`), so it does not wait for every other entity's gate."""
     names = set(_names_pattern(frozenset({*known, *SIDE_TABLES})).findall(_COMMENT.sub("", sql)))
-    return {model for n in names for model in SIDE_TABLES.get(n, (n,))}
+    return {
+        model
+        for n in names
+        for model in ((own,) if own in SIDE_TABLES.get(n, ()) else SIDE_TABLES.get(n, (n,)))
+    }
 
 
 @cache
@@ -443,7 +450,7 @@ def _plan(
     for check in (c for c in checks if c.table in wanted):
         key = f"{check.table}:{check.name}"
         steps[key] = check
-        after[key] = ({check.table} | tables_named(check.sql, every)) & wanted
+        after[key] = ({check.table} | tables_named(check.sql, every, check.table)) & wanted
         on_table.setdefault(check.table, []).append(key)
     chosen = [n for n in every if n in wanted]
     for name in chosen:
