@@ -2,24 +2,16 @@
 -- patient holds before their first visit and within attribution_window_days of it
 -- (ties: the larger call_id); no row when there is none. As for leads (definition 5), a
 -- call from a phone whose holder was already a patient is service, not acquisition, and
--- credits nobody. A model of its own that reads the first visits, not the primary
--- patients (the same patients: each first visit's patient is a primary patient), so that
--- it runs beside the leads, their conversions and the patients' values instead of after
--- them: int_patient_attribution joins it to them.
+-- credits nobody (int_service_calls). A model of its own that reads the first visits,
+-- not the primary patients (the same patients: each first visit's patient is a primary
+-- patient), so that it runs beside the leads, their conversions and the patients' values
+-- instead of after them: int_patient_attribution joins it to them.
 with primary_patients as (
     select * from int_first_visits
 ),
 
 parameters as (
     select * from int_parameters
-),
-
-service_calls as (
-    select distinct int_calls.call_id
-    from int_calls
-    inner join int_patient_phones using (phone_hash)
-    inner join int_first_visits using (patient_id)
-    where int_first_visits.first_visit_at < int_calls.started_at
 ),
 
 last_touches as (
@@ -34,7 +26,7 @@ last_touches as (
     cross join parameters
     inner join int_patient_phones using (patient_id)
     inner join int_calls using (phone_hash)
-    anti join service_calls using (call_id)
+    anti join int_service_calls using (call_id)
     where
         int_calls.is_target
         and int_calls.started_at < primary_patients.first_visit_at

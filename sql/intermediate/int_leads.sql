@@ -1,6 +1,6 @@
 -- Leads (definition 5): per identified phone its earliest target call (ties: smallest
 -- call_id), unless a patient holding that phone had a completed visit before the call:
--- an existing patient's call is service, not acquisition.
+-- an existing patient's call is service, not acquisition (int_service_calls).
 -- materialized: memory
 with target_calls as (
     select * from int_calls
@@ -13,18 +13,10 @@ earliest_per_phone as (
     qualify row_number() over (partition by phone_hash order by started_at, call_id) = 1
 ),
 
-existing_patient_calls as (
-    select distinct earliest_per_phone.call_id
-    from earliest_per_phone
-    inner join int_patient_phones using (phone_hash)
-    inner join int_first_visits using (patient_id)
-    where int_first_visits.first_visit_at < earliest_per_phone.started_at
-),
-
 final as (
     select earliest_per_phone.*
     from earliest_per_phone
-    anti join existing_patient_calls using (call_id)
+    anti join int_service_calls using (call_id)
 )
 
 select * from final
