@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import re
 import threading
 import time
 from collections.abc import Iterable
@@ -23,6 +24,7 @@ from pipelines.models.checks import Check, checks
 from pipelines.models.clv_forecast import materialize_clv_forecast
 from pipelines.models.graph import (
     PYTHON_MODELS,
+    SIDE_TABLES,
     Model,
     Runner,
     _plan,
@@ -126,6 +128,17 @@ def test_a_gate_check_waits_for_its_own_entity_alone() -> None:
     gates = {e.staging_model for e in ENTITIES}
     assert gates <= after["mart_build_warnings"]
     assert "stg_mis__visits" not in after["int_calls"]
+    # the rule holds only while every such check reads its own entity's rows alone: a
+    # check added later that reads a shared side table whole must not be scheduled early
+    entity_of = {e.staging_model: e.name for e in ENTITIES}
+    for check in checks():
+        for side, writers in SIDE_TABLES.items():
+            shared = check.table in writers and len(writers) > 1
+            if shared and re.search(rf"\b{side}\b", check.sql):
+                own_rows = rf"\b{side}\b\s+where\s+entity\s*=\s*'{entity_of[check.table]}'"
+                assert len(re.findall(rf"\b{side}\b", check.sql)) == len(
+                    re.findall(own_rows, check.sql)
+                ), (check.table, check.name, side)
 
 
 def test_two_python_models_run_at_once_under_one_memory_cap(
