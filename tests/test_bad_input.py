@@ -35,6 +35,10 @@ PLANTED_PHONES = {
     "9164440002",
     "9164440003",
     "9164440004",
+    "9164440005",
+    "9164440006",
+    "9164440007",
+    "9164440008",
 }
 
 
@@ -102,6 +106,20 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, list[str], P
         + call_line("P1", "2025-03-04 16:00:00").replace(",\n", ",ph8.916.444.00.03,x\n")
         + call_line('"{""x"": ""89164440004""}"', "2025-03-04 16:10:00"),
     )
+    # a phone as a file's extension; in free text with a non-breaking hyphen, full-width
+    # digits, four separators in a row (libphonenumber reads each as the number)
+    write(calls / "export.89164440005", CALLS + call_line("E1", "2025-03-04 16:20:00"))
+    write(
+        calls / "o_unicode.csv",
+        CALLS
+        + call_line("U1", "2025-03-04 16:30:00").replace(
+            ",\n",
+            ",8\u2011916\u2011444\u201100\u201106 или \uff18\uff19\uff11\uff16"
+            "\uff14\uff14\uff14\uff10\uff10\uff10\uff17; 8 - (916) - 444-00-08\n",
+        ),
+    )
+    # an unreadable administrators file: one line, the file's, not one per row
+    (input_dir / "administrators" / "notes.csv").write_bytes(b"hello\x00world\n")
     write(input_dir / "doctors" / "fake.xlsx", "this is not a zip")
     write(
         input_dir / "channels.csv",
@@ -144,11 +162,17 @@ def test_bad_files_are_one_line_each_and_the_rest_loads(hostile) -> None:
     assert lines == [
         prefix + "channels.csv line 3: free 'maybe' is not yes or no; the row was not used, "
         "so the calls and spend it maps may fall to Other",
+        prefix + "administrators/notes.csv: no header line: none of its first 30 lines names "
+        "the entity's columns (a file without a header, or an export of something else); "
+        "the file was quarantined, the others loaded",
         prefix + "calls/.hidden.csv: a hidden file (its name starts with '.'): not read; "
         "the file was quarantined, the others loaded",
         prefix + "calls/d_junk.csv: no header line: none of its first 30 lines names the "
         "entity's columns (a file without a header, or an export of something else); "
         "the file was quarantined, the others loaded",
+        prefix + "calls/export.<phone>: unsupported file type '.<phone>': export as .csv, "
+        ".json, .ods, .tsv, .txt, .xls, .xlsb, .xlsm, .xlsx; the file was quarantined, the "
+        "others loaded",
         prefix + "calls/g_no_header.csv: no header line: none of its first 30 lines names the "
         "entity's columns (a file without a header, or an export of something else); "
         "the file was quarantined, the others loaded",
@@ -240,8 +264,10 @@ def test_data_quality_tables_show_files_orphans_and_phones(hostile) -> None:
         sql(warehouse, "select source_file, rejected from ingest_files where rejected is not null")
     )
     assert set(files) == {
+        "administrators/notes.csv",
         "calls/.hidden.csv",
         "calls/d_junk.csv",
+        "calls/export.<phone>",
         "calls/g_no_header.csv",
         "calls/k_link.csv",
         "calls/l_loop.csv",
@@ -314,8 +340,10 @@ def test_the_dashboard_says_so(hostile, monkeypatch: pytest.MonkeyPatch) -> None
     ]
     files = table_with(at, "not_read_because")
     assert set(files.loc[files["not_read_because"].notna(), "source_file"]) == {
+        "administrators/notes.csv",
         "calls/.hidden.csv",
         "calls/d_junk.csv",
+        "calls/export.<phone>",
         "calls/g_no_header.csv",
         "calls/k_link.csv",
         "calls/l_loop.csv",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from pathlib import Path
 
 import duckdb
@@ -15,6 +16,19 @@ from pipelines.demo.simulation import simulate
 from pipelines.settings import Settings
 
 PHONE_RUN = re.compile(r"\+?\d[\d\s()\-]*\d")
+
+
+def _plain(value: str) -> str:
+    """Digits of any script as ASCII digits; a dash, a space of any width, an invisible
+    format character or a comma as a plain space: a phone written with them is scanned."""
+    return "".join(
+        str(unicodedata.decimal(ch))
+        if ch.isdecimal()
+        else " "
+        if ch in ",~\u2212" or unicodedata.category(ch) in ("Pd", "Zs", "Cc", "Cf")
+        else ch
+        for ch in value
+    )
 
 
 def input_phone_digits(input_dir: Path) -> set[str]:
@@ -46,7 +60,7 @@ def assert_no_phone_in(warehouse: Path, phones: set[str]) -> int:
             ).fetchall()
             for (value,) in values:
                 scanned += 1
-                for run in PHONE_RUN.findall(value):
+                for run in PHONE_RUN.findall(_plain(value)):
                     digits = re.sub(r"\D", "", run)
                     # every 10-digit window of the run, looked up in the set
                     hits = {digits[i : i + 10] for i in range(len(digits) - 9)} & phones

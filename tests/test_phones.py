@@ -113,3 +113,58 @@ def test_column_wise_path_agrees_with_libphonenumber() -> None:
     assert frame["status"].value_counts().height == 2  # both valid and invalid were tried
     # Kazakh numbers share +7 with Russia: the region tells them apart, as libphonenumber does
     assert set(frame["region"].drop_nulls()) >= {"RU", "KZ", "GB"}
+
+
+# Every written form libphonenumber accepts as one number (its punctuation between the
+# groups, its full-width and other-script digits, its full-width plus) must be masked in
+# free text too: what the loader recognises as a phone, the masker must not let through.
+PUNCTUATION = "-x‐‑‒–—―−ー－-／ \xa0\xad\u200b\u2060\u3000()（）［］.[]/~⁓∼～\u2002\u2007"
+FULL_WIDTH = str.maketrans("0123456789+", "０１２３４５６７８９＋")
+ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+
+
+def _masked(conn, texts: list[str]) -> list[str]:
+    return [
+        row[0]
+        for row in conn.execute(
+            "select mask_phones(s) from unnest(?::varchar[]) with ordinality as t(s, i) order by i",
+            [texts],
+        ).fetchall()
+    ]
+
+
+def test_every_form_the_loader_identifies_is_masked_in_free_text(conn) -> None:
+    forms = [f"8{p}916{p}123{p}45{p}67" for p in PUNCTUATION if p != "x"]
+    forms += [
+        "+7 (916) 123-45-67".translate(FULL_WIDTH),
+        "8 916 123 45 67".translate(ARABIC_INDIC),
+        "8 - (916) - 123-45-67",  # four separators between two groups
+        "+7 (0) 916 123-45-67",
+    ]
+    forms = [f for f in forms if identify(f, "RU")[0] == "+79161234567"]
+    assert len(forms) >= 30  # the check above keeps what libphonenumber reads as the number
+    texts = [f"перезвонить {f} вечером" for f in forms]
+    assert _masked(conn, texts) == ["перезвонить <phone> вечером"] * len(texts)
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        # what a person reads as a phone though libphonenumber refuses it
+        ("tel 8,916,123,45,67", "tel <phone>"),
+        ("tel 8\t916\t123\t45\t67", "tel <phone>"),
+        ('"8 916\n123-45-67"', '"<phone>"'),
+        # an unsupported file type that is a phone (the file `export.79161234567`)
+        ("unsupported file type '.79161234567'", "unsupported file type '.<phone>'"),
+        # a date before a phone keeps its day: the run starts after the date
+        ("2025-03-01 8 916 123 45 67", "2025-03-01 <phone>"),
+        ("01.03.2025 89161234567", "01.03.2025 <phone>"),
+        # kept: dates, times, short numbers, amounts, identifiers longer than E.164
+        ("2025-03-01 10:00:00+03:00", "2025-03-01 10:00:00+03:00"),
+        ("визит 01.03.2025, счёт 15 000,00", "визит 01.03.2025, счёт 15 000,00"),
+        ("order 1234567890123456", "order 1234567890123456"),
+        ("3 визита, 2 звонка", "3 визита, 2 звонка"),
+    ],
+)
+def test_free_text_masking(conn, text: str, masked: str) -> None:
+    assert _masked(conn, [text]) == [masked]

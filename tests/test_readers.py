@@ -261,3 +261,16 @@ def test_what_a_hostile_tester_found_loses_nothing(conn, tmp_path: Path) -> None
     frame, _ = read(conn, path)
     assert frame["a"].to_list() == [None, "2"]
     assert "NUL" in frame["_parse_error"][0]
+
+
+def test_a_field_beyond_the_csv_modules_limit_is_named_as_such(conn, tmp_path: Path) -> None:
+    # a field of 200,000 characters (a pasted document, not an export's cell): its row is
+    # unreadable for that reason, not for a field count it never had; the others load
+    text = f"a,b,c\n1,x,2\n2,{'p' * 200_000},3\n3,y,4\n"
+    frame, _ = read(conn, write(tmp_path / "long.csv", text))
+    assert frame["_line"].to_list() == [2, 3, 4]
+    assert frame["_parse_error"].to_list() == [
+        None,
+        "unreadable row: a field longer than 131,072 characters",
+        None,
+    ]

@@ -144,7 +144,7 @@ def load_entity(conn: duckdb.DuckDBPyConnection, settings: Settings, entity: Ent
     select += [
         "mask_phones(r._source_file) as _source_file",
         "r._line",
-        "r._parse_error",
+        "mask_phones(r._parse_error) as _parse_error",
         "mask_phones(r._raw) as _raw",
     ]
     rows = f"select {', '.join(select)} from {_READ} r {' '.join(joins)}"

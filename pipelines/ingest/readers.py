@@ -359,7 +359,10 @@ UNCLOSED_QUOTE = "a quote opens and never closes"
 def _line_alone(line: str, delimiter: str) -> tuple[list[str], str | None]:
     if line.count('"') % 2:
         return [], UNCLOSED_QUOTE
-    return [str(f) for f in _split(line, delimiter)], None
+    try:
+        return list(next(csv.reader([line], delimiter=delimiter), [])), None
+    except csv.Error:  # the one error left once quotes pair up: its field size limit
+        return [], f"a field longer than {csv.field_size_limit():,} characters"
 
 
 def _read_csv_fast(

@@ -1,53 +1,62 @@
 -- Phone numbers are personal data. Text the pipeline keeps (the raw layer's text fields,
 -- the text of an unreadable row, a value echoed in a quarantine reason, file and header
 -- names) has every phone-like digit run masked as <phone>: 10 to 15 digits (a number with
--- its area code, up to E.164's longest), optionally after '+', with up to three
--- separators between them (spaces of any width, hyphens and dashes, brackets, dots,
--- slashes, underscores), wherever it stands, glued to letters or not. A longer digit run
--- is not a phone (an amount, an identifier). The pass runs twice: a match takes the
--- character after it, so a phone right after another is caught by the second pass.
+-- its area code, up to E.164's longest), optionally after a plus, with up to five
+-- separators between two digits, wherever it stands, glued to letters or not. A longer
+-- digit run is not a phone (an amount, an identifier). Digits and separators are those a
+-- person reads in a phone, at least every one libphonenumber accepts (the loader
+-- identifies a caller by it, so what it reads as a number is never left in free text):
+-- digits of any script (full-width, Arabic-Indic), spaces of any width, tabs and line
+-- breaks, hyphens, dashes and minus signs, brackets, dots, commas, slashes, underscores,
+-- tildes, and the invisible soft hyphen, zero-width space and word joiner. The pass runs
+-- twice: a match takes the character after it, so a phone right after another is caught
+-- by the second pass. Tests: tests/test_phones.py.
+create or replace macro phone_separator() as
+'[\s\p{Z}\p{Pd}\-().,\/_~\[\]\x{00AD}\x{200B}\x{2060}\x{FEFF}\x{2212}\x{2053}\x{223C}'
+|| '\x{30FC}\x{FF08}\x{FF09}\x{FF0E}\x{FF0F}\x{FF3B}\x{FF3D}\x{FF5E}]';
+
+-- A digit and `n` more (a count or a range), each after up to five separators.
+create or replace macro phone_digits(n) as
+'\p{Nd}(?:' || phone_separator() || '{0,5}\p{Nd}){' || n || '}';
+
+-- A run starts after anything but a digit or a date's fence (below), and ends before a
+-- non-digit.
 create or replace macro mask_phone_runs(s) as regexp_replace(
     s,
-    '(^|\D)(\+?\d(?:[ \-().\/_\x{2013}\x{2014}\x{00A0}\x{2009}\x{202F}]{0,3}\d){9,14})($|\D)',
+    '(^|[^\p{Nd}\x{1F}])([+\x{FF0B}]?' || phone_digits('9,14') || ')($|\P{Nd})',
     '\1<phone>\3',
     'g'
 );
 
 -- Dates are not phone numbers: 2025-03-01, 01.03.2025 and 01/03/2025 are fenced (a
--- control character, 31, before each, and 29/30 for their separators) so no run can
--- start in them or reach into them, then unfenced.
+-- control character, 31, before each of their parts) so no run can start in them or
+-- reach into them, then unfenced.
 create or replace macro fence_dates(s) as regexp_replace(
     regexp_replace(
         s,
         '(^|\D)(\d{4})-(\d{2})-(\d{2})',
-        '\1' || chr(31) || '\2' || chr(30) || '\3' || chr(30) || '\4',
+        '\1' || chr(31) || '\2-' || chr(31) || '\3-' || chr(31) || '\4',
         'g'
     ),
-    '(^|\D)(\d{1,2})([./])(\d{1,2})[./](\d{4})',
-    '\1' || chr(31) || '\2' || chr(29) || '\3\4' || chr(29) || '\3\5',
+    '(^|\D)(\d{1,2})([./])(\d{1,2})([./])(\d{4})',
+    '\1' || chr(31) || '\2\3' || chr(31) || '\4\5' || chr(31) || '\6',
     'g'
 );
 
-create or replace macro unfence_dates(s) as replace(
-    replace(replace(replace(s, chr(29) || '.', '.'), chr(29) || '/', '/'), chr(30), '-'),
-    chr(31),
-    ''
-);
+create or replace macro unfence_dates(s) as replace(s, chr(31), '');
 
--- Three shortcuts spare the four regular expressions on most cells, with the same result:
--- text shorter than ten characters holds no ten digits, a well-formed date or timestamp
--- (ISO or dd.mm.yyyy, with time and offset) is exactly what fencing keeps, and text
--- without ten digits joined by at most three separators holds no run to mask (a search,
--- not a replacement: nothing is copied).
+-- Three shortcuts spare the regular expressions on most cells, with the same result: text
+-- shorter than ten characters holds no ten digits, a well-formed date or timestamp (ISO
+-- or dd.mm.yyyy, with time and offset) is exactly what fencing keeps, and text without
+-- ten digits joined by separators holds no run to mask (a search, not a replacement:
+-- nothing is copied).
 create or replace macro is_plain_timestamp(s) as regexp_full_match(
     s,
     '(\d{4}-\d{2}-\d{2}|\d{2}\.\d{2}\.\d{4})'
     || '([ T]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+\-]\d{2}(:?\d{2})?)?)?'
 );
 
-create or replace macro may_hold_phone(s) as regexp_matches(
-    s, '\d(?:[ \-().\/_\x{2013}\x{2014}\x{00A0}\x{2009}\x{202F}]{0,3}\d){9}'
-);
+create or replace macro may_hold_phone(s) as regexp_matches(s, phone_digits('9'));
 
 create or replace macro mask_phones(s) as case
     when length(s) < 10 or is_plain_timestamp(s) or not may_hold_phone(s) then s

@@ -79,6 +79,7 @@ free_spend as (
     having sum(stg_ads__ad_spend.cost) > 0
 ),
 
+-- A configuration file refused whole is one line, said by rejected_files above.
 setup_rows as (
     select
         'configuration row not used' as kind,
@@ -90,7 +91,10 @@ setup_rows as (
             else ', so calls reported under this administrator are ranked under the raw name'
         end as message
     from quarantine
-    where entity in ('channel_rules', 'administrators') and kind = 'invalid'
+    where
+        entity in ('channel_rules', 'administrators')
+        and kind = 'invalid'
+        and line is not null
 ),
 
 other_channel as (
