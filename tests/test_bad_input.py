@@ -39,6 +39,10 @@ PLANTED_PHONES = {
     "9164440006",
     "9164440007",
     "9164440008",
+    "9164440009",
+    "9164440010",
+    "9164440011",
+    "9164440012",
 }
 
 
@@ -116,6 +120,26 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, list[str], P
             ",\n",
             ",8\u2011916\u2011444\u201100\u201106 или \uff18\uff19\uff11\uff16"
             "\uff14\uff14\uff14\uff10\uff10\uff10\uff17; 8 - (916) - 444-00-08\n",
+        ),
+    )
+    # a phone in a readable file's name with no-break spaces, in a file's name with tabs,
+    # in a mapping file's name (ingest_files.format names it), in an unreadable tracking
+    # number
+    write(
+        calls / "nb 8\u00a0916\u00a0444\u00a000\u00a009.csv",
+        CALLS + call_line("U2", "2025-03-04 16:40:00"),
+    )
+    write(calls / "tab 8\t916\t444\t00\t10.csv", CALLS + call_line("U3", "2025-03-04 16:50:00"))
+    write(calls / "q_89164440011.csv", CALLS + call_line("U4", "2025-03-04 17:00:00"))
+    write(
+        calls / "q_89164440011.mapping.yaml",
+        "columns:\n" + "".join(f"  {c}: {c}\n" for c in CALLS.strip().split(",")),
+    )
+    write(
+        calls / "p_tracking.csv",
+        CALLS
+        + call_line("U5", "2025-03-04 17:10:00").replace(
+            ",+7 916 222-00-00,,", ",+7 916 222-00-00,Иванова 8 916 444 00 12 перезвонить,"
         ),
     )
     # an unreadable administrators file: one line, the file's, not one per row
@@ -281,7 +305,7 @@ def test_data_quality_tables_show_files_orphans_and_phones(hostile) -> None:
     (name,) = sql(
         warehouse, "select source_file from ingest_files where source_file like 'calls/m_%'"
     )[0]
-    assert name == "calls/m_\ufffd_name?with newline.csv"
+    assert name == "calls/m_\ufffd_name with newline.csv"
     # a phone in a file name or a header name is masked in what the warehouse keeps
     assert sql(
         warehouse,

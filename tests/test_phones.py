@@ -154,6 +154,18 @@ def test_every_form_the_loader_identifies_is_masked_in_free_text(conn) -> None:
         ("tel 8,916,123,45,67", "tel <phone>"),
         ("tel 8\t916\t123\t45\t67", "tel <phone>"),
         ('"8 916\n123-45-67"', '"<phone>"'),
+        # what a hostile test found next: middle dots, joiners and direction marks, a
+        # vertical tab, pipes, a run of spaces around a dash, a JSON or HTML export's
+        # escapes, and a phone with a 4-2-2 stretch that is not a date
+        ("8·916·123·45·67", "<phone>"),
+        ("8\u200d916\u200e123 45 67", "<phone>"),
+        ("8\x0b916\x0b123\x0b45\x0b67", "<phone>"),
+        ("8 | 916 | 123 45 67", "<phone>"),
+        ("8 (916)   -   123-45-67", "<phone>"),
+        ('["8 916\\n123-45-67"]', '["<phone>"]'),
+        ("8&nbsp;916&nbsp;123-45-67", "<phone>"),
+        ("+7-9161-23-45-67", "<phone>"),
+        ("7 9161-23-12-31", "<phone>"),
         # an unsupported file type that is a phone (the file `export.79161234567`)
         ("unsupported file type '.79161234567'", "unsupported file type '.<phone>'"),
         # a date before a phone keeps its day: the run starts after the date

@@ -238,3 +238,33 @@ def test_definition_16_what_is_not_a_date(conn, settings) -> None:
     assert [r[2] for r in quarantine(conn) if r[0].startswith("patients")] == [
         "birth_date '01.01.2999' is in the future"
     ]
+
+
+def test_campaign_and_ad_ids_are_keys_not_phones(conn, settings) -> None:
+    # Google Ads ids have 10-11 digits, like a phone: masked, the two ad groups would be
+    # one part (2,000 superseding 1,000) and the two campaigns one key. Kept as written,
+    # both ad groups' spend adds up (1,000 + 2,000) and each campaign keeps its own row.
+    header = HEADERS["ad_spend"] + ",grain\n"
+    write(
+        settings.input_dir / "ad_spend" / "g.csv",
+        header
+        + "2025-05-05,google,cpc,20123456789,1000,RUB,1,10,12345678901\n"
+        + "2025-05-05,google,cpc,20123456789,2000,RUB,2,20,12345678902\n"
+        + "2025-05-05,google,cpc,sale_250301_250331,500,RUB,1,5,12345678903\n",
+    )
+    load_entity(conn, settings, AD_SPEND)
+    counts = run_staging_model(conn, AD_SPEND)
+    assert counts.rows_quarantined == 0
+    assert conn.execute(
+        "select campaign, cost::varchar, clicks from stg_ads__ad_spend order by campaign"
+    ).fetchall() == [("20123456789", "3000.00", 3), ("sale_250301_250331", "500.00", 1)]
+    # a call's campaign id, as a tracker writes it from the ad's URL, is kept too
+    stage(
+        conn,
+        settings,
+        CALLS,
+        {"c.csv": call_row("C1", "2025-05-05 10:00:00").replace(",x,", ",20123456789,")},
+    )
+    assert conn.execute("select campaign from stg_calltracking__calls").fetchall() == [
+        ("20123456789",)
+    ]

@@ -34,6 +34,12 @@ class Entity:
     an identifier holding anything else (spaces, brackets, a JSON object), has its
     phone-like digit runs masked: a phone typed into a comment, a date field or an odd
     key must not survive there."""
+    attribution_columns: tuple[str, ...] = ()
+    """Where a call or a rouble came from (source, medium, campaign, an ad's part), as ad
+    platforms and trackers write it: kept as written. A Google Ads campaign id or a Yandex
+    Direct ad id has 10 or 11 digits, and a campaign name may carry a date range
+    (`sale_250301_250331`): masked like phones, two campaigns would become one key, their
+    spend summed as repeats and their calls sent to one channel rule."""
 
     @property
     def raw_table(self) -> str:
@@ -67,6 +73,7 @@ CALLS = Entity(
     personal_phone_columns=("caller_phone",),
     clinic_phone_columns=("tracking_phone",),
     identifier_columns=("call_id", "branch_id"),
+    attribution_columns=("source", "medium", "campaign"),
 )
 AD_SPEND = Entity(
     name="ad_spend",
@@ -84,6 +91,7 @@ AD_SPEND = Entity(
     key=("date", "source", "medium", "campaign"),
     staging_model="stg_ads__ad_spend",
     money_columns=("cost",),
+    attribution_columns=("source", "medium", "campaign", "grain"),
     part_column="grain",
     summed_columns=("cost", "clicks", "impressions"),
 )
@@ -139,6 +147,7 @@ CHANNEL_RULES = Entity(
     columns=("source", "medium", "campaign", "channel", "free"),
     key=("rule_order",),
     staging_model="stg_clinic__channel_rules",
+    attribution_columns=("source", "medium", "campaign"),
     single_file="channels.csv",
 )
 

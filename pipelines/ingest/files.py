@@ -21,9 +21,11 @@ from pipelines.ingest.readers import SUPPORTED_SUFFIXES, InputError
 
 def display_name(name: str) -> str:
     """A file's name as the warehouse and the one-line messages show it: bytes that are
-    not UTF-8 as U+FFFD, control characters (a newline in a name) as '?'."""
+    not UTF-8 as U+FFFD, a space of any kind (a tab, a newline, a no-break space) as a
+    plain space, other control characters as '?'. Spaces stay spaces so that a phone
+    written with them in a name is still one run for the mask (sql/macros/01_masking.sql)."""
     text = name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    return "".join(ch if ch.isprintable() else "?" for ch in text)
+    return "".join(ch if ch.isprintable() else " " if ch.isspace() else "?" for ch in text)
 
 
 def require_input_dir(input_dir: Path) -> None:

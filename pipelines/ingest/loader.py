@@ -139,7 +139,8 @@ def load_entity(conn: duckdb.DuckDBPyConnection, settings: Settings, entity: Ent
     for column in entity.clinic_phone_columns:
         alias = f"{column}_e164"
         conn.register(alias, e164_map(_distinct(conn, column), settings.default_region))
-        select[select.index(f'r."{column}"')] = f'coalesce({alias}.e164, r."{column}") as {column}'
+        unread = f'mask_phones(r."{column}")'  # not a number: free text, masked as such
+        select[select.index(f'r."{column}"')] = f"coalesce({alias}.e164, {unread}) as {column}"
         joins.append(f'left join {alias} on {alias}.raw is not distinct from r."{column}"')
     select += [
         "mask_phones(r._source_file) as _source_file",
@@ -166,9 +167,11 @@ def load_entity(conn: duckdb.DuckDBPyConnection, settings: Settings, entity: Ent
 def _masked(entity: Entity, column: str) -> str:
     """A raw column with phone-like digit runs masked. Identifiers (they join records) are
     kept as written when they look like identifiers; an amount when it is a plausible one
-    (it must reach its checks as written); the clinic's own numbers are not personal."""
+    (it must reach its checks as written); the clinic's own numbers are not personal (an
+    unreadable one is masked where it is normalised), nor are the attribution columns,
+    which ad platforms write and channel rules and spend join on as written."""
     value = f'r."{column}"'
-    if column in entity.clinic_phone_columns:
+    if column in entity.clinic_phone_columns or column in entity.attribution_columns:
         kept = "true"
     elif column in entity.identifier_columns:
         kept = f"regexp_full_match({value}, '[\\w\\-.:/@]*')"
@@ -440,6 +443,7 @@ def _record_files(conn: duckdb.DuckDBPyConnection, report: LoadReport) -> None:
     conn.execute(
         "insert into ingest_files select * replace ("
         "mask_phones(source_file) as source_file, mask_phones(rejected) as rejected, "
+        "mask_phones(format) as format, "
         "list_transform(ignored_columns, lambda c: mask_phones(c)) as ignored_columns"
         "), now() from _ingest_files"
     )
