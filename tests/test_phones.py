@@ -118,6 +118,7 @@ def test_column_wise_path_agrees_with_libphonenumber() -> None:
 # Every written form libphonenumber accepts as one number (its punctuation between the
 # groups, its full-width and other-script digits, its full-width plus) must be masked in
 # free text too: what the loader recognises as a phone, the masker must not let through.
+# (libphonenumber's _VALID_PUNCTUATION is a regex class: its range ‐-― is spelled out here)
 PUNCTUATION = "-x‐‑‒–—―−ー－-／ \xa0\xad\u200b\u2060\u3000()（）［］.[]/~⁓∼～\u2002\u2007"
 FULL_WIDTH = str.maketrans("0123456789+", "０１２３４５６７８９＋")
 ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")

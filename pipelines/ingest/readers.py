@@ -252,9 +252,14 @@ def _text_candidates(lines: list[str]) -> Iterator[tuple[int, list[list[str | No
         yield index, [_split(line, d) for d in DELIMITERS]
 
 
+def _fields(line: str, delimiter: str) -> list[str]:
+    """One line's fields; csv.Error when a field is over the csv module's size limit."""
+    return list(next(csv.reader([line], delimiter=delimiter), []))
+
+
 def _split(line: str, delimiter: str) -> list[str | None]:
     try:
-        return list(next(csv.reader([line], delimiter=delimiter), []))
+        return list(_fields(line, delimiter))
     except csv.Error:
         return [line]
 
@@ -360,7 +365,7 @@ def _line_alone(line: str, delimiter: str) -> tuple[list[str], str | None]:
     if line.count('"') % 2:
         return [], UNCLOSED_QUOTE
     try:
-        return list(next(csv.reader([line], delimiter=delimiter), [])), None
+        return _fields(line, delimiter), None
     except csv.Error:  # the one error left once quotes pair up: its field size limit
         return [], f"a field longer than {csv.field_size_limit():,} characters"
 
