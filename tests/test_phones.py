@@ -167,6 +167,9 @@ def test_every_form_the_loader_identifies_is_masked_in_free_text(conn) -> None:
         ("8&nbsp;916&nbsp;123-45-67", "<phone>"),
         ("+7-9161-23-45-67", "<phone>"),
         ("7 9161-23-12-31", "<phone>"),
+        # the control characters the masker marks with, already in the text, are spaces
+        ("8916\x1f1234567", "<phone>"),
+        ("89161234567\x1c89161234567", "<phone> <phone>"),
         # an unsupported file type that is a phone (the file `export.79161234567`)
         ("unsupported file type '.79161234567'", "unsupported file type '.<phone>'"),
         # a date before a phone keeps its day: the run starts after the date
