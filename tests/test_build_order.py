@@ -377,3 +377,30 @@ def test_the_cap_is_taken_when_duckdb_holds_more_than_it(
         conn.execute("set memory_limit = '200MiB'")
         assert not PythonModelMemory(conn, above).needed()  # the cap would be a raise
     assert (before, after) == (False, True)
+
+
+def test_the_next_step_starts_while_the_caller_records_the_last(
+    two_cores: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The schedule does not wait for its caller: Dagster takes 20-30 ms to record each
+    result, a hundred results a build, and a step that waited for that would start late.
+    Here the caller holds the loaded calls' result until the calls' gate, which waits for
+    that load, has started; were the schedule to wait for the caller, the gate would never
+    start (the wait gives up after two minutes, and the test fails)."""
+    gate = "stg_calltracking__calls"
+    assert models()[gate].deps == ("raw_calls",)
+    started = threading.Event()
+    model = models()[gate]
+
+    def run(conn: duckdb.DuckDBPyConnection, settings: Settings) -> dict:
+        started.set()
+        return model.run(conn, settings)
+
+    monkeypatch.setitem(models(), gate, dataclasses.replace(model, run=run))
+    held = []
+    with duckdb.connect(str(tmp_path / "build.duckdb")) as conn:
+        prepare_session(conn, two_cores)
+        for done in build(conn, two_cores, {"raw_calls", gate}):
+            if done.step.name == "raw_calls":
+                held.append(started.wait(timeout=120))
+    assert held == [True]
