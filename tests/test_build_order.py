@@ -404,3 +404,36 @@ def test_the_next_step_starts_while_the_caller_records_the_last(
             if done.step.name == "raw_calls":
                 held.append(started.wait(timeout=120))
     assert held == [True]
+
+
+def test_a_limit_that_cannot_be_restored_ends_the_build_with_its_error(
+    two_cores: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The schedule's thread always tells its caller how it ended: when DuckDB's memory
+    limit cannot be set back once the steps have ended, the build raises that error rather than
+    leaving the caller waiting for a result that never comes (the build runs on a thread
+    here so that such a hang fails the test after two minutes instead of stalling it)."""
+
+    calls = itertools.count(1)
+
+    def fails(self: PythonModelMemory) -> None:
+        # the first call, as the one step ends, passes; the last, once nothing runs, fails
+        if next(calls) > 1:
+            raise duckdb.InvalidInputException("memory limit not restored")
+
+    monkeypatch.setattr(PythonModelMemory, "restore", fails)
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        with duckdb.connect(str(tmp_path / "build.duckdb")) as conn:
+            prepare_session(conn, two_cores)
+            try:
+                list(build(conn, two_cores, {"raw_calls"}))
+            except duckdb.InvalidInputException as error:
+                raised.append(error)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout=120)
+    assert not thread.is_alive()
+    assert [str(e) for e in raised] == ["memory limit not restored"]

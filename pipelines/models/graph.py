@@ -378,20 +378,21 @@ class _Schedule:
         """Start what is ready, tell what ends, until nothing runs: then None, or the
         error that ended the build."""
         try:
-            while True:
-                if not self.failed and not self.stop.is_set():
-                    self._start_ready()
-                if not self.running:
-                    break
-                for done in self._collect():
-                    told.put(done)
-        except BaseException as error:  # a model that raised
+            try:
+                while True:
+                    if not self.failed and not self.stop.is_set():
+                        self._start_ready()
+                    if not self.running:
+                        break
+                    for done in self._collect():
+                        told.put(done)
+            finally:
+                self.memory.restore()
+        except BaseException as error:  # a model that raised, or the limit not restored
             self._halt()
-            told.put(error)
-            return
-        finally:
-            self.memory.restore()
-        told.put(None)
+            told.put(error)  # always an end, so the caller never waits for nothing
+        else:
+            told.put(None)
 
     def _start_ready(self) -> None:
         """Start the ready steps, in their order, as far as threads allow. Models computed
