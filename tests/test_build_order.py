@@ -388,9 +388,9 @@ def test_the_next_step_starts_while_the_caller_records_the_last(
     that load, has started; were the schedule to wait for the caller, the gate would never
     start (the wait gives up after two minutes, and the test fails)."""
     gate = "stg_calltracking__calls"
-    assert models()[gate].deps == ("raw_calls",)
-    started = threading.Event()
     model = models()[gate]
+    assert model.deps == ("raw_calls",)
+    started = threading.Event()
 
     def run(conn: duckdb.DuckDBPyConnection, settings: Settings) -> dict:
         started.set()
@@ -410,10 +410,10 @@ def test_a_limit_that_cannot_be_restored_ends_the_build_with_its_error(
     two_cores: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The schedule's thread always tells its caller how it ended: when DuckDB's memory
-    limit cannot be set back once the steps have ended, the build raises that error rather than
-    leaving the caller waiting for a result that never comes (the build runs on a thread
-    here so that such a hang fails the test after two minutes instead of stalling it)."""
-
+    limit cannot be set back once the steps have ended, the build raises that error
+    rather than leaving the caller waiting for a result that never comes (the build runs
+    on a thread here, so that such a hang fails the test after two minutes instead of
+    stalling it)."""
     calls = itertools.count(1)
 
     def fails(self: PythonModelMemory) -> None:
