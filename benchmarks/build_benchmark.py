@@ -61,7 +61,12 @@ for folder in sorted(p for p in root.iterdir() if p.is_dir()):
 
 
 def run(command: list[str]) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS (MiB) and standard output of one child process."""
+    """Wall seconds, peak RSS (MiB) and standard output of one child process. The disk is
+    flushed first: the gigabyte the last step wrote (a build, a copy of its warehouse)
+    would otherwise be written out during this one, which a weekly run a week after the
+    last build never pays for (at scale 100 the weekly load took 15.2 s straight after
+    last week's build and its copy, and 10–12 s by hand)."""
+    os.sync()
     started = time.perf_counter()
     child = subprocess.Popen(command, env=ENV, stdout=subprocess.PIPE, text=True)
     out = child.stdout.read() if child.stdout else ""
