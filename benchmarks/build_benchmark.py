@@ -5,8 +5,13 @@ measured by their own rusage (wall seconds, peak RSS):
 
 * **floor**: DuckDB reading every input file once (`read_csv` of each entity's files,
   all columns as text, `count(*)`): no build can be faster than reading its input;
-* **full build**: `clinic-analytics build --full`, alternated with the floor (A/B) so a
-  busy machine slows both alike; medians of `--repeat` runs; the per-model seconds of
+* **store floor**: DuckDB copying every input file once into a new database file
+  (`create table` of each entity's `read_csv`, its types sniffed, then a checkpoint): no
+  phone hashed, no row checked, no model built. A build that keeps its data in DuckDB
+  cannot be faster than this, so it says what part of the ratio to the floor is the
+  price of storing the rows at all;
+* **full build**: `clinic-analytics build --full`, alternated with both floors (A/B) so
+  a busy machine slows them alike; medians of `--repeat` runs; the per-model seconds of
   the last one (`--timings`) say where the time went;
 * **weekly incremental load**: last week's folder built in full, then this week's exports
   added (calls, visits and new patients of the last 7 days, each new file overlapping the
@@ -58,6 +63,28 @@ for folder in sorted(p for p in root.iterdir() if p.is_dir()):
             [files],
         ).fetchall()
 """
+STORE = """
+import duckdb, sys
+from pathlib import Path
+root, target = Path(sys.argv[1]), sys.argv[2]
+conn = duckdb.connect(target)
+conn.execute("set enable_progress_bar = false")
+for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+    files = sorted(str(p) for p in folder.iterdir() if p.suffix in (".csv", ".tsv"))
+    if files:
+        try:  # typed, as a warehouse keeps them: DuckDB writes numbers and times cheaper
+            conn.execute(
+                f'create table "{folder.name}" as select * '
+                "from read_csv(?, union_by_name = true)", [files]
+            )
+        except duckdb.Error:  # a folder whose types the sniffer cannot agree on: as text
+            conn.execute(
+                f'create or replace table "{folder.name}" as select * '
+                "from read_csv(?, all_varchar = true, union_by_name = true)", [files]
+            )
+conn.execute("checkpoint")
+conn.close()
+"""
 
 
 def run(command: list[str]) -> tuple[float, float, str]:
@@ -85,6 +112,13 @@ def build(input_dir: Path, warehouse: Path, *, full: bool) -> tuple[float, float
 def floor(input_dir: Path) -> tuple[float, float]:
     seconds, peak, _ = run([sys.executable, "-c", FLOOR, str(input_dir)])
     return seconds, peak
+
+
+def store_floor(input_dir: Path, target: Path) -> float:
+    target.unlink(missing_ok=True)
+    seconds, _, _ = run([sys.executable, "-c", STORE, str(input_dir), str(target)])
+    target.unlink()
+    return seconds
 
 
 def mib(folder: Path) -> float:
@@ -169,13 +203,14 @@ def bench(scale: float, root: Path, repeat: int, seed: int, weekly_up_to: float)
             ]
         )
     size = mib(data / "in")
-    floors, builds, peaks, out = [], [], [], ""
+    floors, stores, builds, peaks, out = [], [], [], [], ""
     for _ in range(repeat):
         floors.append(floor(data / "in")[0])
+        stores.append(store_floor(data / "in", data / "store.duckdb"))
         seconds, peak, out = build(data / "in", data / "full.duckdb", full=True)
         builds.append(seconds)
         peaks.append(peak)
-    fl, full = statistics.median(floors), statistics.median(builds)
+    fl, store, full = (statistics.median(v) for v in (floors, stores, builds))
     print(
         f"\nscale {scale:g}: {rows(data / 'in' / 'calls'):,} call rows, "
         f"{rows(data / 'in' / 'visits'):,} visit rows, input {size:,.0f} MiB "
@@ -183,8 +218,13 @@ def bench(scale: float, root: Path, repeat: int, seed: int, weekly_up_to: float)
     )
     print(f"  floor (DuckDB reads the input once) {fl:7.1f} s   runs {_runs(floors)}")
     print(
+        f"  store floor (DuckDB copies it once) {store:7.1f} s   runs {_runs(stores)}  "
+        f"ratio {store / fl:4.1f}x"
+    )
+    print(
         f"  full build                          {full:7.1f} s   runs {_runs(builds)}  "
-        f"ratio {full / fl:4.1f}x  peak RSS {max(peaks):,.0f} MiB"
+        f"ratio {full / fl:4.1f}x ({full / store:.1f}x the store floor)  "
+        f"peak RSS {max(peaks):,.0f} MiB"
     )
     print("  where the time went (last full build, slowest models):")
     for line in out.splitlines()[1:14]:
