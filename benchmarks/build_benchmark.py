@@ -52,37 +52,32 @@ OVERLAP_DAYS = 3
 FLOOR = """
 import duckdb, sys
 from pathlib import Path
-root = Path(sys.argv[1])
-conn = duckdb.connect()
+root, target = Path(sys.argv[1]), sys.argv[2:]  # a database file: the store floor
+conn = duckdb.connect(*target)
 conn.execute("set enable_progress_bar = false")
 for folder in sorted(p for p in root.iterdir() if p.is_dir()):
     files = sorted(str(p) for p in folder.iterdir() if p.suffix in (".csv", ".tsv"))
-    if files:
+    if not files:
+        continue
+    if not target:
         conn.execute(
             "select count(*) from read_csv(?, all_varchar = true, union_by_name = true)",
             [files],
         ).fetchall()
-"""
-STORE = """
-import duckdb, sys
-from pathlib import Path
-root, target = Path(sys.argv[1]), sys.argv[2]
-conn = duckdb.connect(target)
-conn.execute("set enable_progress_bar = false")
-for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-    files = sorted(str(p) for p in folder.iterdir() if p.suffix in (".csv", ".tsv"))
-    if files:
-        try:  # typed, as a warehouse keeps them: DuckDB writes numbers and times cheaper
-            conn.execute(
-                f'create table "{folder.name}" as select * '
-                "from read_csv(?, union_by_name = true)", [files]
-            )
-        except duckdb.Error:  # a folder whose types the sniffer cannot agree on: as text
-            conn.execute(
-                f'create or replace table "{folder.name}" as select * '
-                "from read_csv(?, all_varchar = true, union_by_name = true)", [files]
-            )
-conn.execute("checkpoint")
+        continue
+    try:  # typed, as a warehouse keeps them: DuckDB writes numbers and times cheaper
+        conn.execute(
+            f'create table "{folder.name}" as select * from read_csv(?, union_by_name = true)',
+            [files],
+        )
+    except duckdb.Error:  # a folder whose types the sniffer cannot agree on: as text
+        conn.execute(
+            f'create table "{folder.name}" as select * '
+            "from read_csv(?, all_varchar = true, union_by_name = true)",
+            [files],
+        )
+if target:
+    conn.execute("checkpoint")
 conn.close()
 """
 
@@ -116,7 +111,7 @@ def floor(input_dir: Path) -> tuple[float, float]:
 
 def store_floor(input_dir: Path, target: Path) -> float:
     target.unlink(missing_ok=True)
-    seconds, _, _ = run([sys.executable, "-c", STORE, str(input_dir), str(target)])
+    seconds, _, _ = run([sys.executable, "-c", FLOOR, str(input_dir), str(target)])
     target.unlink()
     return seconds
 
